@@ -1,0 +1,79 @@
+# bento - see README.md.  `make` builds build/bento and build/libbento.a;
+# `make check` runs every test; `make demo`, `make bench`, `make install`.
+# SANITIZE=1 builds into build/asan with ASan+UBSan.
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+PKGS = libarchive libgit2 libcrypto yaml-0.1 sqlite3 libcurl libsodium jansson libzstd
+PREFIX ?= /usr/local
+
+ifeq ($(SANITIZE),1)
+B ?= build/asan
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT ?= -O1 -g
+else
+B ?= build
+SANFLAGS =
+OPT ?= -O2 -g
+endif
+
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS))
+WARN = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
+BENTO_VERSION := $(shell cat VERSION)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DBENTO_VERSION='"$(BENTO_VERSION)"' $(OPT) $(WARN) \
+	$(SANFLAGS) -pthread -Ilib -I$(B)/gen $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
+ALL_LDFLAGS = $(SANFLAGS) -pthread $(LDFLAGS)
+
+LIB_SRC := $(sort $(wildcard lib/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o) $(B)/gen/embedded.o
+CMD_SRC := $(sort $(wildcard cmd/bento/*.c))
+CMD_OBJ := $(CMD_SRC:%.c=$(B)/%.o)
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+EMBED := $(sort $(wildcard schema/*.sql schema/*.json))
+
+.PHONY: all check unit demo bench install clean fuzz
+all: $(B)/bento $(B)/libbento.a $(UNIT_BIN)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/gen/embedded.c: scripts/embed.sh $(EMBED)
+	@mkdir -p $(dir $@)
+	sh scripts/embed.sh $(EMBED) > $@.tmp && mv $@.tmp $@
+
+$(B)/gen/embedded.o: $(B)/gen/embedded.c
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/libbento.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/bento: $(CMD_OBJ) $(B)/libbento.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $(CMD_OBJ) $(B)/libbento.a $(PKG_LIBS)
+
+$(B)/tests/%: tests/unit/%.c tests/unit/tap.h $(B)/libbento.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(B)/libbento.a $(ALL_LDFLAGS) $(PKG_LIBS)
+
+check: all
+	sh tests/run.sh $(B)
+
+demo: all
+	sh scripts/demo.sh $(B)
+
+bench: all
+	sh scripts/bench.sh $(B)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 0755 $(B)/bento $(DESTDIR)$(PREFIX)/bin/bento
+	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d)

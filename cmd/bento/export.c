@@ -1,0 +1,154 @@
+/* bento export, bento import - see bento-export(1), bento-import(1). */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "bundle.h"
+#include "cli.h"
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+	return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* Write to a temporary file beside path and rename it into place only when complete. */
+static int export_to_file(struct bento_store *s, const struct bento_digest *d, const char *path,
+			  enum bento_compression comp, struct bento_error *err)
+{
+	char *tmp = bento_xasprintf("%s.tmp.XXXXXX", path);
+	int fd = mkstemp(tmp), rc;
+
+	if (fd < 0) {
+		rc = bento_error_errno(err, errno, "%s", path);
+		free(tmp);
+		return rc;
+	}
+	rc = bento_export(s, d, fd, comp, err);
+	if (rc == 0 && fchmod(fd, 0644) < 0)
+		rc = bento_error_errno(err, errno, "%s", tmp);
+	if (rc == 0 && fsync(fd) < 0)
+		rc = bento_error_errno(err, errno, "%s: fsync", path);
+	if (close(fd) < 0 && rc == 0)
+		rc = bento_error_errno(err, errno, "%s: close", path);
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = bento_error_errno(err, errno, "%s", path);
+	if (rc)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+int cmd_export(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "compression", required_argument, NULL, 'c' },
+		{ "output", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	enum bento_compression comp = BENTO_COMP_NONE;
+	enum cli_output out = CLI_OUT_TEXT;
+	struct bento_object_ref ref = { 0 };
+	struct bento_error err = { 0 };
+	struct bento_store *s = NULL;
+	const char *compname = NULL;
+	char *path = NULL;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "c:o:", longopts, NULL)) != -1) {
+		if (c == 'c') {
+			compname = optarg;
+		} else if (c == 'o') {
+			if ((rc = cli_output_parse("export", optarg, CLI_OUT_TEXT | CLI_OUT_JSON, &out)))
+				return rc;
+		} else {
+			return cli_usage("export", "invalid option");
+		}
+	}
+	if (argc - optind < 1 || argc - optind > 2)
+		return cli_usage("export", "wants REF and optionally FILE or -");
+	if (compname && (rc = bento_compression_parse(compname, &comp, &err)))
+		return cli_usage("export", "%s", err.msg);
+	if ((rc = cli_open_store(&s)))
+		return rc;
+	if ((rc = bento_store_resolve(s, BENTO_KIND_BENTO, argv[optind], &ref, &err)))
+		goto fail;
+	path = argc - optind == 2 ? bento_xstrdup(argv[optind + 1])
+				  : bento_xasprintf("%s-%s.bento", ref.name, ref.version);
+	/* Without --compression the file name decides: .zst / .gz, else none. */
+	if (!compname)
+		comp = ends_with(path, ".zst") ? BENTO_COMP_ZSTD
+		       : ends_with(path, ".gz") ? BENTO_COMP_GZIP : BENTO_COMP_NONE;
+	if (strcmp(path, "-") == 0) {
+		if (isatty(STDOUT_FILENO)) {
+			rc = cli_usage("export", "refusing to write an archive to a terminal");
+			goto out;
+		}
+		rc = bento_export(s, &ref.digest, STDOUT_FILENO, comp, &err);
+	} else {
+		rc = export_to_file(s, &ref.digest, path, comp, &err);
+	}
+	if (rc)
+		goto fail;
+	if (strcmp(path, "-") != 0) {
+		char d[BENTO_DIGEST_STRLEN];
+		bento_digest_str(&ref.digest, d);
+		if (out == CLI_OUT_JSON) {
+			json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "name", ref.name, "version",
+					      ref.version, "digest", d, "file", path);
+			cli_print_json(j);
+			json_decref(j);
+		} else {
+			printf("exported %s:%s to %s\n", ref.name, ref.version, path);
+		}
+	}
+	goto out;
+fail:
+	rc = cli_fail(rc, &err);
+out:
+	free(path);
+	bento_object_ref_release(&ref);
+	bento_store_close(s);
+	return rc;
+}
+
+int cmd_import(int argc, char **argv)
+{
+	struct cli_simple_opts o = { .out = CLI_OUT_TEXT };
+	struct bento_build_result r = { 0 };
+	struct bento_error err = { 0 };
+	struct bento_store *s = NULL;
+	const char *file;
+	int fd, rc;
+
+	if ((rc = cli_simple_opts("import", argc, argv, CLI_OUT_TEXT | CLI_OUT_JSON | CLI_OUT_TAG, "", &o)))
+		return rc;
+	if (argc - optind != 1)
+		return cli_usage("import", "wants one FILE or -");
+	file = argv[optind];
+	if (strcmp(file, "-") == 0) {
+		fd = STDIN_FILENO;
+		file = "(stdin)";
+	} else if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0) {
+		rc = bento_error_errno(&err, errno, "%s", file);
+		return cli_fail(rc, &err);
+	}
+	if ((rc = cli_open_store(&s)))
+		goto out;
+	rc = bento_import(s, fd, file, &r, &err);
+	if (rc)
+		rc = cli_fail(rc, &err);
+	else
+		cli_print_result(&r, o.out, "imported");
+out:
+	if (fd != STDIN_FILENO)
+		close(fd);
+	bento_build_result_release(&r);
+	bento_store_close(s);
+	return rc;
+}

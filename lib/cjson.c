@@ -1,0 +1,207 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "cjson.h"
+
+static int valid_utf8(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned c = s[i];
+		size_t extra;
+		unsigned cp;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			extra = 1;
+			cp = c & 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			extra = 2;
+			cp = c & 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			extra = 3;
+			cp = c & 0x07;
+		} else {
+			return 0;
+		}
+		if (i + extra >= n)
+			return 0;
+		for (size_t k = 1; k <= extra; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if ((extra == 1 && cp < 0x80) || (extra == 2 && cp < 0x800) ||
+		    (extra == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += extra + 1;
+	}
+	return 1;
+}
+
+static int put_string(struct bento_buf *out, const char *s, size_t n, struct bento_error *err)
+{
+	if (!valid_utf8((const unsigned char *)s, n))
+		return bento_error_set(err, BENTO_E_INVALID, "string is not valid UTF-8");
+	bento_buf_addch(out, '"');
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		switch (c) {
+		case '"': bento_buf_adds(out, "\\\""); break;
+		case '\\': bento_buf_adds(out, "\\\\"); break;
+		case '\b': bento_buf_adds(out, "\\b"); break;
+		case '\f': bento_buf_adds(out, "\\f"); break;
+		case '\n': bento_buf_adds(out, "\\n"); break;
+		case '\r': bento_buf_adds(out, "\\r"); break;
+		case '\t': bento_buf_adds(out, "\\t"); break;
+		default:
+			if (c < 0x20)
+				bento_buf_addf(out, "\\u%04x", c);
+			else
+				bento_buf_addch(out, c);
+		}
+	}
+	bento_buf_addch(out, '"');
+	return 0;
+}
+
+static int cmp_keys(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int put(const json_t *v, struct bento_buf *out, struct bento_error *err, int depth)
+{
+	int rc = 0;
+
+	if (depth > 64)
+		return bento_error_set(err, BENTO_E_INVALID, "JSON nested too deeply");
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: {
+		size_t n = json_object_size(v), i = 0;
+		const char **keys = bento_xcalloc(n, sizeof(*keys));
+		const char *k;
+		json_t *val;
+
+		json_object_foreach((json_t *)v, k, val)
+			keys[i++] = k;
+		qsort(keys, n, sizeof(*keys), cmp_keys);
+		bento_buf_addch(out, '{');
+		for (i = 0; i < n && rc == 0; i++) {
+			if (i)
+				bento_buf_addch(out, ',');
+			rc = put_string(out, keys[i], strlen(keys[i]), err);
+			if (rc == 0) {
+				bento_buf_addch(out, ':');
+				rc = put(json_object_get(v, keys[i]), out, err, depth + 1);
+			}
+		}
+		bento_buf_addch(out, '}');
+		free(keys);
+		return rc;
+	}
+	case JSON_ARRAY: {
+		size_t i;
+		json_t *val;
+
+		bento_buf_addch(out, '[');
+		json_array_foreach((json_t *)v, i, val) {
+			if (i)
+				bento_buf_addch(out, ',');
+			if ((rc = put(val, out, err, depth + 1)))
+				return rc;
+		}
+		bento_buf_addch(out, ']');
+		return 0;
+	}
+	case JSON_STRING:
+		return put_string(out, json_string_value(v), json_string_length(v), err);
+	case JSON_INTEGER:
+		bento_buf_addf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		return 0;
+	case JSON_REAL:
+		return bento_error_set(err, BENTO_E_INVALID,
+				       "real numbers are not allowed in canonical JSON");
+	case JSON_TRUE:
+		bento_buf_adds(out, "true");
+		return 0;
+	case JSON_FALSE:
+		bento_buf_adds(out, "false");
+		return 0;
+	case JSON_NULL:
+		bento_buf_adds(out, "null");
+		return 0;
+	}
+	return bento_error_set(err, BENTO_E_INVALID, "unknown JSON type");
+}
+
+int bento_json_canonical(const json_t *v, struct bento_buf *out, struct bento_error *err)
+{
+	size_t mark = out->len;
+	int rc = put(v, out, err, 0);
+
+	if (rc && out->alloc)
+		bento_buf_setlen(out, mark);
+	return rc;
+}
+
+int bento_json_digest(const json_t *v, struct bento_digest *out, struct bento_error *err)
+{
+	struct bento_buf b = BENTO_BUF_INIT;
+	int rc = bento_json_canonical(v, &b, err);
+
+	if (rc == 0)
+		bento_digest_bytes(b.buf, b.len, out);
+	bento_buf_release(&b);
+	return rc;
+}
+
+int bento_json_parse(const char *data, size_t len, const char *what,
+		     json_t **out, struct bento_error *err)
+{
+	json_error_t je;
+	json_t *v;
+
+	if (len > BENTO_JSON_MAX)
+		return bento_error_set(err, BENTO_E_INVALID, "%s: larger than %u bytes",
+				       what, BENTO_JSON_MAX);
+	v = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
+	if (!v)
+		return bento_error_set(err, BENTO_E_INVALID, "%s:%d:%d: %s", what,
+				       je.line, je.column, je.text);
+	*out = v;
+	return 0;
+}
+
+int bento_json_is_canonical(const char *data, size_t len)
+{
+	struct bento_buf b = BENTO_BUF_INIT;
+	json_t *v = NULL;
+	int ok = 0;
+
+	if (bento_json_parse(data, len, "", &v, NULL) == 0 &&
+	    bento_json_canonical(v, &b, NULL) == 0)
+		ok = b.len == len && memcmp(b.buf, data, len) == 0;
+	json_decref(v);
+	bento_buf_release(&b);
+	return ok;
+}
+
+const char *bento_json_str(const json_t *obj, const char *key)
+{
+	const json_t *v = json_object_get(obj, key);
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+int bento_json_int(const json_t *obj, const char *key, long long *out)
+{
+	const json_t *v = json_object_get(obj, key);
+	if (!json_is_integer(v))
+		return -1;
+	*out = json_integer_value(v);
+	return 0;
+}

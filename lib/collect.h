@@ -1,0 +1,72 @@
+/*
+ * collect.h - walk a build context and pick the service files; find and check
+ * dependency lockfiles.
+ */
+#ifndef BENTO_COLLECT_H
+#define BENTO_COLLECT_H
+
+#include <stddef.h>
+#include <sys/stat.h>
+
+#include "error.h"
+
+struct bento_collect_file {
+	char *rel;		/* path relative to the context, '/'-separated, no "./" */
+	char *abs;		/* path to open (context joined with rel) */
+	struct stat st;		/* lstat of the regular file (after following an inner symlink) */
+};
+
+struct bento_collect_opts {
+	const char *context;		/* directory */
+	const char *const *include;	/* globs; n_include == 0 means everything */
+	size_t n_include;
+	const char *const *exclude;
+	size_t n_exclude;
+};
+
+/*
+ * Collect the regular files of the context, sorted bytewise by rel.
+ * Always excluded: .git/, .hg/, .svn/, virtualenvs (a dir holding pyvenv.cfg,
+ * and venv/ .venv/), __pycache__/, *.pyc, .bentoignore's patterns.
+ * Glob syntax (man/bentofile.5): '*' and '?' and '[...]' within a component,
+ * '**' across components; a pattern without '/' matches a basename at any
+ * depth; a pattern matching a directory takes everything under it; a leading
+ * '/' anchors at the context root; '!' in .bentoignore re-includes.
+ * Symlinks whose target resolves inside the context are followed and stored
+ * as the file they point to; a symlink leaving the context is an error
+ * (-BENTO_E_UNSAFE) naming it, as are sockets, devices and fifos that match.
+ * An include pattern without wildcards that names nothing is an error
+ * (-BENTO_E_NOTFOUND) naming the pattern.
+ */
+int bento_collect(const struct bento_collect_opts *o, struct bento_collect_file **out,
+		  size_t *n, struct bento_error *err);
+void bento_collect_free(struct bento_collect_file *files, size_t n);
+
+/* Glob match as above (exposed for tests). 1 = match. */
+int bento_glob_match(const char *pattern, const char *path);
+
+/* Known lockfile kinds, by basename; NULL when name is not a lockfile. */
+const char *bento_lockfile_kind(const char *basename);
+/* e.g. "requirements.txt" -> "pip", "uv.lock" -> "uv", "poetry.lock" -> "poetry",
+ * "conda-lock.yml" -> "conda", "package-lock.json" -> "npm", "Cargo.lock" ->
+ * "cargo", "Pipfile.lock" -> "pipenv", "pnpm-lock.yaml" -> "pnpm",
+ * "yarn.lock" -> "yarn", "go.sum" -> "go"; requirements*.txt -> "pip" */
+
+/* One lockfile finding: an unpinned or unhashed requirement. */
+struct bento_lockfile_issue {
+	char *file;		/* as given */
+	int line;		/* 1-based, 0 when unknown */
+	char *what;		/* "requests>=2 is not pinned to an exact version (==)" */
+};
+
+/*
+ * Check a lockfile's content for pins and hashes.  Appends findings to
+ * *issues (caller frees with bento_lockfile_issues_free).  Returns 0 when the
+ * file could be read and parsed (findings or not), <0 on I/O or parse error.
+ */
+int bento_lockfile_check(const char *path, const char *display, const char *kind,
+			 struct bento_lockfile_issue **issues, size_t *n,
+			 struct bento_error *err);
+void bento_lockfile_issues_free(struct bento_lockfile_issue *issues, size_t n);
+
+#endif

@@ -1,0 +1,656 @@
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cjson.h"
+#include "manifest.h"
+
+static int utf8_ok(const unsigned char *s)
+{
+	json_t *j = json_string((const char *)s);	/* jansson validates UTF-8 */
+	int ok = j != NULL;
+
+	json_decref(j);
+	return ok;
+}
+
+int bento_path_check(const char *path, const char *what, struct bento_error *err)
+{
+	size_t len = strlen(path), comp = 0;
+	const char *c = path;
+
+	if (len == 0)
+		return bento_error_set(err, BENTO_E_UNSAFE, "%s: empty path", what);
+	if (len > BENTO_PATH_MAX)
+		return bento_error_set(err, BENTO_E_UNSAFE, "%s: path longer than %d bytes",
+				       what, BENTO_PATH_MAX);
+	if (path[0] == '/')
+		return bento_error_set(err, BENTO_E_UNSAFE, "%s: absolute path '%.200s'", what, path);
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			return bento_error_set(err, BENTO_E_UNSAFE,
+					       "%s: control character in path", what);
+		if (*p == '\\')
+			return bento_error_set(err, BENTO_E_UNSAFE,
+					       "%s: backslash in path '%.200s'", what, path);
+	}
+	if (!utf8_ok((const unsigned char *)path))
+		return bento_error_set(err, BENTO_E_UNSAFE, "%s: path is not valid UTF-8", what);
+	for (const char *p = path;; p++) {
+		if (*p == '/' || *p == '\0') {
+			comp = (size_t)(p - c);
+			if (comp == 0 || (comp == 1 && c[0] == '.') ||
+			    (comp == 2 && c[0] == '.' && c[1] == '.'))
+				return bento_error_set(err, BENTO_E_UNSAFE,
+						       "%s: path '%.200s' has an empty, '.' or '..' component",
+						       what, path);
+			if (comp > 255)
+				return bento_error_set(err, BENTO_E_UNSAFE,
+						       "%s: path component longer than 255 bytes", what);
+			if (*p == '\0')
+				break;
+			c = p + 1;
+		}
+	}
+	return 0;
+}
+
+static int charset_check(const char *s, const char *first, const char *rest,
+			 const char *what, const char *kind, struct bento_error *err)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > BENTO_NAME_MAX || !strchr(first, s[0]) || strspn(s, rest) != n)
+		return bento_error_set(err, BENTO_E_INVALID,
+				       "%s: invalid %s '%.200s' (want %s)", what, kind, s,
+				       kind[0] == 'n' ? "[a-z0-9][a-z0-9._-]{0,127}"
+						      : "[A-Za-z0-9_][A-Za-z0-9._-]{0,127}");
+	return 0;
+}
+
+#define LOWER_DIGITS "abcdefghijklmnopqrstuvwxyz0123456789"
+#define ALNUM_ "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
+
+int bento_name_check(const char *name, const char *what, struct bento_error *err)
+{
+	return charset_check(name, LOWER_DIGITS, LOWER_DIGITS "._-", what, "name", err);
+}
+
+int bento_version_check(const char *version, const char *what, struct bento_error *err)
+{
+	return charset_check(version, ALNUM_, ALNUM_ ".-", what, "version", err);
+}
+
+/* ---- helpers for strict object reading ---- */
+
+static int only_keys(const json_t *obj, const char *const *keys, const char *what,
+		     struct bento_error *err)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach((json_t *)obj, k, v) {
+		size_t i;
+		for (i = 0; keys[i]; i++)
+			if (strcmp(k, keys[i]) == 0)
+				break;
+		if (!keys[i])
+			return bento_error_set(err, BENTO_E_INVALID, "%s: unknown key '%.100s'",
+					       what, k);
+	}
+	return 0;
+}
+
+static int get_str(const json_t *obj, const char *key, int required, const char **out,
+		   const char *what, struct bento_error *err)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	*out = NULL;
+	if (!v)
+		return required ? bento_error_set(err, BENTO_E_INVALID, "%s: '%s' is missing",
+						  what, key) : 0;
+	if (!json_is_string(v) || memchr(json_string_value(v), 0, json_string_length(v)))
+		return bento_error_set(err, BENTO_E_INVALID, "%s: '%s' must be a string",
+				       what, key);
+	*out = json_string_value(v);
+	return 0;
+}
+
+static int get_uint(const json_t *obj, const char *key, uint64_t *out, const char *what,
+		    struct bento_error *err)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return bento_error_set(err, BENTO_E_INVALID,
+				       "%s: '%s' must be a non-negative integer", what, key);
+	*out = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
+static int str_map_check(const json_t *obj, const char *key, const char *what,
+			 struct bento_error *err)
+{
+	const json_t *m = json_object_get(obj, key);
+	const char *k;
+	json_t *v;
+
+	if (!m)
+		return 0;
+	if (!json_is_object(m))
+		return bento_error_set(err, BENTO_E_INVALID, "%s: '%s' must be an object",
+				       what, key);
+	json_object_foreach((json_t *)m, k, v)
+		if (!json_is_string(v))
+			return bento_error_set(err, BENTO_E_INVALID,
+					       "%s: %s.%.100s must be a string", what, key, k);
+	return 0;
+}
+
+static void files_free(struct bento_file *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(f[i].path);
+	free(f);
+}
+
+/*
+ * Read a "files" array: every entry {digest, mode, path, size}, paths safe,
+ * strictly increasing bytewise.  prefix, when set, is required of each path
+ * ("src/" or "env/" in a bento).
+ */
+static int read_files(const json_t *arr, const char *what, int bento_paths,
+		      struct bento_file **out, size_t *n_out, uint64_t *total,
+		      struct bento_error *err)
+{
+	static const char *const keys[] = { "digest", "mode", "path", "size", NULL };
+	struct bento_file *files;
+	size_t n, i;
+	json_t *e;
+	int rc = 0;
+
+	if (!json_is_array(arr))
+		return bento_error_set(err, BENTO_E_INVALID, "%s: 'files' must be an array", what);
+	n = json_array_size(arr);
+	files = bento_xcalloc(n, sizeof(*files));
+	*total = 0;
+	json_array_foreach((json_t *)arr, i, e) {
+		const char *path, *digest;
+		uint64_t mode;
+		struct bento_file *f = &files[i];
+
+		if (!json_is_object(e)) {
+			rc = bento_error_set(err, BENTO_E_INVALID, "%s: files[%zu] must be an object",
+					     what, i);
+			break;
+		}
+		if ((rc = only_keys(e, keys, what, err)) ||
+		    (rc = get_str(e, "path", 1, &path, what, err)) ||
+		    (rc = get_str(e, "digest", 1, &digest, what, err)) ||
+		    (rc = get_uint(e, "size", &f->size, what, err)) ||
+		    (rc = get_uint(e, "mode", &mode, what, err)))
+			break;
+		if ((rc = bento_path_check(path, what, err)))
+			break;
+		if (bento_paths && strncmp(path, "src/", 4) != 0 && strncmp(path, "env/", 4) != 0) {
+			rc = bento_error_set(err, BENTO_E_INVALID,
+					     "%s: file '%.200s' is outside src/ and env/", what, path);
+			break;
+		}
+		if (mode != 0644 && mode != 0755) {
+			rc = bento_error_set(err, BENTO_E_INVALID,
+					     "%s: %.200s: mode must be 420 (0644) or 493 (0755)",
+					     what, path);
+			break;
+		}
+		f->mode = (unsigned)mode;
+		if ((rc = bento_digest_parse(digest, &f->digest, err))) {
+			bento_error_prefix(err, "%s: %.200s", what, path);
+			break;
+		}
+		if (i > 0 && strcmp(files[i - 1].path, path) >= 0) {
+			rc = bento_error_set(err, BENTO_E_INVALID,
+					     "%s: files not sorted or duplicated at '%.200s'", what, path);
+			break;
+		}
+		f->path = bento_xstrdup(path);
+		*total += f->size;
+	}
+	if (rc) {
+		files_free(files, n);
+		return rc;
+	}
+	*out = files;
+	*n_out = n;
+	return 0;
+}
+
+static int check_total(const json_t *obj, uint64_t total, const char *what,
+		       struct bento_error *err)
+{
+	uint64_t size;
+	int rc = get_uint(obj, "size", &size, what, err);
+
+	if (rc)
+		return rc;
+	if (size != total)
+		return bento_error_set(err, BENTO_E_INVALID,
+				       "%s: 'size' is %llu but the files add up to %llu", what,
+				       (unsigned long long)size, (unsigned long long)total);
+	return 0;
+}
+
+static int check_header(const json_t *obj, const char *mediatype, const char *what,
+			struct bento_error *err)
+{
+	const char *mt;
+	long long sv;
+	int rc = get_str(obj, "mediaType", 1, &mt, what, err);
+
+	if (rc)
+		return rc;
+	if (strcmp(mt, mediatype) != 0)
+		return bento_error_set(err, BENTO_E_INVALID, "%s: mediaType is '%.100s', want '%s'",
+				       what, mt, mediatype);
+	if (bento_json_int(obj, "schemaVersion", &sv) || sv != 1)
+		return bento_error_set(err, BENTO_E_INVALID,
+				       "%s: schemaVersion must be 1 (this bento reads version 1)", what);
+	return 0;
+}
+
+/* ---- model.json ---- */
+
+static void model_release(struct bento_model *m)
+{
+	free(m->name);
+	free(m->version);
+	json_decref(m->json);
+	files_free(m->files, m->n_files);
+}
+
+static int model_read(json_t *obj, const char *what, struct bento_model *m,
+		      struct bento_error *err)
+{
+	static const char *const keys[] = {
+		"description", "files", "format", "framework", "labels", "license",
+		"mediaType", "name", "schemaVersion", "size", "version", NULL
+	};
+	const char *name, *version, *s;
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	if (!json_is_object(obj))
+		return bento_error_set(err, BENTO_E_INVALID, "%s: not a JSON object", what);
+	if ((rc = check_header(obj, BENTO_MEDIATYPE_MODEL, what, err)) ||
+	    (rc = only_keys(obj, keys, what, err)) ||
+	    (rc = get_str(obj, "name", 1, &name, what, err)) ||
+	    (rc = get_str(obj, "version", 1, &version, what, err)) ||
+	    (rc = bento_name_check(name, what, err)) ||
+	    (rc = bento_version_check(version, what, err)) ||
+	    (rc = get_str(obj, "description", 0, &s, what, err)) ||
+	    (rc = get_str(obj, "format", 0, &s, what, err)) ||
+	    (rc = get_str(obj, "framework", 0, &s, what, err)) ||
+	    (rc = get_str(obj, "license", 0, &s, what, err)) ||
+	    (rc = str_map_check(obj, "labels", what, err)))
+		return rc;
+	if ((rc = read_files(json_object_get(obj, "files"), what, 0, &m->files, &m->n_files,
+			     &m->size, err)))
+		return rc;
+	if ((rc = check_total(obj, m->size, what, err)) ||
+	    (rc = bento_json_digest(obj, &m->digest, err))) {
+		files_free(m->files, m->n_files);
+		m->files = NULL;
+		return rc;
+	}
+	m->name = bento_xstrdup(name);
+	m->version = bento_xstrdup(version);
+	m->json = json_incref(obj);
+	return 0;
+}
+
+int bento_model_from_json(json_t *obj, const char *what, struct bento_model **out,
+			  struct bento_error *err)
+{
+	struct bento_model *m = bento_xmalloc(sizeof(*m));
+	int rc = model_read(obj, what, m, err);
+
+	if (rc) {
+		free(m);
+		return rc;
+	}
+	*out = m;
+	return 0;
+}
+
+static int parse_canonical(const char *data, size_t len, const char *what, json_t **out,
+			   struct bento_error *err)
+{
+	struct bento_buf canon = BENTO_BUF_INIT;
+	json_t *v = NULL;
+	int rc;
+
+	if (len > BENTO_MANIFEST_MAX)
+		return bento_error_set(err, BENTO_E_INVALID, "%s: larger than %u bytes", what,
+				       BENTO_MANIFEST_MAX);
+	if ((rc = bento_json_parse(data, len, what, &v, err)))
+		return rc;
+	rc = bento_json_canonical(v, &canon, err);
+	if (rc == 0 && (canon.len != len || memcmp(canon.buf, data, len) != 0))
+		rc = bento_error_set(err, BENTO_E_INVALID,
+				     "%s: not in canonical form (keys sorted, no whitespace)", what);
+	bento_buf_release(&canon);
+	if (rc) {
+		json_decref(v);
+		return rc;
+	}
+	*out = v;
+	return 0;
+}
+
+int bento_model_parse(const char *data, size_t len, const char *what,
+		      struct bento_model **out, struct bento_error *err)
+{
+	json_t *v;
+	int rc = parse_canonical(data, len, what, &v, err);
+
+	if (rc)
+		return rc;
+	rc = bento_model_from_json(v, what, out, err);
+	json_decref(v);
+	return rc;
+}
+
+void bento_model_free(struct bento_model *m)
+{
+	if (!m)
+		return;
+	model_release(m);
+	free(m);
+}
+
+/* ---- bento.json ---- */
+
+static int read_service(const json_t *svc, const char *what, struct bento_error *err)
+{
+	static const char *const keys[] = {
+		"batching", "entrypoint", "envs", "image", "resources", "scaling", "traffic", NULL
+	};
+	const json_t *ep;
+	size_t i;
+	json_t *a;
+	int rc;
+
+	if (!json_is_object(svc))
+		return bento_error_set(err, BENTO_E_INVALID, "%s: 'service' must be an object", what);
+	if ((rc = only_keys(svc, keys, what, err)))
+		return rc;
+	ep = json_object_get(svc, "entrypoint");
+	if (!json_is_array(ep) || json_array_size(ep) == 0)
+		return bento_error_set(err, BENTO_E_INVALID,
+				       "%s: service.entrypoint must be a non-empty array", what);
+	json_array_foreach((json_t *)ep, i, a)
+		if (!json_is_string(a))
+			return bento_error_set(err, BENTO_E_INVALID,
+					       "%s: service.entrypoint[%zu] must be a string", what, i);
+	return str_map_check(svc, "envs", what, err);
+}
+
+static int read_lockfiles(const json_t *arr, const struct bento_manifest *m,
+			  const char *what, struct bento_error *err)
+{
+	static const char *const keys[] = { "digest", "kind", "path", "source", NULL };
+	size_t i;
+	json_t *e;
+	int rc;
+
+	if (!arr)
+		return 0;
+	if (!json_is_array(arr))
+		return bento_error_set(err, BENTO_E_INVALID, "%s: 'lockfiles' must be an array", what);
+	json_array_foreach((json_t *)arr, i, e) {
+		const char *path, *kind, *source, *digest;
+		size_t k;
+
+		if (!json_is_object(e))
+			return bento_error_set(err, BENTO_E_INVALID,
+					       "%s: lockfiles[%zu] must be an object", what, i);
+		if ((rc = only_keys(e, keys, what, err)) ||
+		    (rc = get_str(e, "path", 1, &path, what, err)) ||
+		    (rc = get_str(e, "kind", 1, &kind, what, err)) ||
+		    (rc = get_str(e, "source", 1, &source, what, err)) ||
+		    (rc = get_str(e, "digest", 1, &digest, what, err)))
+			return rc;
+		for (k = 0; k < m->n_files; k++)
+			if (strcmp(m->files[k].path, path) == 0)
+				break;
+		if (strncmp(path, "env/", 4) != 0 || k == m->n_files)
+			return bento_error_set(err, BENTO_E_INVALID,
+					       "%s: lockfile '%.200s' is not an env/ file of the bento",
+					       what, path);
+		char d[BENTO_DIGEST_STRLEN];
+		bento_digest_str(&m->files[k].digest, d);
+		if (strcmp(d, digest) != 0)
+			return bento_error_set(err, BENTO_E_INVALID,
+					       "%s: lockfile '%.200s' digest differs from its file entry",
+					       what, path);
+	}
+	return 0;
+}
+
+static int read_models(const json_t *arr, struct bento_manifest *m, const char *what,
+		       struct bento_error *err)
+{
+	static const char *const keys[] = { "digest", "manifest", "name", "version", NULL };
+	size_t i, n;
+	json_t *e;
+	int rc;
+
+	if (!json_is_array(arr))
+		return bento_error_set(err, BENTO_E_INVALID, "%s: 'models' must be an array", what);
+	n = json_array_size(arr);
+	m->models = bento_xcalloc(n, sizeof(*m->models));
+	json_array_foreach((json_t *)arr, i, e) {
+		const char *name, *version, *digest;
+		struct bento_model *mod = &m->models[i];
+		char sub[256], d[BENTO_DIGEST_STRLEN];
+
+		if (!json_is_object(e))
+			return bento_error_set(err, BENTO_E_INVALID,
+					       "%s: models[%zu] must be an object", what, i);
+		if ((rc = only_keys(e, keys, what, err)) ||
+		    (rc = get_str(e, "name", 1, &name, what, err)) ||
+		    (rc = get_str(e, "version", 1, &version, what, err)) ||
+		    (rc = get_str(e, "digest", 1, &digest, what, err)))
+			return rc;
+		snprintf(sub, sizeof(sub), "%s: model '%.100s'", what, name);
+		if ((rc = model_read(json_object_get(e, "manifest"), sub, mod, err)))
+			return rc;
+		m->n_models = i + 1;
+		bento_digest_str(&mod->digest, d);
+		if (strcmp(d, digest) != 0)
+			return bento_error_set(err, BENTO_E_VERIFY,
+					       "%s: digest mismatch: expected %s, got %s", sub,
+					       digest, d);
+		if (strcmp(name, mod->name) != 0 || strcmp(version, mod->version) != 0)
+			return bento_error_set(err, BENTO_E_INVALID,
+					       "%s: name/version differ from its manifest", sub);
+		if (i > 0 && strcmp(m->models[i - 1].name, name) >= 0)
+			return bento_error_set(err, BENTO_E_INVALID,
+					       "%s: models not sorted by name or duplicated at '%.100s'",
+					       what, name);
+		m->size += mod->size;
+	}
+	return 0;
+}
+
+static int manifest_read(json_t *obj, const char *what, struct bento_manifest *m,
+			 struct bento_error *err)
+{
+	static const char *const keys[] = {
+		"created", "description", "files", "labels", "lockfiles", "mediaType", "models",
+		"name", "schemaVersion", "service", "size", "version", NULL
+	};
+	const char *name, *version, *created, *s;
+	int64_t t;
+	int rc;
+
+	if (!json_is_object(obj))
+		return bento_error_set(err, BENTO_E_INVALID, "%s: not a JSON object", what);
+	if ((rc = check_header(obj, BENTO_MEDIATYPE_MANIFEST, what, err)) ||
+	    (rc = only_keys(obj, keys, what, err)) ||
+	    (rc = get_str(obj, "name", 1, &name, what, err)) ||
+	    (rc = get_str(obj, "version", 1, &version, what, err)) ||
+	    (rc = bento_name_check(name, what, err)) ||
+	    (rc = bento_version_check(version, what, err)) ||
+	    (rc = get_str(obj, "created", 0, &created, what, err)) ||
+	    (rc = get_str(obj, "description", 0, &s, what, err)) ||
+	    (rc = str_map_check(obj, "labels", what, err)) ||
+	    (rc = read_service(json_object_get(obj, "service"), what, err)))
+		return rc;
+	if (created && bento_time_parse(created, &t))
+		return bento_error_set(err, BENTO_E_INVALID,
+				       "%s: 'created' must be RFC 3339 UTC like 2026-01-02T03:04:05Z",
+				       what);
+	m->name = bento_xstrdup(name);
+	m->version = bento_xstrdup(version);
+	m->created = created ? bento_xstrdup(created) : NULL;
+	if ((rc = read_files(json_object_get(obj, "files"), what, 1, &m->files, &m->n_files,
+			     &m->size, err)) ||
+	    (rc = read_lockfiles(json_object_get(obj, "lockfiles"), m, what, err)) ||
+	    (rc = read_models(json_object_get(obj, "models"), m, what, err)) ||
+	    (rc = check_total(obj, m->size, what, err)) ||
+	    (rc = bento_json_digest(obj, &m->digest, err)))
+		return rc;
+	m->json = json_incref(obj);
+	return 0;
+}
+
+int bento_manifest_parse(const char *data, size_t len, const char *what,
+			 struct bento_manifest **out, struct bento_error *err)
+{
+	struct bento_manifest *m;
+	json_t *v;
+	int rc = parse_canonical(data, len, what, &v, err);
+
+	if (rc)
+		return rc;
+	m = bento_xcalloc(1, sizeof(*m));
+	rc = manifest_read(v, what, m, err);
+	json_decref(v);
+	if (rc) {
+		bento_manifest_free(m);
+		return rc;
+	}
+	*out = m;
+	return 0;
+}
+
+void bento_manifest_free(struct bento_manifest *m)
+{
+	if (!m)
+		return;
+	free(m->name);
+	free(m->version);
+	free(m->created);
+	json_decref(m->json);
+	files_free(m->files, m->n_files);
+	for (size_t i = 0; i < m->n_models; i++)
+		model_release(&m->models[i]);
+	free(m->models);
+	free(m);
+}
+
+/* ---- entries ---- */
+
+static int entry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct bento_entry *)a)->path, ((const struct bento_entry *)b)->path);
+}
+
+void bento_manifest_entries(const struct bento_manifest *m, struct bento_entry **out, size_t *n)
+{
+	size_t total = m->n_files, k = 0;
+	struct bento_entry *e;
+
+	for (size_t i = 0; i < m->n_models; i++)
+		total += m->models[i].n_files;
+	e = bento_xcalloc(total, sizeof(*e));
+	for (size_t i = 0; i < m->n_files; i++) {
+		e[k].path = bento_xstrdup(m->files[i].path);
+		e[k++].file = &m->files[i];
+	}
+	for (size_t i = 0; i < m->n_models; i++) {
+		const struct bento_model *mod = &m->models[i];
+		for (size_t j = 0; j < mod->n_files; j++) {
+			e[k].path = bento_xasprintf("models/%s/%s", mod->name, mod->files[j].path);
+			e[k++].file = &mod->files[j];
+		}
+	}
+	qsort(e, total, sizeof(*e), entry_cmp);
+	*out = e;
+	*n = total;
+}
+
+void bento_entries_free(struct bento_entry *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(e[i].path);
+	free(e);
+}
+
+const struct bento_entry *bento_entries_find(const struct bento_entry *e, size_t n,
+					     const char *path)
+{
+	struct bento_entry key = { (char *)path, NULL };
+
+	return bsearch(&key, e, n, sizeof(*e), entry_cmp);
+}
+
+json_t *bento_file_json(const char *path, uint64_t size, unsigned mode,
+			const struct bento_digest *d)
+{
+	char s[BENTO_DIGEST_STRLEN];
+
+	bento_digest_str(d, s);
+	return json_pack("{s:s, s:I, s:i, s:s}", "path", path, "size", (json_int_t)size,
+			 "mode", (mode & 0100) ? 0755 : 0644, "digest", s);
+}
+
+int bento_version_derive(const json_t *obj, char out[17], struct bento_error *err)
+{
+	struct bento_digest d;
+	char hex[BENTO_DIGEST_HEXLEN + 1];
+	int rc = bento_json_digest(obj, &d, err);
+
+	if (rc)
+		return rc;
+	bento_digest_hex(&d, hex);
+	memcpy(out, hex, 16);
+	out[16] = '\0';
+	return 0;
+}
+
+void bento_time_rfc3339(int64_t t, char out[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int bento_time_parse(const char *s, int64_t *out)
+{
+	struct tm tm;
+	char back[32];
+	const char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (!end || *end)
+		return -BENTO_E_INVALID;
+	*out = (int64_t)timegm(&tm);
+	bento_time_rfc3339(*out, back);
+	return strcmp(back, s) == 0 ? 0 : -BENTO_E_INVALID;
+}

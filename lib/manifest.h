@@ -1,0 +1,119 @@
+/*
+ * manifest.h - bento.json and model.json: build, parse, validate.
+ *
+ * Both are canonical JSON (cjson.h); an object's digest is sha256 over its
+ * canonical bytes.  The formats are specified in man/bento-archive.5 and
+ * schema/bento-manifest.schema.json / schema/model-manifest.schema.json.
+ * Parsing is strict: the bytes must already be canonical, every path safe
+ * (bento_path_check), every list sorted and unique, every digest well formed,
+ * unknown keys refused (so two readers can never disagree on what a
+ * manifest means).
+ */
+#ifndef BENTO_MANIFEST_H
+#define BENTO_MANIFEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "digest.h"
+#include "error.h"
+
+#define BENTO_MEDIATYPE_MANIFEST "application/vnd.bento.manifest.v1+json"
+#define BENTO_MEDIATYPE_MODEL "application/vnd.bento.model.v1+json"
+#define BENTO_MANIFEST_MAX (16u << 20)	/* bento.json / model.json size cap */
+#define BENTO_PATH_MAX 4096
+#define BENTO_NAME_MAX 128
+
+struct bento_file {
+	char *path;		/* bento: "src/..." or "env/..."; model: relative to the model */
+	uint64_t size;
+	unsigned mode;		/* 0644 or 0755 */
+	struct bento_digest digest;
+};
+
+struct bento_model {
+	char *name, *version;
+	json_t *json;		/* the model.json object (owned reference) */
+	struct bento_file *files;	/* sorted by path */
+	size_t n_files;
+	uint64_t size;		/* sum of file sizes */
+	struct bento_digest digest;
+};
+
+struct bento_manifest {
+	char *name, *version;
+	char *created;		/* RFC 3339 UTC or NULL */
+	json_t *json;		/* the bento.json object (owned reference) */
+	struct bento_file *files;	/* src/ and env/, sorted by path */
+	size_t n_files;
+	struct bento_model *models;	/* sorted by name */
+	size_t n_models;
+	uint64_t size;		/* all content bytes, models included */
+	struct bento_digest digest;
+};
+
+/* One file of a bento as it appears in an archive or image: "models/<name>/<path>" etc. */
+struct bento_entry {
+	char *path;			/* owned */
+	const struct bento_file *file;	/* borrowed from the manifest */
+};
+
+/*
+ * Check a relative path: non-empty, '/'-separated, no leading or trailing
+ * '/', no "", "." or ".." component, no backslash or control character,
+ * valid UTF-8, at most BENTO_PATH_MAX bytes and 255 per component.
+ * what names it in the message.  -BENTO_E_UNSAFE on failure.
+ */
+int bento_path_check(const char *path, const char *what, struct bento_error *err);
+
+/* Names: [a-z0-9][a-z0-9._-]{0,127}; versions: [A-Za-z0-9_][A-Za-z0-9._-]{0,127}. */
+int bento_name_check(const char *name, const char *what, struct bento_error *err);
+int bento_version_check(const char *version, const char *what, struct bento_error *err);
+
+/*
+ * Parse and validate canonical model.json / bento.json bytes.  what names the
+ * source in messages ("bento.json", "store object sha256:…").  On success
+ * *out is new (free with bento_model_free / bento_manifest_free).
+ */
+int bento_model_parse(const char *data, size_t len, const char *what,
+		      struct bento_model **out, struct bento_error *err);
+int bento_manifest_parse(const char *data, size_t len, const char *what,
+			 struct bento_manifest **out, struct bento_error *err);
+
+/* Validate a model.json object (not necessarily from canonical bytes). */
+int bento_model_from_json(json_t *obj, const char *what, struct bento_model **out,
+			  struct bento_error *err);
+
+void bento_model_free(struct bento_model *m);		/* NULL ok */
+void bento_manifest_free(struct bento_manifest *m);	/* NULL ok */
+
+/*
+ * Every content file of a bento with its bundle path (src/…, env/…,
+ * models/<name>/…), sorted bytewise by path.  Caller frees with
+ * bento_entries_free.
+ */
+void bento_manifest_entries(const struct bento_manifest *m, struct bento_entry **out, size_t *n);
+void bento_entries_free(struct bento_entry *e, size_t n);
+/* Binary search in sorted entries; NULL when absent. */
+const struct bento_entry *bento_entries_find(const struct bento_entry *e, size_t n,
+					     const char *path);
+
+/* A file entry object {"digest","mode","path","size"} for building manifests. */
+json_t *bento_file_json(const char *path, uint64_t size, unsigned mode,
+			const struct bento_digest *d);
+
+/*
+ * Derive a version from content: the first 16 hex digits of the digest of
+ * obj's canonical bytes (obj must not contain "version").  Deterministic.
+ */
+int bento_version_derive(const json_t *obj, char out[17], struct bento_error *err);
+
+/* Format unix seconds as RFC 3339 UTC ("2026-11-21T23:41:42Z"); out >= 21 bytes. */
+void bento_time_rfc3339(int64_t t, char out[32]);
+/* Parse the same format back; -BENTO_E_INVALID if not exactly that form. */
+int bento_time_parse(const char *s, int64_t *out);
+
+#endif

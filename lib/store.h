@@ -1,0 +1,190 @@
+/*
+ * store.h - the local store: SQLite metadata + content-addressed blobs.
+ *
+ * Layout under the store root ($BENTO_HOME, default
+ * ${XDG_DATA_HOME:-~/.local/share}/bento):
+ *   store.db                     SQLite (WAL, busy timeout, foreign keys);
+ *                                schema in schema/store-*.sql, PRAGMA user_version
+ *   blobs/sha256/<2hex>/<62hex>  immutable file contents, one per digest, 0444
+ *   tmp/                         staging on the same filesystem
+ *   lock                         flock: shared by every writer, exclusive for gc
+ *
+ * Writes stage in tmp/, fsync, rename into place (an existing blob means it is
+ * already stored), fsync the directory, and only then commit metadata.  A crash
+ * at any point leaves a store that bento_store_fsck() calls clean.
+ *
+ * Objects are models and bentos, each identified by the digest of its
+ * canonical manifest (model.json / bento.json).  Tags name:version point at
+ * objects; an object lives while a tag names it.  "name" and "name:latest"
+ * resolve to the tag of that name added most recently.
+ */
+#ifndef BENTO_STORE_H
+#define BENTO_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "buf.h"
+#include "digest.h"
+#include "error.h"
+
+struct bento_store;
+
+enum bento_kind {
+	BENTO_KIND_MODEL = 1,
+	BENTO_KIND_BENTO = 2,
+};
+
+/*
+ * Open (creating if needed) the store at root, or the default location when
+ * root is NULL ($BENTO_HOME, then ${XDG_DATA_HOME:-~/.local/share}/bento).
+ * Applies pending schema migrations (one transaction each).  Takes a shared
+ * flock on root/lock for the store's lifetime.
+ */
+int bento_store_open(const char *root, struct bento_store **out, struct bento_error *err);
+void bento_store_close(struct bento_store *s);	/* NULL ok */
+const char *bento_store_root(const struct bento_store *s);
+
+/* ---- blobs ---- */
+
+/* Malloc'd path of the blob file for d (whether or not it exists). */
+char *bento_blob_path(const struct bento_store *s, const struct bento_digest *d);
+/* 1 if present, 0 if not. */
+int bento_blob_has(const struct bento_store *s, const struct bento_digest *d);
+/* Open a blob read-only; -BENTO_E_NOTFOUND naming the digest when absent. */
+int bento_blob_open(const struct bento_store *s, const struct bento_digest *d,
+		    int *fd, struct bento_error *err);
+
+struct bento_blob_writer;
+
+/* Start staging a new blob in tmp/. */
+int bento_blob_writer_new(struct bento_store *s, struct bento_blob_writer **out,
+			  struct bento_error *err);
+/* Append bytes (hashed as they are written). */
+int bento_blob_write(struct bento_blob_writer *w, const void *p, size_t n,
+		     struct bento_error *err);
+/*
+ * Finish: fsync, compare with *expect when non-NULL (mismatch:
+ * -BENTO_E_VERIFY "what: digest mismatch: expected ..., got ..."), rename
+ * into place.  *out / *size receive the digest and byte count.  The writer is
+ * freed whatever the outcome.  what names the content in messages.
+ */
+int bento_blob_writer_commit(struct bento_blob_writer *w, const char *what,
+			     const struct bento_digest *expect,
+			     struct bento_digest *out, uint64_t *size,
+			     struct bento_error *err);
+/* Discard the staged file and free the writer.  NULL ok. */
+void bento_blob_writer_abort(struct bento_blob_writer *w);
+
+/*
+ * Store the content of an open regular file (read once: hashed and copied in
+ * one pass).  st is its fstat.  Consults and fills the stat cache: a file
+ * whose (dev, ino, size, mtime_ns, ctime_ns) is cached and whose blob is
+ * present is not read at all.  A file whose size changes while it is read is
+ * an error naming it.  Safe to call from several threads at once on the same
+ * store (each call uses its own database connection for the cache).
+ */
+int bento_blob_put_file(struct bento_store *s, int fd, const struct stat *st,
+			const char *what, struct bento_digest *out,
+			struct bento_error *err);
+
+/* ---- objects and tags ---- */
+
+struct bento_object_ref {
+	char *name;
+	char *version;
+	struct bento_digest digest;
+};
+
+/*
+ * Insert an object (its canonical manifest bytes) and tag it name:version,
+ * in one transaction.  blobs lists every file digest the manifest references
+ * and deps the digests of models a bento uses (both may repeat).  Each blob
+ * must be present.  An existing identical object is fine; a tag that already
+ * points at another digest is -BENTO_E_EXISTS unless replace is set.
+ */
+struct bento_object_put {
+	enum bento_kind kind;
+	const char *name, *version;
+	const char *manifest;		/* canonical JSON bytes */
+	size_t manifest_len;
+	const struct bento_digest *blobs;
+	size_t n_blobs;
+	const struct bento_digest *deps;	/* models used (bentos only) */
+	size_t n_deps;
+	uint64_t size;			/* total bytes of the content */
+	int replace;
+};
+int bento_store_put(struct bento_store *s, const struct bento_object_put *p,
+		    struct bento_digest *out, struct bento_error *err);
+
+/*
+ * Resolve ref: "name:version", "name", "name:latest", or a digest or digest
+ * prefix ("sha256:abcd…" or bare hex, at least 12 hex).  Fills *out (caller
+ * frees with bento_object_ref_release).  -BENTO_E_NOTFOUND or
+ * -BENTO_E_AMBIGUOUS (listing the candidates) on failure.
+ */
+int bento_store_resolve(struct bento_store *s, enum bento_kind kind, const char *ref,
+			struct bento_object_ref *out, struct bento_error *err);
+void bento_object_ref_release(struct bento_object_ref *r);
+
+/* The canonical manifest bytes of an object. */
+int bento_store_manifest(struct bento_store *s, enum bento_kind kind,
+			 const struct bento_digest *d, struct bento_buf *out,
+			 struct bento_error *err);
+
+struct bento_object_info {
+	char *name, *version;
+	struct bento_digest digest;
+	uint64_t size;
+	int64_t added;		/* unix seconds the tag was added */
+};
+/* Every tag of kind (only of name when non-NULL), newest first. */
+int bento_store_list(struct bento_store *s, enum bento_kind kind, const char *name,
+		     struct bento_object_info **out, size_t *n, struct bento_error *err);
+void bento_object_info_free(struct bento_object_info *v, size_t n);
+
+/* Add tag name:version for an existing object (replace an existing tag if replace). */
+int bento_store_tag(struct bento_store *s, enum bento_kind kind,
+		    const struct bento_digest *d, const char *name, const char *version,
+		    int replace, struct bento_error *err);
+
+/*
+ * Remove tag name:version.  When no tag names the object any more, the object
+ * row goes too (its blobs stay until gc).  A model still used by a bento is
+ * -BENTO_E_INUSE naming the bento, unless force.
+ */
+int bento_store_untag(struct bento_store *s, enum bento_kind kind,
+		      const char *name, const char *version, int force,
+		      struct bento_error *err);
+
+/* Bentos (name:version list) that use model d. */
+int bento_store_model_users(struct bento_store *s, const struct bento_digest *d,
+			    struct bento_object_info **out, size_t *n,
+			    struct bento_error *err);
+
+/* ---- maintenance ---- */
+
+struct bento_fsck_problem {
+	char *what;		/* "blob sha256:ab…: digest mismatch (content is sha256:cd…)" */
+};
+/*
+ * Check the whole store: every blob rehashed against its name, every object's
+ * manifest against its digest, every referenced blob and model present, no
+ * dangling tags, SQLite integrity_check.  Problems are collected (caller frees
+ * with bento_fsck_free); returns 0 when the check ran (problems or not).
+ * Leftover tmp/ files older than an hour are removed and counted in *cleaned.
+ */
+int bento_store_fsck(struct bento_store *s, struct bento_fsck_problem **out, size_t *n,
+		     uint64_t *blobs_checked, struct bento_error *err);
+void bento_fsck_free(struct bento_fsck_problem *p, size_t n);
+
+/*
+ * Remove blobs no object references and stale tmp/ files.  Takes the store's
+ * lock exclusively (waits for running writers).  dry_run only counts.
+ */
+int bento_store_gc(struct bento_store *s, int dry_run, uint64_t *blobs, uint64_t *bytes,
+		   struct bento_error *err);
+
+#endif

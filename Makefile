@@ -33,7 +33,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 EMBED := $(sort $(wildcard schema/*.sql schema/*.json))
 
-.PHONY: all check unit demo bench install clean fuzz
+.PHONY: all deps check demo bench install clean
 all: $(B)/bento $(B)/libbento.a $(UNIT_BIN)
 
 $(B)/%.o: %.c
@@ -58,13 +58,21 @@ $(B)/tests/%: tests/unit/%.c tests/unit/tap.h $(B)/libbento.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(B)/libbento.a $(ALL_LDFLAGS) $(PKG_LIBS)
 
-check: all
+# check, demo and bench do all set-up themselves: dependencies first (fast
+# when present), then a sub-make so pkg-config sees the installed libraries.
+deps:
+	sh scripts/install-deps.sh
+
+check: deps
+	$(MAKE) all
 	sh tests/run.sh $(B)
 
-demo: all
+demo: deps
+	$(MAKE) all
 	sh scripts/demo.sh $(B)
 
-bench: all
+bench: deps
+	$(MAKE) all
 	sh scripts/bench.sh $(B)
 
 install: all

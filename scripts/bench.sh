@@ -1,0 +1,95 @@
+#!/bin/sh
+# bench.sh BUILD_DIR - `make bench`: bento against a baseline run side by side
+# in the same run, over the same files.  Prints each timing and the ratio.
+#
+#   build       bento build of a bento with BENCH_MB MiB of weights in 4 files
+#               vs `openssl dgst -sha256` over the same files (target <= 1.3x)
+#   rebuild     the same build again, nothing changed (target < 5% of build)
+#   export      bento export --compression none vs tar -cf of the same files
+#               (target: bento at >= 90% of tar's speed)
+#   RSS         peak resident memory of build/export/import (target < 64 MiB)
+#
+# Data lives in $BENCH_DIR (default build/bench); BENCH_MB defaults to 2048.
+set -eu
+B=${1:-build}
+case $B in /*) ;; *) B=$(pwd)/$B ;; esac
+BENTO=$B/bento
+MB=${BENCH_MB:-2048}
+DIR=${BENCH_DIR:-$(pwd)/build/bench}
+RUNS=${BENCH_RUNS:-3}
+mkdir -p "$DIR"
+export BENTO_HOME="$DIR/home"
+unset SOURCE_DATE_EPOCH
+
+now() { date +%s.%N; }
+# best TIME of RUNS runs of "$@" (after running PREP before each, if set)
+best() {
+	b=""
+	i=0
+	while [ $i -lt "$RUNS" ]; do
+		[ -n "${PREP:-}" ] && sh -c "$PREP"
+		t0=$(now)
+		"$@" > /dev/null
+		t1=$(now)
+		t=$(awk "BEGIN{print $t1 - $t0}")
+		if [ -z "$b" ] || [ "$(awk "BEGIN{print ($t < $b)}")" = 1 ]; then b=$t; fi
+		i=$((i + 1))
+	done
+	printf '%.3f' "$b"
+}
+calc() { awk "BEGIN{printf \"$1\", $2}"; }
+ratio() { calc %.2f "$1 / $2"; }
+rss_mib() {
+	/usr/bin/time -f '%M' -o "$DIR/rss" "$@" > /dev/null 2>&1
+	echo $(( $(cat "$DIR/rss") / 1024 ))
+}
+
+ctx=$DIR/ctx
+per=$((MB / 4))
+if [ ! -f "$ctx/models/w/part3.bin" ] || [ "$(cat "$ctx/.mb" 2>/dev/null)" != "$MB" ]; then
+	echo "# generating $MB MiB of weights in 4 files under $ctx"
+	rm -rf "$ctx"
+	mkdir -p "$ctx/models/w"
+	for i in 0 1 2 3; do
+		openssl enc -aes-128-ctr -pass pass:bench$i -nosalt -pbkdf2 < /dev/zero 2>/dev/null |
+			head -c $((per * 1024 * 1024)) > "$ctx/models/w/part$i.bin"
+	done
+	printf '#!/bin/sh\nexec sleep 1\n' > "$ctx/serve.sh"
+	chmod +x "$ctx/serve.sh"
+	cat > "$ctx/bentofile.yaml" <<YAML
+name: bench
+service: ["./serve.sh"]
+include: ["serve.sh"]
+models:
+  - {name: weights, path: models/w}
+YAML
+	echo "$MB" > "$ctx/.mb"
+fi
+files="$ctx/models/w/part0.bin $ctx/models/w/part1.bin $ctx/models/w/part2.bin $ctx/models/w/part3.bin"
+cat $files > /dev/null	# warm the page cache for both sides alike
+
+echo "# bento bench: $MB MiB of weights in 4 files, best of $RUNS, $(nproc) cores"
+t_dgst=$(PREP="" best openssl dgst -sha256 $files)
+t_build=$(PREP="rm -rf '$BENTO_HOME'" best "$BENTO" build "$ctx")
+echo "build:    bento build $t_build s   openssl dgst -sha256 $t_dgst s   ratio $(ratio "$t_build" "$t_dgst")x  (target <= 1.30x)"
+
+rm -rf "$BENTO_HOME"
+"$BENTO" build "$ctx" > /dev/null
+t_rebuild=$(PREP="" best "$BENTO" build "$ctx")
+pct=$(calc %.1f "100 * $t_rebuild / $t_build")
+echo "rebuild:  bento build (unchanged) $t_rebuild s = $pct% of the first build  (target < 5%)"
+
+out=$DIR/out.bento
+t_export=$(PREP="rm -f '$out'" best "$BENTO" export bench:latest "$out" --compression none)
+# tar over the same bytes: the bento's files as they sit in the context.
+t_tar=$(PREP="rm -f '$DIR/out.tar'" best tar -cf "$DIR/out.tar" -C "$ctx" serve.sh models/w)
+speed=$(calc %.0f "100 * $t_tar / $t_export")
+echo "export:   bento export $t_export s   tar -cf $t_tar s   bento at $speed% of tar's speed  (target >= 90%)"
+
+rm -rf "$BENTO_HOME"
+r_build=$(rss_mib "$BENTO" build "$ctx")
+r_export=$(rss_mib "$BENTO" export bench:latest "$out" --compression none)
+rm -rf "$BENTO_HOME"
+r_import=$(rss_mib "$BENTO" import "$out")
+echo "peak RSS: build $r_build MiB, export $r_export MiB, import $r_import MiB  (target < 64 MiB)"
+rm -f "$out" "$DIR/out.tar"

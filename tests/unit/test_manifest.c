@@ -1,0 +1,230 @@
+/* Unit tests: bento.json / model.json parsing and validation. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "cjson.h"
+#include "manifest.h"
+#include "tap.h"
+
+#define D1 "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+#define D2 "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+
+static json_t *model_obj(void)
+{
+	return json_pack("{s:s, s:i, s:s, s:s, s:{}, s:[{s:s, s:i, s:s, s:i}, {s:s, s:i, s:s, s:i}], s:i}",
+			 "mediaType", BENTO_MEDIATYPE_MODEL, "schemaVersion", 1, "name", "iris",
+			 "version", "v1", "labels", "files",
+			 "digest", D1, "mode", 0644, "path", "a/weights.bin", "size", 100,
+			 "digest", D2, "mode", 0755, "path", "b.txt", "size", 5, "size", 105);
+}
+
+/* Canonical bytes of v (decref'd). */
+static char *canon(json_t *v, size_t *len)
+{
+	struct bento_buf b = BENTO_BUF_INIT;
+
+	if (bento_json_canonical(v, &b, NULL))
+		abort();
+	json_decref(v);
+	return bento_buf_detach(&b, len);
+}
+
+static int model_rc(json_t *v, struct bento_error *err)
+{
+	struct bento_model *m = NULL;
+	size_t len;
+	char *s = canon(v, &len);
+	int rc = bento_model_parse(s, len, "model.json", &m, err);
+
+	bento_model_free(m);
+	free(s);
+	return rc;
+}
+
+static json_t *bento_obj(json_t *model, const char *model_digest)
+{
+	return json_pack("{s:s, s:i, s:s, s:s, s:{}, s:{s:[s]}, s:[{s:s, s:i, s:s, s:i}, {s:s, s:i, s:s, s:i}],"
+			 " s:[{s:s, s:s, s:s, s:s}], s:[{s:s, s:s, s:s, s:o}], s:i}",
+			 "mediaType", BENTO_MEDIATYPE_MANIFEST, "schemaVersion", 1, "name", "svc",
+			 "version", "1.0", "labels", "service", "entrypoint", "./run",
+			 "files",
+			 "digest", D1, "mode", 0644, "path", "env/requirements.txt", "size", 7,
+			 "digest", D2, "mode", 0755, "path", "src/run", "size", 3,
+			 "lockfiles", "digest", D1, "kind", "pip", "path", "env/requirements.txt",
+			 "source", "requirements.txt",
+			 "models", "digest", model_digest, "name", "iris", "version", "v1", "manifest",
+			 model, "size", 115);
+}
+
+static void test_paths(void)
+{
+	struct bento_error err = { 0 };
+	static const char *const good[] = { "a", "a/b/c.txt", "é/ü", "..a", "a..", ".hidden", NULL };
+	static const char *const bad[] = { "", "/abs", "a/../b", "..", ".", "a//b", "a/", "./a",
+					   "a\\b", "a\tb", "a/./b", NULL };
+
+	for (int i = 0; good[i]; i++)
+		ok(bento_path_check(good[i], "t", &err) == 0, "path '%s' accepted", good[i]);
+	for (int i = 0; bad[i]; i++)
+		ok(bento_path_check(bad[i], "t", &err) == -BENTO_E_UNSAFE, "path '%s' refused", bad[i]);
+	ok(bento_path_check("\xff\xfe", "t", &err) == -BENTO_E_UNSAFE, "invalid UTF-8 refused");
+	char long_comp[300];
+	memset(long_comp, 'a', 299);
+	long_comp[299] = 0;
+	ok(bento_path_check(long_comp, "t", &err) == -BENTO_E_UNSAFE, "component over 255 refused");
+
+	ok(bento_name_check("iris-c.v2_x", "t", &err) == 0, "name accepted");
+	ok(bento_name_check("Iris", "t", &err) == -BENTO_E_INVALID, "uppercase name refused");
+	ok(bento_name_check("-x", "t", &err) != 0, "name starting with - refused");
+	ok(bento_name_check("a:b", "t", &err) != 0, "name with : refused");
+	ok(bento_version_check("V1.2-rc_3", "t", &err) == 0, "version accepted");
+	ok(bento_version_check(".x", "t", &err) != 0, "version starting with . refused");
+	ok(bento_version_check("a/b", "t", &err) != 0, "version with / refused");
+}
+
+static void test_model(void)
+{
+	struct bento_error err = { 0 };
+	struct bento_model *m = NULL;
+	json_t *v;
+	size_t len;
+	char *s;
+
+	s = canon(model_obj(), &len);
+	ok(bento_model_parse(s, len, "model.json", &m, &err) == 0, "valid model parses");
+	if (m) {
+		is_str(m->name, "iris", "name");
+		is_int(m->n_files, 2, "two files");
+		is_int(m->size, 105, "size adds up");
+		is_int(m->files[1].mode, 0755, "exec mode kept");
+		struct bento_digest d;
+		bento_digest_bytes(s, len, &d);
+		ok(bento_digest_eq(&d, &m->digest), "digest is sha256 of the canonical bytes");
+	}
+	bento_model_free(m);
+	m = NULL;
+	s[len - 1] = ' ';
+	ok(bento_model_parse(s, len, "model.json", &m, &err) != 0, "damaged bytes refused");
+	free(s);
+
+	s = bento_xstrdup("{\"a\": 1}");
+	ok(bento_model_parse(s, strlen(s), "model.json", &m, &err) == -BENTO_E_INVALID,
+	   "non-canonical refused");
+	ok(strstr(err.msg, "canonical") != NULL, "message says canonical");
+	free(s);
+
+	v = model_obj();
+	json_object_set_new(v, "weights", json_string("x"));
+	ok(model_rc(v, &err) == -BENTO_E_INVALID && strstr(err.msg, "unknown key 'weights'"),
+	   "unknown key refused by name");
+
+	v = model_obj();
+	json_object_set_new(v, "size", json_integer(999));
+	ok(model_rc(v, &err) == -BENTO_E_INVALID && strstr(err.msg, "add up"), "wrong total refused");
+
+	v = model_obj();
+	json_array_insert_new(json_object_get(v, "files"), 2,
+			      json_pack("{s:s, s:i, s:s, s:i}", "digest", D1, "mode", 0644,
+					"path", "a/weights.bin", "size", 0));
+	ok(model_rc(v, &err) == -BENTO_E_INVALID && strstr(err.msg, "sorted"), "unsorted/duplicate files refused");
+
+	v = model_obj();
+	json_object_set_new(json_array_get(json_object_get(v, "files"), 0), "path", json_string("../x"));
+	ok(model_rc(v, &err) == -BENTO_E_UNSAFE, "../ path refused");
+
+	v = model_obj();
+	json_object_set_new(json_array_get(json_object_get(v, "files"), 0), "mode", json_integer(0600));
+	ok(model_rc(v, &err) == -BENTO_E_INVALID && strstr(err.msg, "mode"), "mode 0600 refused");
+
+	v = model_obj();
+	json_object_set_new(json_array_get(json_object_get(v, "files"), 0), "digest", json_string("sha256:12"));
+	ok(model_rc(v, &err) == -BENTO_E_INVALID, "bad digest refused");
+
+	v = model_obj();
+	json_object_set_new(v, "schemaVersion", json_integer(2));
+	ok(model_rc(v, &err) == -BENTO_E_INVALID && strstr(err.msg, "schemaVersion"), "future schema refused");
+}
+
+static void test_bento(void)
+{
+	struct bento_error err = { 0 };
+	struct bento_manifest *m = NULL;
+	struct bento_model *mm = NULL;
+	struct bento_entry *e = NULL;
+	char dstr[BENTO_DIGEST_STRLEN];
+	size_t len, n = 0;
+	char *s, *ms;
+
+	ms = canon(model_obj(), &len);
+	bento_model_parse(ms, len, "m", &mm, &err);
+	bento_digest_str(&mm->digest, dstr);
+	bento_model_free(mm);
+	free(ms);
+
+	s = canon(bento_obj(model_obj(), dstr), &len);
+	ok(bento_manifest_parse(s, len, "bento.json", &m, &err) == 0, "valid bento parses");
+	if (!m) {
+		printf("# %s\n", err.msg);
+		free(s);
+		return;
+	}
+	is_int(m->size, 115, "size includes models");
+	is_int(m->n_models, 1, "one model");
+	bento_manifest_entries(m, &e, &n);
+	is_int(n, 4, "four entries");
+	is_str(e[0].path, "env/requirements.txt", "entries sorted: env first");
+	is_str(e[1].path, "models/iris/a/weights.bin", "then models/<name>/");
+	is_str(e[3].path, "src/run", "then src/");
+	ok(bento_entries_find(e, n, "models/iris/b.txt") != NULL, "find locates an entry");
+	ok(bento_entries_find(e, n, "models/iris/c.txt") == NULL, "find misses absent paths");
+	bento_entries_free(e, n);
+	bento_manifest_free(m);
+	m = NULL;
+	free(s);
+
+	s = canon(bento_obj(model_obj(), D1), &len);
+	ok(bento_manifest_parse(s, len, "bento.json", &m, &err) == -BENTO_E_VERIFY &&
+	   strstr(err.msg, "digest mismatch"), "model digest mismatch refused");
+	free(s);
+
+	json_t *v = bento_obj(model_obj(), dstr);
+	json_object_set_new(json_array_get(json_object_get(v, "files"), 1), "path", json_string("bin/run"));
+	s = canon(v, &len);
+	ok(bento_manifest_parse(s, len, "bento.json", &m, &err) == -BENTO_E_INVALID &&
+	   strstr(err.msg, "outside src/"), "file outside src/ and env/ refused");
+	free(s);
+
+	v = bento_obj(model_obj(), dstr);
+	json_object_set_new(v, "created", json_string("2026-13-01T00:00:00Z"));
+	s = canon(v, &len);
+	ok(bento_manifest_parse(s, len, "bento.json", &m, &err) == -BENTO_E_INVALID, "bad created refused");
+	free(s);
+}
+
+static void test_time_and_version(void)
+{
+	char t[32], v[17];
+	int64_t x;
+	struct bento_error err = { 0 };
+	json_t *o = json_pack("{s:s}", "a", "b");
+
+	bento_time_rfc3339(1700000000, t);
+	is_str(t, "2023-11-14T22:13:20Z", "rfc3339 formatting");
+	ok(bento_time_parse(t, &x) == 0 && x == 1700000000, "rfc3339 round trip");
+	ok(bento_time_parse("2023-11-14 22:13:20", &x) != 0, "other formats refused");
+	ok(bento_version_derive(o, v, &err) == 0 && strlen(v) == 16, "derived version is 16 hex");
+	char v2[17];
+	bento_version_derive(o, v2, &err);
+	is_str(v, v2, "derived version is deterministic");
+	json_decref(o);
+}
+
+int main(void)
+{
+	test_paths();
+	test_model();
+	test_bento();
+	test_time_and_version();
+	return tap_done();
+}

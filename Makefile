@@ -33,7 +33,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 EMBED := $(sort $(wildcard schema/*.sql schema/*.json))
 
-.PHONY: all deps check demo bench install clean
+.PHONY: all deps check demo bench fuzz install clean
 all: $(B)/bento $(B)/libbento.a $(UNIT_BIN)
 
 $(B)/%.o: %.c
@@ -74,6 +74,19 @@ demo: deps
 bench: deps
 	$(MAKE) all
 	sh scripts/bench.sh $(B)
+
+# libFuzzer targets (clang): FUZZ_SECONDS each, corpus in build/fuzz/<target>/.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+fuzz: deps
+	$(MAKE) B=build/fuzz CC=clang OPT="-O1 -g" \
+		SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined" build/fuzz/libbento.a
+	for t in $(FUZZ_TARGETS); do \
+		clang -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -Ilib \
+			$(PKG_CFLAGS) -o build/fuzz/$$t tests/fuzz/$$t.c build/fuzz/libbento.a $(PKG_LIBS) || exit 1; \
+		mkdir -p build/fuzz/corpus-$$t; \
+		build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build/fuzz/corpus-$$t || exit 1; \
+	done
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5

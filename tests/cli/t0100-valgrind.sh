@@ -1,0 +1,49 @@
+#!/bin/bash
+# The main commands, success and failure paths, under valgrind: no invalid
+# access, no definite or indirect leak.
+. "$(dirname "$0")/lib.sh"
+
+if ! command -v valgrind > /dev/null; then
+	echo "1..0 # SKIP valgrind not installed"
+	exit 0
+fi
+vg() {
+	valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
+		--show-leak-kinds=definite,indirect --error-exitcode=99 "$BENTO" "$@"
+}
+
+mkdir -p "$TMP/ctx/models/m" "$TMP/ctx/lib"
+printf '#!/bin/sh\necho serving\n' > "$TMP/ctx/run.sh"
+chmod +x "$TMP/ctx/run.sh"
+echo 'print(1)' > "$TMP/ctx/lib/app.py"
+printf 'requests==2.31.0 --hash=sha256:%s\nflask>=2\n' "$(printf 'a%.0s' $(seq 64))" > "$TMP/ctx/requirements.txt"
+head -c 100000 /dev/urandom > "$TMP/ctx/models/m/w.bin"
+cat > "$TMP/ctx/bentofile.yaml" <<'YAML'
+name: vg
+service: ./run.sh --port 3000
+labels: {team: ml}
+models:
+  - {name: weights, path: models/m}
+YAML
+
+test_expect_success 'build under valgrind' 'vg build ctx > build.out 2> build.err && grep_q build.err "requirements.txt:2"'
+test_expect_success 'models import/list/get under valgrind' '
+	vg models import ctx/models/m --name other --version 1 --label a=b > /dev/null &&
+	vg models list > /dev/null && vg models get other:1 -o yaml > /dev/null'
+test_expect_success 'list/get/tag under valgrind' '
+	vg list -o json > /dev/null && vg get vg -o yaml > /dev/null &&
+	vg get vg -o path > /dev/null && vg tag vg vg:stable > /dev/null'
+test_expect_success 'export/import under valgrind' '
+	vg export vg x.bento --compression zstd > /dev/null &&
+	BENTO_HOME=$TMP/home2 vg import x.bento > /dev/null'
+test_expect_code 3 'refused import under valgrind' '
+	cp x.bento y.bento && printf "\377" | dd of=y.bento bs=1 seek=2000 conv=notrunc 2>/dev/null;
+	zstd -dq x.bento -o plain.bento && cp plain.bento bad.bento &&
+	size=$(stat -c %s bad.bento) && printf "XXXX" | dd of=bad.bento bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null &&
+	BENTO_HOME=$TMP/home3 vg import bad.bento'
+test_expect_code 4 'missing ref under valgrind' 'vg get nope:1'
+test_expect_code 1 'bad bentofile under valgrind' '
+	mkdir bad && echo "servce: x" > bad/bentofile.yaml && vg build bad'
+test_expect_success 'delete, fsck and gc under valgrind' '
+	vg delete -y vg:stable > /dev/null && vg fsck > /dev/null && vg gc > /dev/null'
+test_done

@@ -4,7 +4,7 @@
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS = libarchive libgit2 libcrypto yaml-0.1 sqlite3 libcurl libsodium jansson libzstd
+PKGS = libarchive libgit2 libcrypto yaml-0.1 sqlite3 libcurl libsodium jansson libzstd zlib
 PREFIX ?= /usr/local
 
 ifeq ($(SANITIZE),1)
@@ -22,7 +22,7 @@ PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS))
 WARN = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 BENTO_VERSION := $(shell cat VERSION)
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DBENTO_VERSION='"$(BENTO_VERSION)"' $(OPT) $(WARN) \
-	$(SANFLAGS) -pthread -Ilib -I$(B)/gen $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
+	$(SANFLAGS) -pthread -iquote lib -iquote $(B)/gen $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
 ALL_LDFLAGS = $(SANFLAGS) -pthread $(LDFLAGS)
 
 LIB_SRC := $(sort $(wildcard lib/*.c))
@@ -82,7 +82,7 @@ fuzz: deps
 	$(MAKE) B=build/fuzz CC=clang OPT="-O1 -g" \
 		SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined" build/fuzz/libbento.a
 	for t in $(FUZZ_TARGETS); do \
-		clang -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -Ilib \
+		clang -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -iquote lib \
 			$(PKG_CFLAGS) -o build/fuzz/$$t tests/fuzz/$$t.c build/fuzz/libbento.a $(PKG_LIBS) || exit 1; \
 		mkdir -p build/fuzz/corpus-$$t; \
 		build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build/fuzz/corpus-$$t || exit 1; \

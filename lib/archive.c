@@ -1,0 +1,1192 @@
+/*
+ * archive.c - deterministic tar writing and defensive tar reading.
+ *
+ * libarchive does the tar framing only (pax restricted); compression is done
+ * here with zlib and libzstd, in the write and read callbacks, because:
+ *  - libarchive's gzip reader does not check the gzip CRC or length
+ *    ("XXX TODO: Verify the length and CRC" in 3.6.2), so a damaged stream
+ *    could go unnoticed at the archive level;
+ *  - libarchive's zstd writer does not set the frame checksum, so a damaged
+ *    zstd stream could decode to garbage silently;
+ *  - the bytes we write must not depend on libarchive's filter defaults
+ *    (gzip timestamp, XFL/OS bytes, block padding), which have changed
+ *    between releases.
+ * gzip: zlib level 6, header with mtime 0, no name, OS byte from zlib (3 on
+ * Unix).  zstd: level 3, single-threaded, content checksum on.  Output is
+ * byte-identical for the same inputs and the same zlib/libzstd versions.
+ *
+ * Blocking: the writer uses archive_write_set_bytes_per_block(a, 0), so
+ * libarchive hands headers and data straight to our callback and never pads
+ * the end of the stream to a 10240-byte record.  The tar stream is then
+ * headers + data padded to 512 + the two zero blocks of the end-of-archive
+ * marker: a valid tar (POSIX only asks for the two zero blocks; GNU tar,
+ * bsdtar and Python's tarfile read it) and what bsdtar itself writes to a
+ * regular file.  Small pieces (headers, padding) are gathered in a buffer;
+ * large data goes to write(2) directly from the caller's buffer, which keeps
+ * `--compression none` at tar -cf speed.
+ *
+ * Locale: libarchive converts path names through the current locale, and
+ * 3.6.2's pax writer crashes on a UTF-8 path under the C locale.  Every
+ * libarchive call runs under a thread-local C.UTF-8 LC_CTYPE (uselocale), so
+ * neither safety nor output bytes depend on the caller's locale.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <locale.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#ifndef ARCHIVE_H_INCLUDED
+#error "lib/archive.h hides libarchive's <archive.h>: build with -iquote lib, not -Ilib"
+#endif
+#include <zlib.h>
+#include <zstd.h>
+
+#include "archive.h"
+#include "buf.h"
+
+enum {
+	IO_BUFSZ = 1 << 20,		/* read size for files and archives */
+	GATHER_BUFSZ = 256 << 10,	/* coalesces small tar pieces */
+	GZIP_LEVEL = 6,
+	ZSTD_LEVEL = 3,
+	MAX_PATH_LEN = 4096,
+	MAX_NAME_LEN = 255,
+};
+
+/* Larger than any real file, small enough that no arithmetic overflows. */
+#define MAX_ENTRY_SIZE ((int64_t)1 << 48)
+
+int bento_compression_parse(const char *s, enum bento_compression *out, struct bento_error *err)
+{
+	static const struct {
+		const char *name;
+		enum bento_compression comp;
+	} names[] = {
+		{ "none", BENTO_COMP_NONE },
+		{ "gzip", BENTO_COMP_GZIP },
+		{ "zstd", BENTO_COMP_ZSTD },
+	};
+
+	for (size_t i = 0; s && i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(s, names[i].name) == 0) {
+			*out = names[i].comp;
+			return 0;
+		}
+	}
+	return bento_error_set(err, BENTO_E_USAGE,
+			       "unknown compression '%s' (expected none, gzip or zstd)",
+			       s ? s : "");
+}
+
+/* ---- locale ---- */
+
+struct locale_guard {
+	locale_t old;
+};
+
+static locale_t the_utf8_locale;
+static pthread_once_t utf8_once = PTHREAD_ONCE_INIT;
+
+static void utf8_locale_init(void)
+{
+	static const char *const names[] = { "C.UTF-8", "C.utf8", "en_US.UTF-8" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && !the_utf8_locale; i++)
+		the_utf8_locale = newlocale(LC_CTYPE_MASK, names[i], (locale_t)0);
+}
+
+static locale_t utf8_locale(void)
+{
+	pthread_once(&utf8_once, utf8_locale_init);
+	return the_utf8_locale;
+}
+
+static int locale_enter(struct locale_guard *g, struct bento_error *err)
+{
+	locale_t l = utf8_locale();
+
+	g->old = (locale_t)0;
+	if (!l)
+		return bento_error_set(err, BENTO_E_FAIL,
+				       "archive: no UTF-8 locale available (C.UTF-8)");
+	g->old = uselocale(l);
+	return 0;
+}
+
+static void locale_leave(struct locale_guard *g)
+{
+	if (g->old)
+		uselocale(g->old);
+}
+
+/* ---- paths ---- */
+
+static bool utf8_valid(const unsigned char *s)
+{
+	while (*s) {
+		unsigned c = *s++;
+		int n;
+		unsigned min, cp;
+
+		if (c < 0x80)
+			continue;
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 1, min = 0x80, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			n = 2, min = 0x800, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 3, min = 0x10000, cp = c & 0x07;
+		else
+			return false;
+		while (n--) {
+			if ((*s & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (*s++ & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * NULL if path (already normalised) is safe to create under a directory,
+ * else why not.
+ */
+static const char *path_problem(const char *path)
+{
+	const char *p = path, *comp;
+
+	if (!*path)
+		return "empty path";
+	if (*path == '/')
+		return "absolute path";
+	if (strlen(path) > MAX_PATH_LEN)
+		return "path too long";
+	for (const unsigned char *u = (const unsigned char *)path; *u; u++) {
+		if (*u < 0x20 || *u == 0x7f)
+			return "control character in path";
+		if (*u == '\\')
+			return "backslash in path";
+	}
+	if (!utf8_valid((const unsigned char *)path))
+		return "path is not valid UTF-8";
+	/* C1 controls (U+0080..U+009F) are escapes to some terminals too. */
+	for (const char *c = path; (c = strchr(c, 0xc2)); c++) {
+		unsigned char next = (unsigned char)c[1];
+		if (next >= 0x80 && next <= 0x9f)
+			return "control character in path";
+	}
+	for (;;) {
+		size_t len;
+
+		comp = p;
+		p = strchrnul(comp, '/');
+		len = (size_t)(p - comp);
+		if (len == 0)
+			return "empty path component";
+		if (len == 1 && comp[0] == '.')
+			return "'.' path component";
+		if (len == 2 && comp[0] == '.' && comp[1] == '.')
+			return "'..' path component";
+		if (len > MAX_NAME_LEN)
+			return "path component too long";
+		if (!*p)
+			return NULL;
+		p++;
+	}
+}
+
+/*
+ * A path as shown in a message: a hostile one may be megabytes long or hold
+ * terminal escapes, so it is cut at SHOW_MAX bytes and control characters
+ * (C0, DEL, C1, and any byte of a non-UTF-8 name) are written as \xNN.
+ */
+enum { SHOW_MAX = 256, SHOW_BUFSZ = SHOW_MAX * 4 + 8 };
+
+static const char *show_path(const char *path, char out[SHOW_BUFSZ])
+{
+	const unsigned char *u = (const unsigned char *)path;
+	bool utf8 = utf8_valid(u);
+	size_t o = 0;
+
+	for (size_t i = 0; u[i] && i < SHOW_MAX; i++) {
+		unsigned c = u[i];
+		bool c1 = utf8 && c == 0xc2 && u[i + 1] >= 0x80 && u[i + 1] <= 0x9f;
+
+		if (c < 0x20 || c == 0x7f || c == '\\' || (!utf8 && c >= 0x80) || c1) {
+			if (c1)
+				c = u[++i];
+			if (c == '\\')
+				o += (size_t)snprintf(out + o, SHOW_BUFSZ - o, "\\\\");
+			else
+				o += (size_t)snprintf(out + o, SHOW_BUFSZ - o, "\\x%02x", c);
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	if (strlen(path) > SHOW_MAX)
+		o += (size_t)snprintf(out + o, SHOW_BUFSZ - o, "...");
+	out[o] = '\0';
+	return out;
+}
+
+/* ---- a set of paths (open addressing) ---- */
+
+enum seen_kind {
+	SEEN_FILE = 1,
+	SEEN_DIR,
+	SEEN_PARENT,	/* implied by a deeper entry, not itself an entry */
+};
+
+struct path_set {
+	char **keys;
+	unsigned char *kind;
+	size_t n, cap;
+};
+
+static uint64_t path_hash(const char *s, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+static size_t set_slot(const struct path_set *s, const char *key, size_t len)
+{
+	size_t i = (size_t)path_hash(key, len) & (s->cap - 1);
+
+	while (s->keys[i] && (strncmp(s->keys[i], key, len) || s->keys[i][len]))
+		i = (i + 1) & (s->cap - 1);
+	return i;
+}
+
+static void set_grow(struct path_set *s)
+{
+	struct path_set bigger = { 0 };
+
+	bigger.cap = s->cap ? s->cap * 2 : 64;
+	bigger.keys = bento_xcalloc(bigger.cap, sizeof(*bigger.keys));
+	bigger.kind = bento_xcalloc(bigger.cap, 1);
+	for (size_t i = 0; i < s->cap; i++) {
+		if (s->keys[i]) {
+			size_t j = set_slot(&bigger, s->keys[i], strlen(s->keys[i]));
+			bigger.keys[j] = s->keys[i];
+			bigger.kind[j] = s->kind[i];
+		}
+	}
+	bigger.n = s->n;
+	free(s->keys);
+	free(s->kind);
+	*s = bigger;
+}
+
+/* The kind recorded for the first len bytes of key, 0 if none. */
+static enum seen_kind set_get(const struct path_set *s, const char *key, size_t len)
+{
+	size_t i;
+
+	if (!s->cap)
+		return 0;
+	i = set_slot(s, key, len);
+	return s->keys[i] ? s->kind[i] : 0;
+}
+
+static void set_put(struct path_set *s, const char *key, size_t len, enum seen_kind kind)
+{
+	size_t i;
+
+	if ((s->n + 1) * 2 > s->cap)
+		set_grow(s);
+	i = set_slot(s, key, len);
+	if (!s->keys[i]) {
+		s->keys[i] = bento_xstrndup(key, len);
+		s->n++;
+	}
+	s->kind[i] = (unsigned char)kind;
+}
+
+static void set_release(struct path_set *s)
+{
+	for (size_t i = 0; i < s->cap; i++)
+		free(s->keys[i]);
+	free(s->keys);
+	free(s->kind);
+	memset(s, 0, sizeof(*s));
+}
+
+/*
+ * Record path as a file or directory; NULL if that is consistent with what
+ * was seen before, else why not.  Parents are recorded too, so "a" then
+ * "a/b" (a file used as a directory) is caught in either order.
+ */
+static const char *set_add_entry(struct path_set *s, const char *path, bool is_dir)
+{
+	size_t len = strlen(path);
+	enum seen_kind old = set_get(s, path, len);
+
+	if (old == SEEN_FILE)
+		return is_dir ? "path is both a file and a directory" : "duplicate entry";
+	if (old == SEEN_DIR)
+		return is_dir ? "duplicate entry" : "path is both a directory and a file";
+	if (old == SEEN_PARENT && !is_dir)
+		return "path is both a file and a directory";
+	for (const char *p = path; (p = strchr(p, '/')); p++) {
+		size_t plen = (size_t)(p - path);
+		enum seen_kind k = set_get(s, path, plen);
+
+		if (k == SEEN_FILE)
+			return "a parent directory is a file";
+		if (!k)
+			set_put(s, path, plen, SEEN_PARENT);
+	}
+	set_put(s, path, len, is_dir ? SEEN_DIR : SEEN_FILE);
+	return NULL;
+}
+
+/* ---- plain I/O ---- */
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n > 0) {
+		ssize_t k = write(fd, c, n);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		c += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+static ssize_t read_some(int fd, void *p, size_t n)
+{
+	for (;;) {
+		ssize_t k = read(fd, p, n);
+		if (k >= 0 || errno != EINTR)
+			return k < 0 ? -errno : k;
+	}
+}
+
+/* ---- writer ---- */
+
+struct bento_archive_writer {
+	struct archive *a;
+	int fd;
+	enum bento_compression comp;
+	int64_t mtime;
+	z_stream z;
+	bool z_init;
+	ZSTD_CCtx *zc;
+	unsigned char *out;		/* compressor output or gathered pieces */
+	size_t out_len;
+	unsigned char *io;		/* write_fd's read buffer */
+	int io_errno;			/* a write(2) failure seen in the callback */
+	bool failed;			/* the stream is unusable */
+	bool closed;
+	bool discard;			/* freeing: drop whatever libarchive flushes */
+	struct path_set seen;
+};
+
+static int flush_out(struct bento_archive_writer *w)
+{
+	int rc = write_all(w->fd, w->out, w->out_len);
+
+	w->out_len = 0;
+	if (rc)
+		w->io_errno = -rc;
+	return rc;
+}
+
+static int put_plain(struct bento_archive_writer *w, const void *p, size_t n)
+{
+	if (n >= GATHER_BUFSZ / 2) {
+		int rc = 0;
+		if (w->out_len && (rc = flush_out(w)))
+			return rc;
+		if ((rc = write_all(w->fd, p, n)))
+			w->io_errno = -rc;
+		return rc;
+	}
+	if (w->out_len + n > GATHER_BUFSZ && flush_out(w))
+		return -w->io_errno;
+	memcpy(w->out + w->out_len, p, n);
+	w->out_len += n;
+	return 0;
+}
+
+/* finish: end the compressed stream (Z_FINISH / ZSTD_e_end). */
+static int put_gzip(struct bento_archive_writer *w, const void *p, size_t n, bool finish)
+{
+	const unsigned char *c = p;
+
+	/* avail_in is 32-bit: feed in pieces. */
+	do {
+		size_t piece = n > (1u << 30) ? (1u << 30) : n;
+		int zr;
+
+		w->z.next_in = (unsigned char *)(uintptr_t)c;
+		w->z.avail_in = (uInt)piece;
+		c += piece;
+		n -= piece;
+		do {
+			w->z.next_out = w->out + w->out_len;
+			w->z.avail_out = (uInt)(IO_BUFSZ - w->out_len);
+			zr = deflate(&w->z, finish && !n ? Z_FINISH : Z_NO_FLUSH);
+			if (zr == Z_STREAM_ERROR)
+				return -EIO;
+			w->out_len = IO_BUFSZ - w->z.avail_out;
+			if (w->out_len == IO_BUFSZ && flush_out(w))
+				return -w->io_errno;
+		} while (w->z.avail_in > 0 || (finish && !n && zr != Z_STREAM_END));
+	} while (n > 0);
+	return 0;
+}
+
+static int put_zstd(struct bento_archive_writer *w, const void *p, size_t n, bool finish)
+{
+	ZSTD_inBuffer in = { p, n, 0 };
+	size_t left;
+
+	do {
+		ZSTD_outBuffer o = { w->out, IO_BUFSZ, w->out_len };
+		left = ZSTD_compressStream2(w->zc, &o, &in, finish ? ZSTD_e_end : ZSTD_e_continue);
+		if (ZSTD_isError(left))
+			return -EIO;
+		w->out_len = o.pos;
+		if (w->out_len == IO_BUFSZ && flush_out(w))
+			return -w->io_errno;
+	} while (in.pos < in.size || (finish && left));
+	return 0;
+}
+
+static la_ssize_t write_cb(struct archive *a, void *cookie, const void *p, size_t n)
+{
+	struct bento_archive_writer *w = cookie;
+	int rc;
+
+	if (w->discard)
+		return (la_ssize_t)n;
+	if (w->comp == BENTO_COMP_GZIP)
+		rc = put_gzip(w, p, n, false);
+	else if (w->comp == BENTO_COMP_ZSTD)
+		rc = put_zstd(w, p, n, false);
+	else
+		rc = put_plain(w, p, n);
+	if (rc) {
+		archive_set_error(a, -rc, "write failed");
+		return -1;
+	}
+	return (la_ssize_t)n;
+}
+
+/* The error for a failed libarchive call: our write error if there was one. */
+static int writer_error(struct bento_archive_writer *w, const char *path, struct bento_error *err)
+{
+	w->failed = true;
+	if (w->io_errno)
+		return bento_error_errno(err, w->io_errno, "%s: writing archive", path);
+	return bento_error_set(err, BENTO_E_FAIL, "%s: writing archive: %s", path,
+			       archive_error_string(w->a) ? archive_error_string(w->a)
+							  : "unknown libarchive error");
+}
+
+int bento_archive_writer_open(int fd, enum bento_compression comp, int64_t mtime,
+			      struct bento_archive_writer **out, struct bento_error *err)
+{
+	struct bento_archive_writer *w;
+	struct locale_guard g;
+	int rc;
+
+	if (mtime < 0)
+		return bento_error_set(err, BENTO_E_USAGE, "archive: negative mtime %lld",
+				       (long long)mtime);
+	if (comp != BENTO_COMP_NONE && comp != BENTO_COMP_GZIP && comp != BENTO_COMP_ZSTD)
+		return bento_error_set(err, BENTO_E_USAGE, "archive: unknown compression %d",
+				       (int)comp);
+	if ((rc = locale_enter(&g, err)))
+		return rc;
+	w = bento_xcalloc(1, sizeof(*w));
+	w->fd = fd;
+	w->comp = comp;
+	w->mtime = mtime;
+	w->out = bento_xmalloc(comp == BENTO_COMP_NONE ? GATHER_BUFSZ : IO_BUFSZ);
+	if (comp == BENTO_COMP_GZIP) {
+		/* windowBits 15 + 16: gzip wrapper; zlib writes mtime 0 and no name. */
+		if (deflateInit2(&w->z, GZIP_LEVEL, Z_DEFLATED, 15 + 16, 8,
+				 Z_DEFAULT_STRATEGY) != Z_OK) {
+			rc = bento_error_set(err, BENTO_E_FAIL, "archive: cannot set up gzip");
+			goto fail;
+		}
+		w->z_init = true;
+	} else if (comp == BENTO_COMP_ZSTD) {
+		w->zc = ZSTD_createCCtx();
+		if (!w->zc ||
+		    ZSTD_isError(ZSTD_CCtx_setParameter(w->zc, ZSTD_c_compressionLevel, ZSTD_LEVEL)) ||
+		    ZSTD_isError(ZSTD_CCtx_setParameter(w->zc, ZSTD_c_checksumFlag, 1))) {
+			rc = bento_error_set(err, BENTO_E_FAIL, "archive: cannot set up zstd");
+			goto fail;
+		}
+	}
+	w->a = archive_write_new();
+	if (!w->a)
+		abort();
+	if (archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK ||
+	    archive_write_set_bytes_per_block(w->a, 0) != ARCHIVE_OK ||
+	    archive_write_set_bytes_in_last_block(w->a, 1) != ARCHIVE_OK ||
+	    archive_write_open(w->a, w, NULL, write_cb, NULL) != ARCHIVE_OK) {
+		rc = writer_error(w, "archive", err);
+		goto fail;
+	}
+	locale_leave(&g);
+	*out = w;
+	return 0;
+fail:
+	locale_leave(&g);
+	w->discard = true;
+	bento_archive_writer_free(w);
+	return rc;
+}
+
+static int writer_usable(struct bento_archive_writer *w, const char *path, struct bento_error *err)
+{
+	if (w->closed)
+		return bento_error_set(err, BENTO_E_USAGE, "%s: archive already closed", path);
+	if (w->failed)
+		return bento_error_set(err, BENTO_E_FAIL,
+				       "%s: archive stream is unusable after an earlier error", path);
+	return 0;
+}
+
+static int write_header(struct bento_archive_writer *w, const char *path, unsigned mode,
+			uint64_t size, struct bento_error *err)
+{
+	struct archive_entry *e;
+	const char *why;
+	int rc = 0;
+
+	if ((rc = writer_usable(w, path, err)))
+		return rc;
+	if ((why = path_problem(path)))
+		return bento_error_set(err, BENTO_E_INVALID, "%s: cannot archive: %s", path, why);
+	if (size > (uint64_t)MAX_ENTRY_SIZE)
+		return bento_error_set(err, BENTO_E_INVALID, "%s: cannot archive: file too large",
+				       path);
+	if ((why = set_add_entry(&w->seen, path, false)))
+		return bento_error_set(err, BENTO_E_INVALID, "%s: cannot archive: %s", path, why);
+	e = archive_entry_new();
+	if (!e)
+		abort();
+	archive_entry_set_pathname_utf8(e, path);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, (mode & 0100) ? 0755 : 0644);
+	archive_entry_set_size(e, (la_int64_t)size);
+	archive_entry_set_mtime(e, (time_t)w->mtime, 0);
+	archive_entry_set_uid(e, 0);
+	archive_entry_set_gid(e, 0);
+	if (archive_write_header(w->a, e) != ARCHIVE_OK)
+		rc = writer_error(w, path, err);
+	archive_entry_free(e);
+	return rc;
+}
+
+static int write_data(struct bento_archive_writer *w, const char *path, const void *p,
+		      size_t n, struct bento_error *err)
+{
+	const char *c = p;
+
+	while (n > 0) {
+		la_ssize_t k = archive_write_data(w->a, c, n);
+		if (k <= 0)
+			return writer_error(w, path, err);
+		c += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+int bento_archive_write_bytes(struct bento_archive_writer *w, const char *path,
+			      unsigned mode, const void *data, size_t len,
+			      struct bento_error *err)
+{
+	struct locale_guard g;
+	int rc;
+
+	if ((rc = locale_enter(&g, err)))
+		return rc;
+	if (!(rc = write_header(w, path, mode, len, err)))
+		rc = write_data(w, path, data, len, err);
+	locale_leave(&g);
+	return rc;
+}
+
+int bento_archive_write_fd(struct bento_archive_writer *w, const char *path,
+			   unsigned mode, int fd, uint64_t size,
+			   struct bento_error *err)
+{
+	struct locale_guard g;
+	uint64_t done = 0;
+	ssize_t k;
+	int rc;
+
+	if ((rc = locale_enter(&g, err)))
+		return rc;
+	if ((rc = write_header(w, path, mode, size, err)))
+		goto out;
+	if (!w->io)
+		w->io = bento_xmalloc(IO_BUFSZ);
+	while (done < size) {
+		size_t want = size - done < IO_BUFSZ ? (size_t)(size - done) : IO_BUFSZ;
+		if ((k = read_some(fd, w->io, want)) < 0) {
+			w->failed = true;
+			rc = bento_error_errno(err, (int)-k, "%s: read", path);
+			goto out;
+		}
+		if (k == 0) {
+			w->failed = true;
+			rc = bento_error_set(err, BENTO_E_VERIFY,
+					     "%s: file shrank while writing (expected %llu bytes, got %llu)",
+					     path, (unsigned long long)size,
+					     (unsigned long long)done);
+			goto out;
+		}
+		if ((rc = write_data(w, path, w->io, (size_t)k, err)))
+			goto out;
+		done += (uint64_t)k;
+	}
+	/* One more byte tells a file that grew from one that is complete. */
+	if ((k = read_some(fd, w->io, 1)) != 0) {
+		w->failed = true;
+		if (k < 0)
+			rc = bento_error_errno(err, (int)-k, "%s: read", path);
+		else
+			rc = bento_error_set(err, BENTO_E_VERIFY,
+					     "%s: file grew while writing (expected %llu bytes)",
+					     path, (unsigned long long)size);
+	}
+out:
+	locale_leave(&g);
+	return rc;
+}
+
+int bento_archive_writer_close(struct bento_archive_writer *w, struct bento_error *err)
+{
+	struct locale_guard g;
+	int rc;
+
+	if ((rc = writer_usable(w, "archive", err)))
+		return rc;
+	if ((rc = locale_enter(&g, err)))
+		return rc;
+	w->closed = true;
+	if (archive_write_close(w->a) != ARCHIVE_OK) {
+		rc = writer_error(w, "archive", err);
+		goto out;
+	}
+	if (w->comp == BENTO_COMP_GZIP)
+		rc = put_gzip(w, NULL, 0, true);
+	else if (w->comp == BENTO_COMP_ZSTD)
+		rc = put_zstd(w, NULL, 0, true);
+	if (!rc && w->out_len)
+		rc = flush_out(w);
+	if (rc) {
+		w->failed = true;
+		rc = w->io_errno ? bento_error_errno(err, w->io_errno, "archive: write")
+				 : bento_error_set(err, BENTO_E_FAIL, "archive: compression failed");
+	}
+out:
+	locale_leave(&g);
+	return rc;
+}
+
+void bento_archive_writer_free(struct bento_archive_writer *w)
+{
+	if (!w)
+		return;
+	if (w->a) {
+		struct locale_guard g;
+		/* archive_write_free closes an open archive: keep it off the fd. */
+		w->discard = true;
+		locale_enter(&g, NULL);
+		archive_write_free(w->a);
+		locale_leave(&g);
+	}
+	if (w->z_init)
+		deflateEnd(&w->z);
+	ZSTD_freeCCtx(w->zc);
+	set_release(&w->seen);
+	free(w->out);
+	free(w->io);
+	free(w);
+}
+
+/* ---- reader ---- */
+
+enum reader_state {
+	RS_START,	/* no header read yet */
+	RS_ENTRY,	/* positioned in a regular file */
+	RS_BETWEEN,	/* positioned after a directory header */
+	RS_END,
+	RS_FAILED,
+};
+
+struct bento_archive_reader {
+	struct archive *a;
+	int fd;
+	char *name;
+	enum bento_compression comp;
+	enum reader_state state;
+	uint64_t bytes_in;
+	unsigned char *in;		/* raw input */
+	const unsigned char *ip;	/* unconsumed raw input */
+	size_t iavail;
+	bool in_eof;
+	unsigned char *out;		/* decompressed data for libarchive */
+	z_stream z;
+	bool z_init;
+	bool z_member_end;		/* a gzip member ended; another may follow */
+	ZSTD_DStream *zd;
+	size_t zd_hint;			/* last ZSTD_decompressStream result: 0 = frame done */
+	int cb_rc;			/* an error raised inside the read callback */
+	struct bento_error cb_err;
+	int fail_rc;			/* sticky error after RS_FAILED */
+	struct bento_error fail_err;
+	int64_t entry_end;		/* tar offset where the current entry's data ends */
+	struct bento_buf path;
+	struct path_set seen;
+};
+
+/* err is never NULL here: the public entry points substitute a local one. */
+static int reader_fail(struct bento_archive_reader *r, int rc, struct bento_error *err)
+{
+	r->state = RS_FAILED;
+	r->fail_rc = rc;
+	r->fail_err = *err;
+	return rc;
+}
+
+static int cb_fail(struct bento_archive_reader *r, int rc)
+{
+	if (!r->cb_rc)
+		r->cb_rc = rc;
+	return rc;
+}
+
+static int corrupt(struct bento_archive_reader *r, const char *what, const char *why)
+{
+	return cb_fail(r, bento_error_set(&r->cb_err, BENTO_E_VERIFY,
+					  "%s: truncated or corrupt archive: %s: %s",
+					  r->name, what, why));
+}
+
+/* Raw input available after this call: >0, 0 at end of input, <0 error. */
+static ssize_t fill_input(struct bento_archive_reader *r)
+{
+	ssize_t k;
+
+	if (r->iavail || r->in_eof)
+		return (ssize_t)r->iavail;
+	k = read_some(r->fd, r->in, IO_BUFSZ);
+	if (k < 0)
+		return cb_fail(r, bento_error_errno(&r->cb_err, (int)-k, "%s: read", r->name));
+	if (k == 0)
+		r->in_eof = true;
+	r->bytes_in += (uint64_t)k;
+	r->ip = r->in;
+	r->iavail = (size_t)k;
+	return k;
+}
+
+/* Decompress up to cap bytes: count, 0 at the clean end of the stream, <0. */
+static ssize_t inflate_some(struct bento_archive_reader *r, unsigned char *dst, size_t cap)
+{
+	r->z.next_out = dst;
+	r->z.avail_out = (uInt)cap;
+	while (r->z.avail_out > 0) {
+		ssize_t k;
+		int zr;
+
+		if ((k = fill_input(r)) < 0)
+			return k;
+		if (r->z_member_end) {
+			if (k == 0)
+				break;
+			/* Concatenated gzip members are one stream (RFC 1952). */
+			inflateReset(&r->z);
+			r->z_member_end = false;
+		}
+		if (k == 0)
+			return corrupt(r, "gzip", "unexpected end of compressed data");
+		r->z.next_in = (unsigned char *)(uintptr_t)r->ip;
+		r->z.avail_in = (uInt)r->iavail;
+		zr = inflate(&r->z, Z_NO_FLUSH);
+		r->ip += r->iavail - r->z.avail_in;
+		r->iavail = r->z.avail_in;
+		if (zr == Z_STREAM_END)
+			r->z_member_end = true;
+		else if (zr != Z_OK && zr != Z_BUF_ERROR)
+			return corrupt(r, "gzip", r->z.msg ? r->z.msg : "data error");
+	}
+	return (ssize_t)(cap - r->z.avail_out);
+}
+
+static ssize_t unzstd_some(struct bento_archive_reader *r, unsigned char *dst, size_t cap)
+{
+	ZSTD_outBuffer o = { dst, cap, 0 };
+
+	while (o.pos < o.size) {
+		ssize_t k = fill_input(r);
+		ZSTD_inBuffer i;
+
+		if (k < 0)
+			return k;
+		if (k == 0) {
+			if (r->zd_hint)
+				return corrupt(r, "zstd", "unexpected end of compressed data");
+			break;
+		}
+		i = (ZSTD_inBuffer){ r->ip, r->iavail, 0 };
+		r->zd_hint = ZSTD_decompressStream(r->zd, &o, &i);
+		r->ip += i.pos;
+		r->iavail -= i.pos;
+		if (ZSTD_isError(r->zd_hint))
+			return corrupt(r, "zstd", ZSTD_getErrorName(r->zd_hint));
+	}
+	return (ssize_t)o.pos;
+}
+
+static ssize_t decompress_some(struct bento_archive_reader *r, unsigned char *dst, size_t cap)
+{
+	return r->comp == BENTO_COMP_GZIP ? inflate_some(r, dst, cap) : unzstd_some(r, dst, cap);
+}
+
+static la_ssize_t read_cb(struct archive *a, void *cookie, const void **buf)
+{
+	struct bento_archive_reader *r = cookie;
+	ssize_t k;
+
+	if (r->comp == BENTO_COMP_NONE) {
+		k = fill_input(r);
+		if (k > 0) {
+			*buf = r->ip;
+			r->iavail = 0;
+		}
+	} else {
+		k = decompress_some(r, r->out, IO_BUFSZ);
+		*buf = r->out;
+	}
+	if (k < 0) {
+		archive_set_error(a, EIO, "%s", r->cb_err.msg);
+		return -1;
+	}
+	return k;
+}
+
+/*
+ * After the end-of-archive marker: read the compressed stream to its end so
+ * that its checksums are verified and truncation of the compression trailer
+ * is noticed.  Whatever follows the tar trailer inside the stream (record
+ * padding) is not interpreted.
+ */
+static int drain(struct bento_archive_reader *r)
+{
+	ssize_t k;
+
+	if (r->comp == BENTO_COMP_NONE)
+		return 0;
+	while ((k = decompress_some(r, r->out, IO_BUFSZ)) > 0)
+		;
+	return k < 0 ? r->cb_rc : 0;
+}
+
+int bento_archive_reader_open(int fd, const char *name,
+			      struct bento_archive_reader **out, struct bento_error *err)
+{
+	struct bento_archive_reader *r;
+	struct locale_guard g;
+	int rc;
+
+	if ((rc = locale_enter(&g, err)))
+		return rc;
+	r = bento_xcalloc(1, sizeof(*r));
+	r->fd = fd;
+	r->name = bento_xstrdup(name ? name : "archive");
+	bento_buf_init(&r->path);
+	r->in = bento_xmalloc(IO_BUFSZ);
+	/* Sniff the compression from the magic bytes (a pipe may give fewer). */
+	while (r->iavail < 4) {
+		ssize_t k = read_some(fd, r->in + r->iavail, IO_BUFSZ - r->iavail);
+		if (k < 0) {
+			rc = bento_error_errno(err, (int)-k, "%s: read", r->name);
+			goto fail;
+		}
+		if (k == 0) {
+			r->in_eof = r->iavail == 0;
+			break;
+		}
+		r->iavail += (size_t)k;
+		r->bytes_in += (uint64_t)k;
+	}
+	r->ip = r->in;
+	if (r->iavail == 0) {
+		rc = bento_error_set(err, BENTO_E_INVALID, "%s: not a tar archive (empty input)",
+				     r->name);
+		goto fail;
+	}
+	if (r->iavail >= 2 && r->in[0] == 0x1f && r->in[1] == 0x8b) {
+		r->comp = BENTO_COMP_GZIP;
+		if (inflateInit2(&r->z, 15 + 16) != Z_OK)
+			abort();
+		r->z_init = true;
+	} else if (r->iavail >= 4 && r->in[0] == 0x28 && r->in[1] == 0xb5 &&
+		   r->in[2] == 0x2f && r->in[3] == 0xfd) {
+		r->comp = BENTO_COMP_ZSTD;
+		r->zd = ZSTD_createDStream();
+		if (!r->zd || ZSTD_isError(ZSTD_initDStream(r->zd)))
+			abort();
+		r->zd_hint = 1;
+	}
+	if (r->comp != BENTO_COMP_NONE)
+		r->out = bento_xmalloc(IO_BUFSZ);
+	r->a = archive_read_new();
+	if (!r->a)
+		abort();
+	/* tar only (ustar, pax, GNU); decompression is ours, so no filters. */
+	if (archive_read_support_format_tar(r->a) != ARCHIVE_OK ||
+	    archive_read_open(r->a, r, NULL, read_cb, NULL) != ARCHIVE_OK) {
+		if (r->cb_rc) {
+			rc = r->cb_rc;
+			if (err)
+				*err = r->cb_err;
+		} else {
+			/* libarchive bids on the format at open: nothing took it. */
+			rc = bento_error_set(err, BENTO_E_INVALID, "%s: not a tar archive (%s)",
+					     r->name, archive_error_string(r->a));
+		}
+		goto fail;
+	}
+	locale_leave(&g);
+	*out = r;
+	return 0;
+fail:
+	locale_leave(&g);
+	bento_archive_reader_free(r);
+	return rc;
+}
+
+/* The error for a failed libarchive read call; where: "in" or "after" the entry. */
+static int read_error(struct bento_archive_reader *r, const char *where, struct bento_error *err)
+{
+	const char *msg;
+
+	if (r->cb_rc) {
+		if (err)
+			*err = r->cb_err;
+		return r->cb_rc;
+	}
+	msg = archive_error_string(r->a);
+	if (!msg)
+		msg = "unknown error";
+	/* Nothing recognised yet: the format bidders found no tar header. */
+	if (r->state == RS_START && archive_format(r->a) == 0)
+		return bento_error_set(err, BENTO_E_INVALID, "%s: not a tar archive", r->name);
+	if (r->state == RS_ENTRY) {
+		char show[SHOW_BUFSZ];
+		return bento_error_set(err, BENTO_E_VERIFY,
+				       "%s: truncated or corrupt archive: %s (%s %s)",
+				       r->name, msg, where, show_path(r->path.buf, show));
+	}
+	return bento_error_set(err, BENTO_E_VERIFY, "%s: truncated or corrupt archive: %s",
+			       r->name, msg);
+}
+
+static int unsafe(struct bento_archive_reader *r, const char *path, const char *why,
+		  struct bento_error *err)
+{
+	char show[SHOW_BUFSZ];
+
+	return bento_error_set(err, BENTO_E_UNSAFE, "%s: %s: refusing entry: %s", r->name,
+			       show_path(path, show), why);
+}
+
+/* Check the header libarchive just read and fill e; <0 with err set if refused. */
+static int check_entry(struct bento_archive_reader *r, struct archive_entry *ae,
+		       struct bento_archive_entry *e, struct bento_error *err)
+{
+	const char *raw = archive_entry_pathname_utf8(ae);
+	const char *why;
+	mode_t type = archive_entry_filetype(ae);
+	bool is_dir = type == AE_IFDIR;
+	size_t len;
+	la_int64_t size;
+
+	if (!raw)
+		raw = archive_entry_pathname(ae);
+	if (!raw)
+		return unsafe(r, "(unnamed)", "no path name (or not UTF-8)", err);
+	bento_buf_reset(&r->path);
+	bento_buf_adds(&r->path, raw);
+	/* Shown in messages: raw, so control characters and all are visible as is. */
+	if (archive_entry_hardlink(ae))
+		return unsafe(r, raw, "hard link", err);
+	if (archive_entry_symlink(ae) || type == AE_IFLNK)
+		return unsafe(r, raw, "symbolic link", err);
+	switch (type) {
+	case AE_IFREG:
+	case AE_IFDIR:
+		break;
+	case AE_IFCHR:
+	case AE_IFBLK:
+		return unsafe(r, raw, "device node", err);
+	case AE_IFIFO:
+		return unsafe(r, raw, "fifo", err);
+	case AE_IFSOCK:
+		return unsafe(r, raw, "socket", err);
+	default:
+		return unsafe(r, raw, "not a regular file or directory", err);
+	}
+	if (archive_entry_sparse_count(ae) > 0)
+		return unsafe(r, raw, "sparse file", err);
+	size = archive_entry_size(ae);
+	if (!archive_entry_size_is_set(ae) || size < 0 || size > MAX_ENTRY_SIZE)
+		return unsafe(r, raw, "invalid size", err);
+	if (is_dir && size != 0)
+		return unsafe(r, raw, "directory with data", err);
+	/* Normalise: one leading "./", a directory's trailing '/'. */
+	if (strncmp(r->path.buf, "./", 2) == 0 && r->path.len > 2) {
+		memmove(r->path.buf, r->path.buf + 2, r->path.len - 1);
+		r->path.len -= 2;
+	}
+	len = r->path.len;
+	if (is_dir && len > 1 && r->path.buf[len - 1] == '/')
+		bento_buf_setlen(&r->path, len - 1);
+	if ((why = path_problem(r->path.buf)))
+		return unsafe(r, raw, why, err);
+	if ((why = set_add_entry(&r->seen, r->path.buf, is_dir)))
+		return unsafe(r, r->path.buf, why, err);
+	e->path = r->path.buf;
+	e->type = is_dir ? BENTO_ENTRY_DIR : BENTO_ENTRY_FILE;
+	e->mode = archive_entry_perm(ae) & 07777;
+	e->size = is_dir ? 0 : (uint64_t)size;
+	return 0;
+}
+
+int bento_archive_next(struct bento_archive_reader *r, struct bento_archive_entry *e,
+		       struct bento_error *err)
+{
+	struct archive_entry *ae;
+	struct locale_guard g;
+	struct bento_error local;
+	int rc, ar;
+
+	if (!err)
+		err = &local;
+	if (r->state == RS_FAILED) {
+		if (err)
+			*err = r->fail_err;
+		return r->fail_rc;
+	}
+	if (r->state == RS_END)
+		return 0;
+	if ((rc = locale_enter(&g, err)))
+		return rc;
+	ar = archive_read_next_header(r->a, &ae);
+	if (ar == ARCHIVE_EOF) {
+		/*
+		 * libarchive accepts a stream cut at an entry boundary or inside
+		 * the end-of-archive marker; we want both zero blocks, so that a
+		 * truncated archive is never taken for a complete one.
+		 */
+		if (archive_filter_bytes(r->a, 0) < r->entry_end + 1024) {
+			rc = bento_error_set(err, BENTO_E_VERIFY,
+					     "%s: truncated or corrupt archive: missing end-of-archive marker",
+					     r->name);
+		} else if ((rc = drain(r))) {
+			if (err)
+				*err = r->cb_err;
+		} else {
+			r->state = RS_END;
+		}
+	} else if (ar != ARCHIVE_OK) {
+		/*
+		 * ARCHIVE_WARN from the tar reader means a header it could not
+		 * fully understand (a malformed pax record, an unconvertible
+		 * name): its view of the entry may not be the writer's, so it
+		 * is refused like a corrupt header.
+		 */
+		rc = read_error(r, "after", err);
+	} else if ((rc = check_entry(r, ae, e, err)) == 0) {
+		r->state = e->type == BENTO_ENTRY_FILE ? RS_ENTRY : RS_BETWEEN;
+		r->entry_end = archive_filter_bytes(r->a, 0) + (((int64_t)e->size + 511) & ~511);
+		rc = 1;
+	}
+	locale_leave(&g);
+	return rc < 0 ? reader_fail(r, rc, err) : rc;
+}
+
+ssize_t bento_archive_read(struct bento_archive_reader *r, void *buf, size_t n,
+			   struct bento_error *err)
+{
+	struct locale_guard g;
+	struct bento_error local;
+	la_ssize_t k;
+	int rc;
+
+	if (!err)
+		err = &local;
+	if (r->state == RS_FAILED) {
+		if (err)
+			*err = r->fail_err;
+		return r->fail_rc;
+	}
+	if (r->state != RS_ENTRY || n == 0)
+		return 0;
+	if (n > SSIZE_MAX)
+		n = SSIZE_MAX;
+	if ((rc = locale_enter(&g, err)))
+		return rc;
+	k = archive_read_data(r->a, buf, n);
+	if (k < 0)
+		k = reader_fail(r, read_error(r, "in", err), err);
+	locale_leave(&g);
+	return k;
+}
+
+uint64_t bento_archive_bytes_in(struct bento_archive_reader *r)
+{
+	return r->bytes_in;
+}
+
+void bento_archive_reader_free(struct bento_archive_reader *r)
+{
+	if (!r)
+		return;
+	if (r->a) {
+		struct locale_guard g;
+		locale_enter(&g, NULL);
+		archive_read_free(r->a);
+		locale_leave(&g);
+	}
+	if (r->z_init)
+		inflateEnd(&r->z);
+	ZSTD_freeDStream(r->zd);
+	set_release(&r->seen);
+	bento_buf_release(&r->path);
+	free(r->in);
+	free(r->out);
+	free(r->name);
+	free(r);
+}

@@ -237,6 +237,19 @@ out:
 	return rc;
 }
 
+/* 1 when an object with digest d is already in the store. */
+static int object_present(struct bento_store *s, enum bento_kind kind, const struct bento_digest *d)
+{
+	struct bento_object_ref ref = { 0 };
+	char str[BENTO_DIGEST_STRLEN];
+	int had;
+
+	bento_digest_str(d, str);
+	had = bento_store_resolve(s, kind, str, &ref, NULL) == 0;
+	bento_object_ref_release(&ref);
+	return had;
+}
+
 static int model_commit(struct bento_store *s, const struct bento_model *m,
 			struct bento_error *err)
 {
@@ -302,7 +315,7 @@ int bento_model_import(struct bento_store *s, const struct bento_model_import_op
 	struct model_src src;
 	struct hash_item *items = NULL;
 	struct bento_model *m = NULL;
-	int rc;
+	int rc, had;
 
 	if ((rc = check_model_opts(o, err)))
 		return rc;
@@ -311,11 +324,15 @@ int bento_model_import(struct bento_store *s, const struct bento_model_import_op
 	items = bento_xcalloc(src.n, sizeof(*items));
 	items_from(items, src.files, src.n);
 	if ((rc = hash_all(s, items, src.n, o->jobs, err)) ||
-	    (rc = model_describe(o, &src, items, &m, err)) ||
-	    (rc = model_commit(s, m, err)))
+	    (rc = model_describe(o, &src, items, &m, err)))
 		goto out;
-	if (out)
+	had = object_present(s, BENTO_KIND_MODEL, &m->digest);
+	if ((rc = model_commit(s, m, err)))
+		goto out;
+	if (out) {
 		result_fill(out, m->name, m->version, &m->digest, m->size, m->n_files);
+		out->existed = had;
+	}
 out:
 	bento_model_free(m);
 	free(items);
@@ -764,39 +781,31 @@ static int commit_bento(struct build *b, const struct bento_manifest *m,
 			const struct bento_buf *canon, struct bento_build_result *out,
 			struct bento_error *err)
 {
-	struct bento_digest *blobs = bento_xcalloc(m->n_files + 1, sizeof(*blobs));
-	struct bento_digest *deps = bento_xcalloc(m->n_models + 1, sizeof(*deps));
-	struct bento_object_ref existing = { 0 };
+	struct bento_digest *blobs, *deps = bento_xcalloc(m->n_models + 1, sizeof(*deps));
+	size_t n_blobs;
 	int rc = 0;
 
 	for (size_t i = 0; i < b->bf->n_models && rc == 0; i++)
 		if (b->bf->models[i].path)
 			rc = model_commit(b->s, b->models[i], err);
-	for (size_t i = 0; i < m->n_files; i++)
-		blobs[i] = m->files[i].digest;
+	bento_manifest_blobs(m, &blobs, &n_blobs);
 	for (size_t i = 0; i < m->n_models; i++)
 		deps[i] = m->models[i].digest;
 	if (rc == 0) {
-		char d[BENTO_DIGEST_STRLEN];
-		bento_digest_str(&m->digest, d);
-		int had = bento_store_resolve(b->s, BENTO_KIND_BENTO, d, &existing, NULL) == 0;
+		int had = object_present(b->s, BENTO_KIND_BENTO, &m->digest);
 		struct bento_object_put p = {
 			.kind = BENTO_KIND_BENTO, .name = m->name, .version = m->version,
 			.manifest = canon->buf, .manifest_len = canon->len,
-			.blobs = blobs, .n_blobs = m->n_files, .deps = deps, .n_deps = m->n_models,
+			.blobs = blobs, .n_blobs = n_blobs, .deps = deps, .n_deps = m->n_models,
 			.size = m->size,
 		};
 		rc = bento_store_put(b->s, &p, NULL, err);
 		if (rc == 0) {
-			size_t n = m->n_files;
-			for (size_t i = 0; i < m->n_models; i++)
-				n += m->models[i].n_files;
-			result_fill(out, m->name, m->version, &m->digest, m->size, n);
+			result_fill(out, m->name, m->version, &m->digest, m->size, n_blobs);
 			out->existed = had;
 			out->n_warnings = b->warnings;
 		}
 	}
-	bento_object_ref_release(&existing);
 	free(blobs);
 	free(deps);
 	return rc;

@@ -182,8 +182,8 @@ static int check_space(struct bento_store *s, const struct bento_manifest *m, co
 static int commit_import(struct bento_store *s, const struct bento_manifest *m,
 			 const struct bento_buf *json, struct bento_error *err)
 {
-	struct bento_digest *blobs = bento_xcalloc(m->n_files + 1, sizeof(*blobs));
-	struct bento_digest *deps = bento_xcalloc(m->n_models + 1, sizeof(*deps));
+	struct bento_digest *blobs, *deps = bento_xcalloc(m->n_models + 1, sizeof(*deps));
+	size_t n_blobs;
 	int rc = 0;
 
 	for (size_t i = 0; i < m->n_models && rc == 0; i++) {
@@ -205,13 +205,12 @@ static int commit_import(struct bento_store *s, const struct bento_manifest *m,
 		free(mb);
 		bento_buf_release(&canon);
 	}
-	for (size_t i = 0; i < m->n_files; i++)
-		blobs[i] = m->files[i].digest;
+	bento_manifest_blobs(m, &blobs, &n_blobs);
 	if (rc == 0) {
 		struct bento_object_put p = {
 			.kind = BENTO_KIND_BENTO, .name = m->name, .version = m->version,
 			.manifest = json->buf, .manifest_len = json->len,
-			.blobs = blobs, .n_blobs = m->n_files, .deps = deps, .n_deps = m->n_models,
+			.blobs = blobs, .n_blobs = n_blobs, .deps = deps, .n_deps = m->n_models,
 			.size = m->size,
 		};
 		rc = bento_store_put(s, &p, NULL, err);
@@ -219,6 +218,16 @@ static int commit_import(struct bento_store *s, const struct bento_manifest *m,
 	free(blobs);
 	free(deps);
 	return rc;
+}
+
+/* For import, input that is not a bento archive at all is as bad as a damaged one. */
+static int as_verify(int rc, struct bento_error *err)
+{
+	if (rc != -BENTO_E_INVALID)
+		return rc;
+	if (err)
+		err->code = -BENTO_E_VERIFY;
+	return -BENTO_E_VERIFY;
 }
 
 int bento_import(struct bento_store *s, int fd, const char *name,
@@ -233,11 +242,15 @@ int bento_import(struct bento_store *s, int fd, const char *name,
 	size_t n = 0;
 	int rc;
 
-	if ((rc = bento_archive_reader_open(fd, name, &r, err)))
+	if ((rc = bento_archive_reader_open(fd, name, &r, err))) {
+		rc = as_verify(rc, err);
 		goto out;
+	}
 	rc = bento_archive_next(r, &ae, err);
-	if (rc < 0)
+	if (rc < 0) {
+		rc = as_verify(rc, err);
 		goto out;
+	}
 	if (rc == 0 || ae.type != BENTO_ENTRY_FILE || strcmp(ae.path, "bento.json") != 0) {
 		rc = bento_error_set(err, BENTO_E_VERIFY,
 				     "%s: the first entry must be bento.json, found %s", name,
@@ -253,7 +266,7 @@ int bento_import(struct bento_store *s, int fd, const char *name,
 		goto out;
 	if ((rc = bento_manifest_parse(json.buf, json.len, "bento.json", &m, err))) {
 		bento_error_prefix(err, "%s", name);
-		rc = err ? (err->code = -BENTO_E_VERIFY) : -BENTO_E_VERIFY;
+		rc = as_verify(rc, err);
 		goto out;
 	}
 	if ((rc = check_space(s, m, name, err)))
@@ -261,7 +274,7 @@ int bento_import(struct bento_store *s, int fd, const char *name,
 	bento_manifest_entries(m, &e, &n);
 	seen = bento_xcalloc(n + 1, 1);
 	buf = bento_xmalloc(IO_BUFSZ);
-	while ((rc = bento_archive_next(r, &ae, err)) == 1) {
+	while ((rc = as_verify(bento_archive_next(r, &ae, err), err)) == 1) {
 		const struct bento_entry *it;
 
 		if (ae.type == BENTO_ENTRY_DIR) {

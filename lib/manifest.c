@@ -607,6 +607,23 @@ const struct bento_entry *bento_entries_find(const struct bento_entry *e, size_t
 	return bsearch(&key, e, n, sizeof(*e), entry_cmp);
 }
 
+void bento_manifest_blobs(const struct bento_manifest *m, struct bento_digest **out, size_t *n)
+{
+	size_t total = m->n_files, k = 0;
+	struct bento_digest *d;
+
+	for (size_t i = 0; i < m->n_models; i++)
+		total += m->models[i].n_files;
+	d = bento_xcalloc(total + 1, sizeof(*d));
+	for (size_t i = 0; i < m->n_files; i++)
+		d[k++] = m->files[i].digest;
+	for (size_t i = 0; i < m->n_models; i++)
+		for (size_t j = 0; j < m->models[i].n_files; j++)
+			d[k++] = m->models[i].files[j].digest;
+	*out = d;
+	*n = total;
+}
+
 json_t *bento_file_json(const char *path, uint64_t size, unsigned mode,
 			const struct bento_digest *d)
 {

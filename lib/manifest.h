@@ -101,6 +101,12 @@ void bento_entries_free(struct bento_entry *e, size_t n);
 const struct bento_entry *bento_entries_find(const struct bento_entry *e, size_t n,
 					     const char *path);
 
+/*
+ * The digest of every content file of a bento, models' files included (may
+ * repeat): what the bento keeps alive in the store.  Caller frees *out.
+ */
+void bento_manifest_blobs(const struct bento_manifest *m, struct bento_digest **out, size_t *n);
+
 /* A file entry object {"digest","mode","path","size"} for building manifests. */
 json_t *bento_file_json(const char *path, uint64_t size, unsigned mode,
 			const struct bento_digest *d);

@@ -27,7 +27,8 @@ int bento_path_check(const char *path, const char *what, struct bento_error *err
 	if (path[0] == '/')
 		return bento_error_set(err, BENTO_E_UNSAFE, "%s: absolute path '%.200s'", what, path);
 	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
-		if (*p < 0x20 || *p == 0x7f)
+		/* C0, DEL and C1 (U+0080..U+009F, UTF-8 C2 80..C2 9F) controls */
+		if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
 			return bento_error_set(err, BENTO_E_UNSAFE,
 					       "%s: control character in path", what);
 		if (*p == '\\')
@@ -205,6 +206,13 @@ static int read_files(const json_t *arr, const char *what, int bento_paths,
 			break;
 		}
 		f->mode = (unsigned)mode;
+		/* Only the lowercase form, so one content has one manifest. */
+		if (!bento_digest_valid(digest)) {
+			rc = bento_error_set(err, BENTO_E_INVALID,
+					     "%s: %.200s: digest must be sha256:<64 lowercase hex>",
+					     what, path);
+			break;
+		}
 		if ((rc = bento_digest_parse(digest, &f->digest, err))) {
 			bento_error_prefix(err, "%s: %.200s", what, path);
 			break;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "manifest.h"
 
 int cmd_list(int argc, char **argv)
 {
@@ -40,6 +41,11 @@ int cmd_tag(int argc, char **argv)
 		return cli_usage("tag", "the new tag must be NAME:VERSION, got '%s'", argv[optind + 1]);
 	}
 	*colon = '\0';
+	if (bento_name_check(name, "new tag", &err) ||
+	    bento_version_check(colon + 1, "new tag", &err)) {
+		rc = cli_usage("tag", "%s", err.msg);
+		goto out;
+	}
 	if ((rc = cli_open_store(&s)))
 		goto out;
 	if ((rc = bento_store_resolve(s, BENTO_KIND_BENTO, argv[optind], &ref, &err)) ||

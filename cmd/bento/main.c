@@ -27,14 +27,15 @@ const struct cli_cmd cli_cmds[] = {
 	{ "help", cmd_help, "show help for a command",
 	  "bento help [COMMAND]" },
 	{ "import", cmd_import, "import a .bento archive into the store",
-	  "bento import FILE|- [-o text|json]" },
+	  "bento import FILE|- [-o text|json|tag]" },
 	{ "list", cmd_list, "list bentos",
 	  "bento list [NAME] [-o table|json]" },
 	{ "models", cmd_models, "import, list, show and delete models",
 	  "bento models import PATH --name N [--version V] [--label K=V]... [--framework F]\n"
-	  "                    [--format F] [--description TEXT] [-o text|json|tag]\n"
+	  "                    [--format F] [--description TEXT] [--license L] [-j JOBS]\n"
+	  "                    [-o text|json|tag]\n"
 	  "bento models list [NAME] [-o table|json]\n"
-	  "bento models get REF [-o text|json|yaml]\n"
+	  "bento models get REF [-o text|json|yaml|path]\n"
 	  "bento models delete REF... [--force] [-y]" },
 	{ "tag", cmd_tag, "give a bento another name:version",
 	  "bento tag REF NAME:VERSION [--force]" },

@@ -69,6 +69,7 @@ static void test_paths(void)
 	for (int i = 0; bad[i]; i++)
 		ok(bento_path_check(bad[i], "t", &err) == -BENTO_E_UNSAFE, "path '%s' refused", bad[i]);
 	ok(bento_path_check("\xff\xfe", "t", &err) == -BENTO_E_UNSAFE, "invalid UTF-8 refused");
+	ok(bento_path_check("a\xc2\x9b[2Jb", "t", &err) == -BENTO_E_UNSAFE, "C1 control (CSI) refused");
 	char long_comp[300];
 	memset(long_comp, 'a', 299);
 	long_comp[299] = 0;
@@ -140,6 +141,11 @@ static void test_model(void)
 	v = model_obj();
 	json_object_set_new(json_array_get(json_object_get(v, "files"), 0), "digest", json_string("sha256:12"));
 	ok(model_rc(v, &err) == -BENTO_E_INVALID, "bad digest refused");
+
+	v = model_obj();
+	json_object_set_new(json_array_get(json_object_get(v, "files"), 0), "digest",
+			    json_string("sha256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
+	ok(model_rc(v, &err) == -BENTO_E_INVALID && strstr(err.msg, "lowercase"), "uppercase digest refused");
 
 	v = model_obj();
 	json_object_set_new(v, "schemaVersion", json_integer(2));

@@ -29,7 +29,7 @@ best() {
 	while [ $i -lt "$RUNS" ]; do
 		[ -n "${PREP:-}" ] && sh -c "$PREP"
 		t0=$(now)
-		"$@" > /dev/null
+		"$@" > /dev/null 2> "$DIR/err" || { echo "bench: failed: $*" >&2; cat "$DIR/err" >&2; exit 1; }
 		t1=$(now)
 		t=$(awk "BEGIN{print $t1 - $t0}")
 		if [ -z "$b" ] || [ "$(awk "BEGIN{print ($t < $b)}")" = 1 ]; then b=$t; fi
@@ -74,7 +74,7 @@ t_build=$(PREP="rm -rf '$BENTO_HOME'" best "$BENTO" build "$ctx")
 echo "build:    bento build $t_build s   openssl dgst -sha256 $t_dgst s   ratio $(ratio "$t_build" "$t_dgst")x  (target <= 1.30x)"
 
 rm -rf "$BENTO_HOME"
-"$BENTO" build "$ctx" > /dev/null
+"$BENTO" build "$ctx" > /dev/null 2>&1
 t_rebuild=$(PREP="" best "$BENTO" build "$ctx")
 pct=$(calc %.1f "100 * $t_rebuild / $t_build")
 echo "rebuild:  bento build (unchanged) $t_rebuild s = $pct% of the first build  (target < 5%)"

@@ -9,7 +9,11 @@ BENTO=$B/bento
 work=$(mktemp -d "${TMPDIR:-/tmp}/bento-demo.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 export BENTO_HOME="$work/store"
-say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
+	say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+else
+	say() { printf '\n$ %s\n' "$*"; }
+fi
 run() { say "$*"; "$@"; }
 
 run make -s -C examples/iris-c

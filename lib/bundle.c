@@ -86,7 +86,8 @@ static int read_all(struct bento_archive_reader *r, uint64_t size, struct bento_
 }
 
 /* Stream the current entry's data into the store (or just hash it when the blob is present). */
-static int take_entry(struct bento_store *s, struct bento_archive_reader *r, const char *name,
+static int take_entry(struct bento_store *s, struct bento_blob_stage *stage,
+		      struct bento_archive_reader *r, const char *name,
 		      const struct bento_entry *e, unsigned char *buf, struct bento_error *err)
 {
 	struct bento_blob_writer *w = NULL;
@@ -134,7 +135,7 @@ static int take_entry(struct bento_store *s, struct bento_archive_reader *r, con
 	}
 	char what[BENTO_PATH_MAX + 256];
 	snprintf(what, sizeof(what), "%s: %s", name, e->path);
-	return bento_blob_writer_commit(w, what, &e->file->digest, NULL, NULL, err);
+	return bento_blob_writer_stage(w, stage, what, &e->file->digest, err);
 fail:
 	bento_hasher_free(h);
 	bento_blob_writer_abort(w);
@@ -177,6 +178,38 @@ static int check_space(struct bento_store *s, const struct bento_manifest *m, co
 		return -ENOSPC;
 	}
 	return 0;
+}
+
+/* A name:version in the store that names other content: refuse before reading anything. */
+static int tag_taken(struct bento_store *s, enum bento_kind kind, const char *name,
+		     const char *version, const struct bento_digest *d, const char *what,
+		     struct bento_error *err)
+{
+	struct bento_object_ref ref = { 0 };
+	char *tag = bento_xasprintf("%s:%s", name, version);
+	int rc = 0;
+
+	if (bento_store_resolve(s, kind, tag, &ref, NULL) == 0 && !bento_digest_eq(&ref.digest, d)) {
+		char have[BENTO_DIGEST_STRLEN];
+		bento_digest_str(&ref.digest, have);
+		rc = bento_error_set(err, BENTO_E_EXISTS,
+				     "%s: %s %s already exists in the store with other content (%s)",
+				     what, kind == BENTO_KIND_MODEL ? "model" : "bento", tag, have);
+	}
+	bento_object_ref_release(&ref);
+	free(tag);
+	return rc;
+}
+
+static int check_tags(struct bento_store *s, const struct bento_manifest *m, const char *name,
+		      struct bento_error *err)
+{
+	int rc = tag_taken(s, BENTO_KIND_BENTO, m->name, m->version, &m->digest, name, err);
+
+	for (size_t i = 0; rc == 0 && i < m->n_models; i++)
+		rc = tag_taken(s, BENTO_KIND_MODEL, m->models[i].name, m->models[i].version,
+			       &m->models[i].digest, name, err);
+	return rc;
 }
 
 static int commit_import(struct bento_store *s, const struct bento_manifest *m,
@@ -234,6 +267,7 @@ int bento_import(struct bento_store *s, int fd, const char *name,
 		 struct bento_build_result *out, struct bento_error *err)
 {
 	struct bento_archive_reader *r = NULL;
+	struct bento_blob_stage *stage = bento_blob_stage_new(s);
 	struct bento_archive_entry ae;
 	struct bento_buf json = BENTO_BUF_INIT;
 	struct bento_manifest *m = NULL;
@@ -269,7 +303,7 @@ int bento_import(struct bento_store *s, int fd, const char *name,
 		rc = as_verify(rc, err);
 		goto out;
 	}
-	if ((rc = check_space(s, m, name, err)))
+	if ((rc = check_space(s, m, name, err)) || (rc = check_tags(s, m, name, err)))
 		goto out;
 	bento_manifest_entries(m, &e, &n);
 	seen = bento_xcalloc(n + 1, 1);
@@ -310,7 +344,7 @@ int bento_import(struct bento_store *s, int fd, const char *name,
 					     ae.path, ae.mode & 07777, it->file->mode);
 			goto out;
 		}
-		if ((rc = take_entry(s, r, name, it, buf, err)))
+		if ((rc = take_entry(s, stage, r, name, it, buf, err)))
 			goto out;
 	}
 	if (rc < 0)
@@ -328,7 +362,7 @@ int bento_import(struct bento_store *s, int fd, const char *name,
 	bento_digest_str(&m->digest, d);
 	int existed = bento_store_resolve(s, BENTO_KIND_BENTO, d, &had, NULL) == 0;
 	bento_object_ref_release(&had);
-	if ((rc = commit_import(s, m, &json, err)))
+	if ((rc = bento_blob_stage_commit(stage, err)) || (rc = commit_import(s, m, &json, err)))
 		goto out;
 	if (out) {
 		memset(out, 0, sizeof(*out));
@@ -340,6 +374,7 @@ int bento_import(struct bento_store *s, int fd, const char *name,
 		out->existed = existed;
 	}
 out:
+	bento_blob_stage_free(stage);
 	free(buf);
 	free(seen);
 	bento_entries_free(e, n);

@@ -36,17 +36,14 @@
 #define DB_FILE "store.db"
 #define BUSY_TIMEOUT_MS 30000
 /* put_file read size: big enough for few syscalls, small enough to stay in L2 */
-#ifndef PUT_BUFSZ
 #define PUT_BUFSZ (1u << 20)
-#endif
-/* files at least PIPE_MIN big are copied by a helper thread, PIPE_SLOTS chunks ahead */
-#ifndef PIPE_MIN
+/*
+ * Files of at least PIPE_MIN bytes are copied by a helper thread, up to
+ * PIPE_SLOTS chunks behind the reader (4 MiB per call in flight).
+ */
 #define PIPE_MIN (16u << 20)
-#endif
 #define PIPE_SLOTS 4
-#ifndef PIPE_SLOTSZ
-#define PIPE_SLOTSZ (512u << 10)
-#endif
+#define PIPE_SLOTSZ (1u << 20)
 /* hand written data to writeback every so often so the final fsync is short */
 #define WRITEBACK_CHUNK (8u << 20)
 /*
@@ -549,8 +546,8 @@ void bento_blob_writer_abort(struct bento_blob_writer *w)
 	free(w);
 }
 
-/* Move the finished, fsynced temp file into place as the blob d. */
-static int blob_install(struct bento_blob_writer *w, const char *what,
+/* Move the finished, fsynced temp file *tmp into place as the blob d; *tmp is freed on success. */
+static int blob_install(struct bento_store *s, char **tmp, const char *what,
 			const struct bento_digest *d, struct bento_error *err)
 {
 	char hex[BENTO_DIGEST_HEXLEN + 1];
@@ -558,7 +555,7 @@ static int blob_install(struct bento_blob_writer *w, const char *what,
 	int rc = 0, made_dir = 0;
 
 	bento_digest_hex(d, hex);
-	dir = bento_xasprintf("%s/%.2s", w->s->blobdir, hex);
+	dir = bento_xasprintf("%s/%.2s", s->blobdir, hex);
 	path = bento_xasprintf("%s/%s", dir, hex + 2);
 	if (mkdir(dir, 0755) == 0)
 		made_dir = 1;
@@ -566,30 +563,64 @@ static int blob_install(struct bento_blob_writer *w, const char *what,
 		rc = bento_error_errno(err, errno, "%s: %s: cannot create directory", what, dir);
 		goto out;
 	}
-	if (renameat2(AT_FDCWD, w->tmp, AT_FDCWD, path, RENAME_NOREPLACE) < 0) {
+	if (renameat2(AT_FDCWD, *tmp, AT_FDCWD, path, RENAME_NOREPLACE) < 0) {
 		if (errno == EEXIST) {
 			/* another writer stored the same content first */
-			unlink(w->tmp);
+			unlink(*tmp);
 			goto done;
 		}
 		/* filesystems without RENAME_NOREPLACE: replacing equal bytes is harmless */
-		if ((errno != EINVAL && errno != ENOSYS) || rename(w->tmp, path) < 0) {
-			rc = bento_error_errno(err, errno, "%s: cannot move %s to %s", what, w->tmp,
+		if ((errno != EINVAL && errno != ENOSYS) || rename(*tmp, path) < 0) {
+			rc = bento_error_errno(err, errno, "%s: cannot move %s to %s", what, *tmp,
 					       path);
 			goto out;
 		}
 	}
-	if ((rc = fsync_dir(dir)) || (made_dir && (rc = fsync_dir(w->s->blobdir)))) {
+	if ((rc = fsync_dir(dir)) || (made_dir && (rc = fsync_dir(s->blobdir)))) {
 		rc = bento_error_errno(err, -rc, "%s: fsync %s", what, dir);
 		goto out;
 	}
 done:
-	free(w->tmp);
-	w->tmp = NULL;
+	free(*tmp);
+	*tmp = NULL;
 out:
 	free(dir);
 	free(path);
 	return rc;
+}
+
+/*
+ * Check the digest and make the temp file durable and read-only.  *present
+ * is set when the blob is already stored (then nothing is synced).
+ */
+static int writer_finish(struct bento_blob_writer *w, const char *what,
+			 const struct bento_digest *expect, struct bento_digest *d,
+			 int *present, struct bento_error *err)
+{
+	bento_hasher_final(w->h, d);
+	*present = 0;
+	if (expect && !bento_digest_eq(expect, d)) {
+		char want[BENTO_DIGEST_STRLEN], got[BENTO_DIGEST_STRLEN];
+		bento_digest_str(expect, want);
+		bento_digest_str(d, got);
+		return bento_error_set(err, BENTO_E_VERIFY, "%s: digest mismatch: expected %s, got %s",
+				       what, want, got);
+	}
+	/* Already stored: skip the fsync, which for big files is most of the cost. */
+	if (bento_blob_has(w->s, d)) {
+		*present = 1;
+		return 0;
+	}
+	if (fdatasync(w->fd) < 0)
+		return bento_error_errno(err, errno, "%s: fsync %s", what, w->tmp);
+	if (fchmod(w->fd, 0444) < 0)
+		return bento_error_errno(err, errno, "%s: chmod %s", what, w->tmp);
+	if (close(w->fd) < 0) {
+		w->fd = -1;
+		return bento_error_errno(err, errno, "%s: close %s", what, w->tmp);
+	}
+	w->fd = -1;
+	return 0;
 }
 
 int bento_blob_writer_commit(struct bento_blob_writer *w, const char *what,
@@ -598,38 +629,13 @@ int bento_blob_writer_commit(struct bento_blob_writer *w, const char *what,
 			     struct bento_error *err)
 {
 	struct bento_digest d;
-	int rc = 0;
+	int present, rc;
 
 	if (!what)
 		what = "blob";
-	bento_hasher_final(w->h, &d);
-	if (expect && !bento_digest_eq(expect, &d)) {
-		char want[BENTO_DIGEST_STRLEN], got[BENTO_DIGEST_STRLEN];
-		bento_digest_str(expect, want);
-		bento_digest_str(&d, got);
-		rc = bento_error_set(err, BENTO_E_VERIFY, "%s: digest mismatch: expected %s, got %s",
-				     what, want, got);
-		goto out;
-	}
-	/* Already stored: skip the fsync, which for big files is most of the cost. */
-	if (bento_blob_has(w->s, &d))
-		goto out;
-	if (fdatasync(w->fd) < 0) {
-		rc = bento_error_errno(err, errno, "%s: fsync %s", what, w->tmp);
-		goto out;
-	}
-	if (fchmod(w->fd, 0444) < 0) {
-		rc = bento_error_errno(err, errno, "%s: chmod %s", what, w->tmp);
-		goto out;
-	}
-	if (close(w->fd) < 0) {
-		w->fd = -1;
-		rc = bento_error_errno(err, errno, "%s: close %s", what, w->tmp);
-		goto out;
-	}
-	w->fd = -1;
-	rc = blob_install(w, what, &d, err);
-out:
+	rc = writer_finish(w, what, expect, &d, &present, err);
+	if (rc == 0 && !present)
+		rc = blob_install(w->s, &w->tmp, what, &d, err);
 	if (rc == 0) {
 		if (out)
 			*out = d;
@@ -638,6 +644,74 @@ out:
 	}
 	bento_blob_writer_abort(w);
 	return rc;
+}
+
+struct staged {
+	char *tmp;
+	char *what;
+	struct bento_digest digest;
+};
+
+struct bento_blob_stage {
+	struct bento_store *s;
+	struct staged *v;
+	size_t n, alloc;
+};
+
+struct bento_blob_stage *bento_blob_stage_new(struct bento_store *s)
+{
+	struct bento_blob_stage *st = bento_xcalloc(1, sizeof(*st));
+
+	st->s = s;
+	return st;
+}
+
+int bento_blob_writer_stage(struct bento_blob_writer *w, struct bento_blob_stage *st,
+			    const char *what, const struct bento_digest *expect,
+			    struct bento_error *err)
+{
+	struct bento_digest d;
+	int present, rc = writer_finish(w, what, expect, &d, &present, err);
+
+	if (rc == 0 && !present) {
+		if (st->n == st->alloc) {
+			st->alloc = st->alloc ? 2 * st->alloc : 16;
+			st->v = bento_xrealloc(st->v, st->alloc * sizeof(*st->v));
+		}
+		st->v[st->n].tmp = w->tmp;
+		st->v[st->n].what = bento_xstrdup(what);
+		st->v[st->n].digest = d;
+		st->n++;
+		w->tmp = NULL;	/* the stage owns the file now */
+	}
+	bento_blob_writer_abort(w);
+	return rc;
+}
+
+int bento_blob_stage_commit(struct bento_blob_stage *st, struct bento_error *err)
+{
+	for (size_t i = 0; i < st->n; i++) {
+		int rc;
+		if (!st->v[i].tmp)
+			continue;
+		if ((rc = blob_install(st->s, &st->v[i].tmp, st->v[i].what, &st->v[i].digest, err)))
+			return rc;
+	}
+	return 0;
+}
+
+void bento_blob_stage_free(struct bento_blob_stage *st)
+{
+	if (!st)
+		return;
+	for (size_t i = 0; i < st->n; i++) {
+		if (st->v[i].tmp)
+			unlink(st->v[i].tmp);
+		free(st->v[i].tmp);
+		free(st->v[i].what);
+	}
+	free(st->v);
+	free(st);
 }
 
 /* The cached digest of the file described by st, if any. */
@@ -699,8 +773,9 @@ static int copy_simple(struct bento_blob_writer *w, int fd, const char *what, ui
 	int rc = 0;
 
 	while ((n = pread_retry(fd, buf, PUT_BUFSZ, off)) > 0) {
-		if ((rc = bento_blob_write(w, buf, (size_t)n, err))) {
-			bento_error_prefix(err, "%s", what);
+		bento_hasher_update(w->h, buf, (size_t)n);
+		if ((rc = writer_append(w, buf, (size_t)n))) {
+			rc = bento_error_errno(err, -rc, "%s: write %s", what, w->tmp);
 			break;
 		}
 		off += (uint64_t)n;

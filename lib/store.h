@@ -78,12 +78,30 @@ int bento_blob_writer_commit(struct bento_blob_writer *w, const char *what,
 void bento_blob_writer_abort(struct bento_blob_writer *w);
 
 /*
+ * A stage keeps verified blobs in tmp/ until a whole operation has been
+ * checked, so that a refused import leaves blobs/ exactly as it was.
+ * bento_blob_writer_stage() is bento_blob_writer_commit() without the final
+ * rename: the digest is checked (-BENTO_E_VERIFY), the file fsynced, and it
+ * joins st (the writer is freed whatever the outcome).
+ * bento_blob_stage_commit() moves everything staged into place;
+ * bento_blob_stage_free() removes whatever is still staged.  gc cannot
+ * remove staged files: it waits for the writers' shared lock.
+ */
+struct bento_blob_stage;
+struct bento_blob_stage *bento_blob_stage_new(struct bento_store *s);
+int bento_blob_writer_stage(struct bento_blob_writer *w, struct bento_blob_stage *st,
+			    const char *what, const struct bento_digest *expect,
+			    struct bento_error *err);
+int bento_blob_stage_commit(struct bento_blob_stage *st, struct bento_error *err);
+void bento_blob_stage_free(struct bento_blob_stage *st);	/* NULL ok */
+
+/*
  * Store the content of an open regular file (read once: hashed and copied in
  * one pass).  st is its fstat.  Consults and fills the stat cache: a file
  * whose (dev, ino, size, mtime_ns, ctime_ns) is cached and whose blob is
  * present is not read at all.  A file whose size changes while it is read is
  * an error naming it.  Safe to call from several threads at once on the same
- * store (each call uses its own database connection for the cache).
+ * store (the stat cache has its own connection, guarded by a lock).
  */
 int bento_blob_put_file(struct bento_store *s, int fd, const struct stat *st,
 			const char *what, struct bento_digest *out,
@@ -174,7 +192,7 @@ struct bento_fsck_problem {
  * manifest against its digest, every referenced blob and model present, no
  * dangling tags, SQLite integrity_check.  Problems are collected (caller frees
  * with bento_fsck_free); returns 0 when the check ran (problems or not).
- * Leftover tmp/ files older than an hour are removed and counted in *cleaned.
+ * Leftover tmp/ files older than an hour (crash leftovers) are removed.
  */
 int bento_store_fsck(struct bento_store *s, struct bento_fsck_problem **out, size_t *n,
 		     uint64_t *blobs_checked, struct bento_error *err);

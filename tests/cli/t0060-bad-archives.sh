@@ -33,17 +33,17 @@ test_expect_success 'control: a rewritten copy of the archive still imports' '
 
 test_expect_success 'a flipped byte in the last content file' '
 	mktar flip v.bento bad.bento src/service.py &&
-	refused_import 3 bento import bad.bento && grep_q err src/service.py
+	refused 3 bento import bad.bento && grep_q err src/service.py
 '
 
 test_expect_success 'a flipped byte in a model file' '
 	mktar flip v.bento bad.bento models/emb/weights.bin &&
-	refused_import 3 bento import bad.bento && grep_q err models/emb/weights.bin
+	refused 3 bento import bad.bento && grep_q err models/emb/weights.bin
 '
 
 test_expect_success 'a flipped byte in bento.json' '
 	mktar flip v.bento bad.bento bento.json &&
-	refused_import 3 bento import bad.bento && grep_q err bento.json
+	refused 3 bento import bad.bento && grep_q err bento.json
 '
 
 test_expect_success 'a flipped byte inside the zstd stream' '
@@ -51,7 +51,7 @@ test_expect_success 'a flipped byte inside the zstd stream' '
 	size=$(stat -c %s bad.zst) &&
 	printf "\377" | dd of=bad.zst bs=1 seek=$((size / 2)) conv=notrunc 2> /dev/null &&
 	! cmp -s bad.zst v.bento.zst &&
-	refused_import 3 bento import bad.zst
+	refused 3 bento import bad.zst
 '
 
 test_expect_success 'a flipped byte inside the gzip stream' '
@@ -59,96 +59,96 @@ test_expect_success 'a flipped byte inside the gzip stream' '
 	size=$(stat -c %s bad.gz) &&
 	printf "\125" | dd of=bad.gz bs=1 seek=$((size / 2)) conv=notrunc 2> /dev/null &&
 	! cmp -s bad.gz v.bento.gz &&
-	refused_import 3 bento import bad.gz
+	refused 3 bento import bad.gz
 '
 
 test_expect_success 'an extra file not listed in bento.json' '
 	mktar add v.bento bad.bento file src/extra.txt last &&
-	refused_import 3 bento import bad.bento && grep_q err src/extra.txt
+	refused 3 bento import bad.bento && grep_q err src/extra.txt
 '
 
 test_expect_success 'a listed file missing from the archive' '
 	mktar drop v.bento bad.bento src/lib/util.py &&
-	refused_import 3 bento import bad.bento && grep_q err src/lib/util.py
+	refused 3 bento import bad.bento && grep_q err src/lib/util.py
 '
 
 test_expect_success 'a ../ path' '
 	mktar add v.bento bad.bento file ../evil first &&
-	refused_import 3 bento import bad.bento && grep_q err ../evil &&
+	refused 3 bento import bad.bento && grep_q err ../evil &&
 	test ! -e "$TMP/evil" && test ! -e "$BENTO_HOME/../evil"
 '
 
 test_expect_success 'a ../ path inside src/' '
 	mktar add v.bento bad.bento file src/../../evil2 last &&
-	refused_import 3 bento import bad.bento && grep_q err evil2 &&
+	refused 3 bento import bad.bento && grep_q err evil2 &&
 	test ! -e "$TMP/evil2"
 '
 
 test_expect_success 'an absolute path' '
 	mktar add v.bento bad.bento file "$TMP/abs-evil" first &&
-	refused_import 3 bento import bad.bento && grep_q err abs-evil &&
+	refused 3 bento import bad.bento && grep_q err abs-evil &&
 	test ! -e "$TMP/abs-evil"
 '
 
 test_expect_success 'a backslash in a name' '
 	mktar add v.bento bad.bento file "src\\evil" first &&
-	refused_import 3 bento import bad.bento && grep_q err evil
+	refused 3 bento import bad.bento && grep_q err evil
 '
 
 test_expect_success 'a control character in a name' '
 	mktar add v.bento bad.bento file "$(printf "src/a\001b")" last &&
-	refused_import 3 bento import bad.bento
+	refused 3 bento import bad.bento
 '
 
 test_expect_success 'a directory entry at the path of a listed file' '
 	mktar add v.bento bad.bento dir src/run.sh last &&
-	refused_import 3 bento import bad.bento && grep_q err src/run.sh
+	refused 3 bento import bad.bento && grep_q err src/run.sh
 '
 
 test_expect_success 'a character device' '
 	mktar add v.bento bad.bento chardev src/null first &&
-	refused_import 3 bento import bad.bento && grep_q err src/null
+	refused 3 bento import bad.bento && grep_q err src/null
 '
 
 test_expect_success 'a block device' '
 	mktar add v.bento bad.bento blockdev src/disk last &&
-	refused_import 3 bento import bad.bento && grep_q err src/disk
+	refused 3 bento import bad.bento && grep_q err src/disk
 '
 
 test_expect_success 'a fifo' '
 	mktar add v.bento bad.bento fifo src/pipe first &&
-	refused_import 3 bento import bad.bento && grep_q err src/pipe
+	refused 3 bento import bad.bento && grep_q err src/pipe
 '
 
 test_expect_success 'a symlink' '
 	mktar add v.bento bad.bento symlink src/link first /etc/passwd &&
-	refused_import 3 bento import bad.bento && grep_q err src/link
+	refused 3 bento import bad.bento && grep_q err src/link
 '
 
 test_expect_success 'a symlink named like a listed file' '
 	mktar drop v.bento tmp.bento src/service.py &&
 	mktar add tmp.bento bad.bento symlink src/service.py last ../../../etc/passwd &&
-	refused_import 3 bento import bad.bento && grep_q err src/service.py
+	refused 3 bento import bad.bento && grep_q err src/service.py
 '
 
 test_expect_success 'a hard link' '
 	mktar add v.bento bad.bento hardlink src/hl last src/run.sh &&
-	refused_import 3 bento import bad.bento && grep_q err src/hl
+	refused 3 bento import bad.bento && grep_q err src/hl
 '
 
 test_expect_success 'a directory entry nothing is listed under' '
 	mktar add v.bento bad.bento dir evil first &&
-	refused_import 3 bento import bad.bento && grep_q err evil
+	refused 3 bento import bad.bento && grep_q err evil
 '
 
 test_expect_success 'a duplicate entry' '
 	mktar dup v.bento bad.bento src/lib/util.py &&
-	refused_import 3 bento import bad.bento && grep_q err src/lib/util.py
+	refused 3 bento import bad.bento && grep_q err src/lib/util.py
 '
 
 test_expect_success 'bento.json not first' '
 	mktar move-manifest v.bento bad.bento &&
-	refused_import 3 bento import bad.bento && grep_q err bento.json
+	refused 3 bento import bad.bento && grep_q err bento.json
 '
 
 test_expect_success 'truncated archives, cut inside every header and every file' '
@@ -156,7 +156,7 @@ test_expect_success 'truncated archives, cut inside every header and every file'
 	fails=0 &&
 	while read -r n; do
 		head -c "$n" v.bento > cut.bento &&
-		if ! refused_import 3 bento import cut.bento; then
+		if ! refused 3 bento import cut.bento; then
 			echo "cut at $n bytes:"; fails=$((fails + 1))
 		fi
 	done < cuts &&
@@ -166,23 +166,23 @@ test_expect_success 'truncated archives, cut inside every header and every file'
 test_expect_success 'a missing end-of-archive marker, or half of it' '
 	end=$(mktar end v.bento) && test "$end" -lt "$(stat -c %s v.bento)" &&
 	head -c "$end" v.bento > cut.bento &&
-	refused_import 3 bento import cut.bento &&
+	refused 3 bento import cut.bento &&
 	head -c $((end + 512)) v.bento > cut.bento &&
-	refused_import 3 bento import cut.bento
+	refused 3 bento import cut.bento
 '
 
 test_expect_success 'truncated compressed archives' '
 	size=$(stat -c %s v.bento.zst) && fails=0 &&
 	for n in 10 100 $((size / 3)) $((size / 2)) $((size - 20)); do
 		head -c "$n" v.bento.zst > cut.zst &&
-		if ! refused_import 3 bento import cut.zst; then
+		if ! refused 3 bento import cut.zst; then
 			echo "zstd cut at $n bytes:"; fails=$((fails + 1))
 		fi
 	done &&
 	size=$(stat -c %s v.bento.gz) &&
 	for n in 10 $((size / 2)) $((size - 4)); do
 		head -c "$n" v.bento.gz > cut.gz &&
-		if ! refused_import 3 bento import cut.gz; then
+		if ! refused 3 bento import cut.gz; then
 			echo "gzip cut at $n bytes:"; fails=$((fails + 1))
 		fi
 	done &&
@@ -203,16 +203,16 @@ done
 
 test_expect_success 'random bytes' '
 	head -c 100000 /dev/urandom > rnd.bento &&
-	refused_import 3 bento import rnd.bento
+	refused 3 bento import rnd.bento
 '
 
 test_expect_success 'an empty file' '
 	: > empty.bento &&
-	refused_import 3 bento import empty.bento
+	refused 3 bento import empty.bento
 '
 
 test_expect_success 'an empty stdin' '
-	refused_import 3 bento import - < /dev/null
+	refused 3 bento import - < /dev/null
 '
 
 test_expect_success 'after all that, the store is clean and nothing is left in tmp/' '

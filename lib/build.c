@@ -34,6 +34,7 @@ struct hash_item {
 
 struct hash_job {
 	struct bento_store *s;
+	struct bento_blob_stage *stage;
 	struct hash_item *items;
 	size_t n;
 	atomic_size_t next;
@@ -43,7 +44,8 @@ struct hash_job {
 	struct bento_error err;
 };
 
-static int hash_one(struct bento_store *s, struct hash_item *it, struct bento_error *err)
+static int hash_one(struct bento_store *s, struct bento_blob_stage *stage, struct hash_item *it,
+		    struct bento_error *err)
 {
 	struct stat st;
 	int fd, rc;
@@ -62,7 +64,7 @@ static int hash_one(struct bento_store *s, struct hash_item *it, struct bento_er
 		rc = bento_error_set(err, BENTO_E_FAIL,
 				     "%s: file was replaced during the build", it->display);
 	} else {
-		rc = bento_blob_put_file(s, fd, &st, it->display, &it->digest, err);
+		rc = bento_blob_put_file(s, stage, fd, &st, it->display, &it->digest, err);
 		it->st = st;
 	}
 	close(fd);
@@ -80,7 +82,7 @@ static void *hash_worker(void *arg)
 
 		if (i >= j->n)
 			break;
-		rc = hash_one(j->s, &j->items[i], &err);
+		rc = hash_one(j->s, j->stage, &j->items[i], &err);
 		if (rc) {
 			pthread_mutex_lock(&j->lock);
 			if (!j->rc) {
@@ -104,10 +106,11 @@ static int jobs_default(int jobs)
 	return n > 0 ? (int)(n > 64 ? 64 : n) : 1;
 }
 
-static int hash_all(struct bento_store *s, struct hash_item *items, size_t n, int jobs,
-		    struct bento_error *err)
+/* Hash and stage every item; nothing reaches blobs/ until the stage is committed. */
+static int hash_all(struct bento_store *s, struct bento_blob_stage *stage,
+		    struct hash_item *items, size_t n, int jobs, struct bento_error *err)
 {
-	struct hash_job j = { .s = s, .items = items, .n = n };
+	struct hash_job j = { .s = s, .stage = stage, .items = items, .n = n };
 	pthread_t tids[64];
 	int nt = jobs_default(jobs), started = 0;
 
@@ -315,6 +318,7 @@ int bento_model_import(struct bento_store *s, const struct bento_model_import_op
 	struct model_src src;
 	struct hash_item *items = NULL;
 	struct bento_model *m = NULL;
+	struct bento_blob_stage *stage = NULL;
 	int rc, had;
 
 	if ((rc = check_model_opts(o, err)))
@@ -323,17 +327,19 @@ int bento_model_import(struct bento_store *s, const struct bento_model_import_op
 		return rc;
 	items = bento_xcalloc(src.n, sizeof(*items));
 	items_from(items, src.files, src.n);
-	if ((rc = hash_all(s, items, src.n, o->jobs, err)) ||
+	stage = bento_blob_stage_new(s);
+	if ((rc = hash_all(s, stage, items, src.n, o->jobs, err)) ||
 	    (rc = model_describe(o, &src, items, &m, err)))
 		goto out;
 	had = object_present(s, BENTO_KIND_MODEL, &m->digest);
-	if ((rc = model_commit(s, m, err)))
+	if ((rc = bento_blob_stage_commit(stage, err)) || (rc = model_commit(s, m, err)))
 		goto out;
 	if (out) {
 		result_fill(out, m->name, m->version, &m->digest, m->size, m->n_files);
 		out->existed = had;
 	}
 out:
+	bento_blob_stage_free(stage);
 	bento_model_free(m);
 	free(items);
 	model_src_release(&src);
@@ -817,6 +823,7 @@ int bento_build(struct bento_store *s, const struct bento_build_opts *o,
 	struct build b = { .s = s, .o = o };
 	struct bento_buf canon = BENTO_BUF_INIT;
 	struct bento_manifest *m = NULL;
+	struct bento_blob_stage *stage = NULL;
 	char *bfpath = NULL;
 	int rc;
 
@@ -840,12 +847,15 @@ int bento_build(struct bento_store *s, const struct bento_build_opts *o,
 	    (rc = collect_lockfiles(&b, err)))
 		goto out;
 	plan_items(&b);
-	if ((rc = hash_all(s, b.items, b.n_items, o->jobs, err)) ||
+	stage = bento_blob_stage_new(s);
+	if ((rc = hash_all(s, stage, b.items, b.n_items, o->jobs, err)) ||
 	    (rc = describe_models(&b, err)) ||
 	    (rc = assemble(&b, &canon, &m, err)) ||
+	    (rc = bento_blob_stage_commit(stage, err)) ||
 	    (rc = commit_bento(&b, m, &canon, out, err)))
 		goto out;
 out:
+	bento_blob_stage_free(stage);
 	for (size_t i = 0; b.lock_items && i < b.n_lock; i++)
 		free((char *)b.lock_items[i].abs);
 	bento_manifest_free(m);

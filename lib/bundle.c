@@ -135,7 +135,7 @@ static int take_entry(struct bento_store *s, struct bento_blob_stage *stage,
 	}
 	char what[BENTO_PATH_MAX + 256];
 	snprintf(what, sizeof(what), "%s: %s", name, e->path);
-	return bento_blob_writer_stage(w, stage, what, &e->file->digest, err);
+	return bento_blob_writer_stage(w, stage, what, &e->file->digest, NULL, err);
 fail:
 	bento_hasher_free(h);
 	bento_blob_writer_abort(w);

@@ -654,6 +654,7 @@ struct staged {
 
 struct bento_blob_stage {
 	struct bento_store *s;
+	pthread_mutex_t lock;	/* builds stage from several threads */
 	struct staged *v;
 	size_t n, alloc;
 };
@@ -663,17 +664,21 @@ struct bento_blob_stage *bento_blob_stage_new(struct bento_store *s)
 	struct bento_blob_stage *st = bento_xcalloc(1, sizeof(*st));
 
 	st->s = s;
+	pthread_mutex_init(&st->lock, NULL);
 	return st;
 }
 
 int bento_blob_writer_stage(struct bento_blob_writer *w, struct bento_blob_stage *st,
 			    const char *what, const struct bento_digest *expect,
-			    struct bento_error *err)
+			    struct bento_digest *out, struct bento_error *err)
 {
 	struct bento_digest d;
 	int present, rc = writer_finish(w, what, expect, &d, &present, err);
 
+	if (rc == 0 && out)
+		*out = d;
 	if (rc == 0 && !present) {
+		pthread_mutex_lock(&st->lock);
 		if (st->n == st->alloc) {
 			st->alloc = st->alloc ? 2 * st->alloc : 16;
 			st->v = bento_xrealloc(st->v, st->alloc * sizeof(*st->v));
@@ -682,6 +687,7 @@ int bento_blob_writer_stage(struct bento_blob_writer *w, struct bento_blob_stage
 		st->v[st->n].what = bento_xstrdup(what);
 		st->v[st->n].digest = d;
 		st->n++;
+		pthread_mutex_unlock(&st->lock);
 		w->tmp = NULL;	/* the stage owns the file now */
 	}
 	bento_blob_writer_abort(w);
@@ -711,6 +717,7 @@ void bento_blob_stage_free(struct bento_blob_stage *st)
 		free(st->v[i].what);
 	}
 	free(st->v);
+	pthread_mutex_destroy(&st->lock);
 	free(st);
 }
 
@@ -886,8 +893,8 @@ static int copy_piped(struct bento_blob_writer *w, int fd, const char *what, uin
 	return rc;
 }
 
-int bento_blob_put_file(struct bento_store *s, int fd, const struct stat *st,
-			const char *what, struct bento_digest *out,
+int bento_blob_put_file(struct bento_store *s, struct bento_blob_stage *stage, int fd,
+			const struct stat *st, const char *what, struct bento_digest *out,
 			struct bento_error *err)
 {
 	struct bento_blob_writer *w = NULL;
@@ -925,7 +932,8 @@ int bento_blob_put_file(struct bento_store *s, int fd, const struct stat *st,
 		rc = bento_error_set(err, BENTO_E_FAIL, "%s: file changed while reading", what);
 		goto fail;
 	}
-	rc = bento_blob_writer_commit(w, what, NULL, &d, NULL, err);
+	rc = stage ? bento_blob_writer_stage(w, stage, what, NULL, &d, err)
+		   : bento_blob_writer_commit(w, what, NULL, &d, NULL, err);
 	w = NULL;
 	if (rc)
 		return rc;

@@ -85,26 +85,27 @@ void bento_blob_writer_abort(struct bento_blob_writer *w);
  * joins st (the writer is freed whatever the outcome).
  * bento_blob_stage_commit() moves everything staged into place;
  * bento_blob_stage_free() removes whatever is still staged.  gc cannot
- * remove staged files: it waits for the writers' shared lock.
+ * remove staged files: it waits for the writers' shared lock.  A stage may
+ * be filled from several threads at once.
  */
 struct bento_blob_stage;
 struct bento_blob_stage *bento_blob_stage_new(struct bento_store *s);
 int bento_blob_writer_stage(struct bento_blob_writer *w, struct bento_blob_stage *st,
 			    const char *what, const struct bento_digest *expect,
-			    struct bento_error *err);
+			    struct bento_digest *out, struct bento_error *err);
 int bento_blob_stage_commit(struct bento_blob_stage *st, struct bento_error *err);
 void bento_blob_stage_free(struct bento_blob_stage *st);	/* NULL ok */
 
 /*
  * Store the content of an open regular file (read once: hashed and copied in
- * one pass).  st is its fstat.  Consults and fills the stat cache: a file
+ * one pass), into stage when non-NULL, else straight into blobs/.  st is its fstat.  Consults and fills the stat cache: a file
  * whose (dev, ino, size, mtime_ns, ctime_ns) is cached and whose blob is
  * present is not read at all.  A file whose size changes while it is read is
  * an error naming it.  Safe to call from several threads at once on the same
  * store (the stat cache has its own connection, guarded by a lock).
  */
-int bento_blob_put_file(struct bento_store *s, int fd, const struct stat *st,
-			const char *what, struct bento_digest *out,
+int bento_blob_put_file(struct bento_store *s, struct bento_blob_stage *stage, int fd,
+			const struct stat *st, const char *what, struct bento_digest *out,
 			struct bento_error *err);
 
 /* ---- objects and tags ---- */

@@ -60,11 +60,14 @@ grep_q() {
 }
 
 # A digest of the whole store's metadata and blob listing, to prove a failed
-# command left the store exactly as it was.
+# command left the store exactly as it was.  The stat cache is left out: it
+# describes the user's files (dev, inode, mtime -> digest), not the store's
+# content, and a failed build may rightly remember a file it has read.
 store_state() {
 	{
 		if [ -f "$BENTO_HOME/store.db" ]; then
-			sqlite3 "$BENTO_HOME/store.db" .dump | grep -v '^INSERT INTO history' || true
+			sqlite3 "$BENTO_HOME/store.db" .dump |
+				grep -v -e '^INSERT INTO history' -e '^INSERT INTO stat_cache' || true
 		fi
 		if [ -d "$BENTO_HOME/blobs" ]; then
 			find "$BENTO_HOME/blobs" -type f | sort

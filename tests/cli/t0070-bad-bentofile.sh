@@ -230,4 +230,22 @@ test_expect_success 'bento.yaml via -f that does not exist' '
 	refused 4 bento build good -f good/nope.yaml && grep_q err "nope.yaml"
 '
 
+# A file that vanishes while the build runs: -j1 hashes a.bin (sorted
+# first) before z.txt; z.txt is removed once a.bin is being staged in tmp/.
+mkdir -p "$TMP/vanish"
+printf 'name: vanish\nservice: ./z.txt\n' > "$TMP/vanish/bentofile.yaml"
+head -c $((512 * 1024 * 1024)) /dev/zero > "$TMP/vanish/a.bin"
+echo hi > "$TMP/vanish/z.txt"
+touch -d '1 hour ago' "$TMP/vanish/a.bin"	# old enough for the stat cache
+test_expect_success 'a file vanishing mid-build: exit 4 naming it, store unchanged' '
+	before=$(store_state) &&
+	{ timeout 120 "$BENTO" build -j 1 vanish > out 2> err & pid=$!; } &&
+	i=0 && while [ $i -lt 2000 ] && [ -z "$(ls "$BENTO_HOME/tmp")" ]; do sleep 0.005; i=$((i + 1)); done &&
+	rm vanish/z.txt &&
+	{ wait $pid; rc=$?; } ; echo "exit $rc" &&
+	test "$rc" = 4 && grep_q err "z.txt: file vanished during the build" &&
+	test "$(store_state)" = "$before" && test -z "$(ls "$BENTO_HOME/tmp")"
+'
+rm -rf "$TMP/vanish"
+
 test_done

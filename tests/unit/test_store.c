@@ -277,7 +277,7 @@ static int put_path(struct bento_store *s, const char *path, struct bento_digest
 
 	if (fd < 0 || fstat(fd, &st) < 0)
 		return -errno;
-	rc = bento_blob_put_file(s, fd, &st, path, d, err);
+	rc = bento_blob_put_file(s, NULL, fd, &st, path, d, err);
 	close(fd);
 	return rc;
 }
@@ -347,7 +347,7 @@ static void test_put_file(struct bento_store *s, const char *root, const char *f
 	fstat(fd, &st);
 	st.st_size += 1;
 	memset(&d, 0, sizeof(d));
-	rc = bento_blob_put_file(s, fd, &st, "weights.bin", &d, &err);
+	rc = bento_blob_put_file(s, NULL, fd, &st, "weights.bin", &d, &err);
 	is_int(rc, -BENTO_E_FAIL, "a file whose size changed is an error");
 	is_str(err.msg, "weights.bin: file changed while reading", "naming the file");
 	is_int(count_entries(tmp), 0, "and its temp file is gone");
@@ -356,7 +356,7 @@ static void test_put_file(struct bento_store *s, const char *root, const char *f
 	/* not a regular file */
 	fd = open(base, O_RDONLY | O_DIRECTORY);
 	fstat(fd, &st);
-	rc = bento_blob_put_file(s, fd, &st, "somedir", &d, &err);
+	rc = bento_blob_put_file(s, NULL, fd, &st, "somedir", &d, &err);
 	is_int(rc, -BENTO_E_INVALID, "a directory is refused");
 	is_str(err.msg, "somedir: not a regular file", "naming it");
 	close(fd);
@@ -379,6 +379,49 @@ static void *put_thread(void *p)
 	for (int i = 0; i < 2 && a->rc == 0; i++)
 		a->rc = put_path(a->s, a->path, &a->got, &err);
 	return NULL;
+}
+
+/* Staged blobs reach blobs/ only on commit; freeing the stage removes them. */
+static void test_stage(struct bento_store *s, const char *root)
+{
+	char *tmpdir = path_in(root, "tmp"), *blobdir = path_in(root, "blobs");
+	struct bento_blob_stage *st = bento_blob_stage_new(s);
+	struct bento_blob_writer *w = NULL;
+	struct bento_error err = { 0 };
+	struct bento_digest d, want, bad;
+	int blobs_before = count_entries(blobdir);
+
+	bento_digest_bytes("staged one", 10, &want);
+	bento_blob_writer_new(s, &w, &err);
+	bento_blob_write(w, "staged one", 10, &err);
+	ok(bento_blob_writer_stage(w, st, "one", &want, &d, &err) == 0 && bento_digest_eq(&d, &want),
+	   "stage verifies and reports the digest");
+	ok(!bento_blob_has(s, &want), "a staged blob is not in blobs/ yet");
+	is_int(count_entries(tmpdir), 1, "it waits in tmp/");
+	bento_digest_bytes("other", 5, &bad);
+	bento_blob_writer_new(s, &w, &err);
+	bento_blob_write(w, "staged two", 10, &err);
+	ok(bento_blob_writer_stage(w, st, "two", &bad, NULL, &err) == -BENTO_E_VERIFY &&
+	   strstr(err.msg, "two: digest mismatch"), "a mismatch is refused by name");
+	is_int(count_entries(tmpdir), 1, "the refused file is gone from tmp/");
+	ok(bento_blob_stage_commit(st, &err) == 0 && bento_blob_has(s, &want), "commit installs it");
+	is_int(count_entries(tmpdir), 0, "tmp/ is empty after commit");
+	bento_blob_stage_free(st);
+	ok(bento_blob_has(s, &want), "freeing a committed stage keeps its blobs");
+
+	st = bento_blob_stage_new(s);
+	bento_digest_bytes("never installed", 15, &want);
+	bento_blob_writer_new(s, &w, &err);
+	bento_blob_write(w, "never installed", 15, &err);
+	bento_blob_writer_stage(w, st, "three", NULL, NULL, &err);
+	int blobs_mid = count_entries(blobdir);
+	bento_blob_stage_free(st);
+	ok(!bento_blob_has(s, &want) && count_entries(tmpdir) == 0,
+	   "freeing an uncommitted stage leaves neither blob nor temp file");
+	is_int(count_entries(blobdir), blobs_mid, "blobs/ untouched by an abandoned stage");
+	ok(blobs_mid >= blobs_before, "blobs/ only grew by commits");
+	free(tmpdir);
+	free(blobdir);
 }
 
 static void test_threads(struct bento_store *s, const char *root)
@@ -443,7 +486,7 @@ static void test_threads(struct bento_store *s, const char *root)
 	struct stat st;
 	fstat(fd, &st);
 	st.st_size -= 1;
-	rc1 = bento_blob_put_file(s, fd, &st, "big.bin", &d, &err);
+	rc1 = bento_blob_put_file(s, NULL, fd, &st, "big.bin", &d, &err);
 	close(fd);
 	is_str(rc1 == -BENTO_E_FAIL ? err.msg : NULL, "big.bin: file changed while reading",
 	       "a size change is caught on the helper-thread path");
@@ -945,6 +988,7 @@ int main(void)
 	}
 	test_blobs(s, root);
 	test_put_file(s, root, f1, f2);
+	test_stage(s, root);
 	test_threads(s, root);
 	test_objects(s, root);
 	test_fsck_gc(s, root);

@@ -355,23 +355,6 @@ static const char *set_add_entry(struct path_set *s, const char *path, bool is_d
 
 /* ---- plain I/O ---- */
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n > 0) {
-		ssize_t k = write(fd, c, n);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		c += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
 static ssize_t read_some(int fd, void *p, size_t n)
 {
 	for (;;) {
@@ -403,7 +386,7 @@ struct bento_archive_writer {
 
 static int flush_out(struct bento_archive_writer *w)
 {
-	int rc = write_all(w->fd, w->out, w->out_len);
+	int rc = bento_write_all(w->fd, w->out, w->out_len);
 
 	w->out_len = 0;
 	if (rc)
@@ -417,7 +400,7 @@ static int put_plain(struct bento_archive_writer *w, const void *p, size_t n)
 		int rc = 0;
 		if (w->out_len && (rc = flush_out(w)))
 			return rc;
-		if ((rc = write_all(w->fd, p, n)))
+		if ((rc = bento_write_all(w->fd, p, n)))
 			w->io_errno = -rc;
 		return rc;
 	}

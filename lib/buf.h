@@ -45,6 +45,12 @@ void bento_buf_vaddf(struct bento_buf *b, const char *fmt, va_list ap);
 /* Hand the memory over to the caller (must free()); b is left empty. */
 char *bento_buf_detach(struct bento_buf *b, size_t *len);
 
+/* 1 when the n bytes are well-formed UTF-8 (no overlongs, no surrogates). */
+int bento_utf8_valid(const void *p, size_t n);
+
+/* write(2) until all n bytes are written, retrying EINTR; 0 or -errno. */
+int bento_write_all(int fd, const void *p, size_t n);
+
 /* Checked allocation helpers (abort on OOM). */
 void *bento_xmalloc(size_t n);
 void *bento_xcalloc(size_t n, size_t size);

@@ -3,49 +3,9 @@
 
 #include "cjson.h"
 
-static int valid_utf8(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned c = s[i];
-		size_t extra;
-		unsigned cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			extra = 1;
-			cp = c & 0x1f;
-		} else if ((c & 0xf0) == 0xe0) {
-			extra = 2;
-			cp = c & 0x0f;
-		} else if ((c & 0xf8) == 0xf0) {
-			extra = 3;
-			cp = c & 0x07;
-		} else {
-			return 0;
-		}
-		if (i + extra >= n)
-			return 0;
-		for (size_t k = 1; k <= extra; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = cp << 6 | (s[i + k] & 0x3f);
-		}
-		if ((extra == 1 && cp < 0x80) || (extra == 2 && cp < 0x800) ||
-		    (extra == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += extra + 1;
-	}
-	return 1;
-}
-
 static int put_string(struct bento_buf *out, const char *s, size_t n, struct bento_error *err)
 {
-	if (!valid_utf8((const unsigned char *)s, n))
+	if (!bento_utf8_valid(s, n))
 		return bento_error_set(err, BENTO_E_INVALID, "string is not valid UTF-8");
 	bento_buf_addch(out, '"');
 	for (size_t i = 0; i < n; i++) {

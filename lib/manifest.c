@@ -5,15 +5,6 @@
 #include "cjson.h"
 #include "manifest.h"
 
-static int utf8_ok(const unsigned char *s)
-{
-	json_t *j = json_string((const char *)s);	/* jansson validates UTF-8 */
-	int ok = j != NULL;
-
-	json_decref(j);
-	return ok;
-}
-
 int bento_path_check(const char *path, const char *what, struct bento_error *err)
 {
 	size_t len = strlen(path), comp = 0;
@@ -35,7 +26,7 @@ int bento_path_check(const char *path, const char *what, struct bento_error *err
 			return bento_error_set(err, BENTO_E_UNSAFE,
 					       "%s: backslash in path '%.200s'", what, path);
 	}
-	if (!utf8_ok((const unsigned char *)path))
+	if (!bento_utf8_valid(path, strlen(path)))
 		return bento_error_set(err, BENTO_E_UNSAFE, "%s: path is not valid UTF-8", what);
 	for (const char *p = path;; p++) {
 		if (*p == '/' || *p == '\0') {

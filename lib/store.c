@@ -450,23 +450,6 @@ int bento_blob_open(const struct bento_store *s, const struct bento_digest *d,
 	return rc;
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n) {
-		ssize_t k = write(fd, c, n);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		c += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
 static int fsync_dir(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -502,7 +485,7 @@ int bento_blob_writer_new(struct bento_store *s, struct bento_blob_writer **out,
 /* Append without hashing: shared by bento_blob_write and the copy pipeline. */
 static int writer_append(struct bento_blob_writer *w, const void *p, size_t n)
 {
-	int rc = write_all(w->fd, p, n);
+	int rc = bento_write_all(w->fd, p, n);
 
 	if (rc)
 		return rc;

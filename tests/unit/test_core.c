@@ -1,6 +1,7 @@
 /* Unit tests: buf, error, digest, canonical JSON. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -37,6 +38,22 @@ static void test_buf(void)
 	ok(p && p[0] == '\0', "detach of an empty buffer gives an owned empty string");
 	free(p);
 	bento_buf_release(&b);
+
+	ok(bento_utf8_valid("h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8d\xb1", 13), "UTF-8: 2, 3 and 4 byte forms");
+	ok(!bento_utf8_valid("\xc3", 1), "UTF-8: truncated sequence refused");
+	ok(!bento_utf8_valid("\xc0\xaf", 2), "UTF-8: overlong refused");
+	ok(!bento_utf8_valid("\xed\xa0\x80", 3), "UTF-8: surrogate refused");
+	ok(!bento_utf8_valid("\xf4\x90\x80\x80", 4), "UTF-8: above U+10FFFF refused");
+	ok(bento_utf8_valid("a\0b", 3), "UTF-8: NUL is a valid code point (callers refuse it where needed)");
+
+	int fds[2];
+	char got[8] = { 0 };
+	ok(pipe(fds) == 0 && bento_write_all(fds[1], "abcdef", 6) == 0 && read(fds[0], got, 6) == 6 &&
+	   strcmp(got, "abcdef") == 0, "write_all writes everything");
+	close(fds[0]);
+	signal(SIGPIPE, SIG_IGN);
+	ok(bento_write_all(fds[1], "x", 1) == -EPIPE, "write_all reports -errno");
+	close(fds[1]);
 }
 
 static void test_error(void)

@@ -1,0 +1,732 @@
+/*
+ * provenance.c - git state, the in-toto/SLSA statement, DSSE envelopes.
+ */
+#include <ctype.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <git2.h>
+
+#include "cjson.h"
+#include "provenance.h"
+
+/* An envelope holds one statement, a few KiB; the cap only bounds hostile input. */
+#define DSSE_MAX (16u << 20)
+#define DSSE_PAYLOAD_MAX (DSSE_MAX / 4 * 3 - 65536)
+#define DSSE_SIGLEN 64
+
+/* ---- git ---- */
+
+static int git_fail(struct bento_error *err, const char *dir, const char *what)
+{
+	const git_error *e = git_error_last();
+
+	return bento_error_set(err, BENTO_E_FAIL, "%s: git: %s: %s", dir, what,
+			       e && e->message ? e->message : "unknown error");
+}
+
+static char *oid_hex(const git_oid *oid)
+{
+	char hex[GIT_OID_HEXSZ + 1];
+
+	git_oid_tostr(hex, sizeof(hex), oid);
+	return bento_xstrdup(hex);
+}
+
+/*
+ * The URL of "origin", else of the remote whose name sorts first (what
+ * git_remote_list would give); NULL when there is none.  Read from the
+ * configuration rather than with git_remote_lookup(), whose insteadOf
+ * rewriting leaks in libgit2 1.5's PCRE2 regex wrapper for every entry
+ * that does not match.
+ */
+static int git_remote_url_of(git_repository *repo, const char *dir, char **out,
+			     struct bento_error *err)
+{
+	git_config *cfg = NULL;
+	git_config_iterator *it = NULL;
+	git_config_entry *e;
+	char *best_name = NULL, *best_url = NULL;
+	int rc;
+
+	if (git_repository_config_snapshot(&cfg, repo) || git_config_iterator_new(&it, cfg)) {
+		rc = git_fail(err, dir, "reading configuration");
+		goto out;
+	}
+	while ((rc = git_config_next(&e, it)) == 0) {
+		size_t n = strlen(e->name);
+		if (n <= 11 || strncmp(e->name, "remote.", 7) != 0 ||
+		    strcmp(e->name + n - 4, ".url") != 0 || !e->value)
+			continue;
+		char *name = bento_xstrndup(e->name + 7, n - 11);
+		int origin = strcmp(name, "origin") == 0;
+		if (!best_name || (origin && strcmp(best_name, "origin") != 0) ||
+		    (strcmp(best_name, "origin") != 0 && strcmp(name, best_name) < 0) ||
+		    strcmp(name, best_name) == 0) {
+			/* The same name again: a later (more local) level wins, as in git. */
+			free(best_name);
+			free(best_url);
+			best_name = name;
+			best_url = bento_xstrdup(e->value);
+		} else {
+			free(name);
+		}
+	}
+	if (rc != GIT_ITEROVER) {
+		rc = git_fail(err, dir, "reading configuration");
+		goto out;
+	}
+	rc = 0;
+	if (best_url)
+		*out = bento_url_strip_credentials(best_url);
+out:
+	git_config_iterator_free(it);
+	git_config_free(cfg);
+	free(best_name);
+	free(best_url);
+	return rc;
+}
+
+/*
+ * Dirty means a tracked file differs from HEAD, in the index or the work
+ * tree.  Untracked files are left out on purpose: build outputs and editor
+ * droppings would otherwise mark nearly every build dirty, and a file git
+ * does not track is not part of the commit the provenance names anyway.
+ */
+static int git_is_dirty(git_repository *repo, const char *dir, int *dirty,
+			struct bento_error *err)
+{
+	git_status_options opts;
+	git_status_list *list = NULL;
+	const unsigned mask = GIT_STATUS_INDEX_NEW | GIT_STATUS_INDEX_MODIFIED |
+			      GIT_STATUS_INDEX_DELETED | GIT_STATUS_INDEX_RENAMED |
+			      GIT_STATUS_INDEX_TYPECHANGE | GIT_STATUS_WT_MODIFIED |
+			      GIT_STATUS_WT_DELETED | GIT_STATUS_WT_TYPECHANGE |
+			      GIT_STATUS_WT_RENAMED | GIT_STATUS_CONFLICTED;
+
+	*dirty = 0;
+	if (git_repository_is_bare(repo))
+		return 0;
+	git_status_options_init(&opts, GIT_STATUS_OPTIONS_VERSION);
+	opts.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+	opts.flags = 0;
+	if (git_status_list_new(&list, repo, &opts))
+		return git_fail(err, dir, "reading status");
+	for (size_t i = 0, n = git_status_list_entrycount(list); i < n && !*dirty; i++) {
+		const git_status_entry *e = git_status_byindex(list, i);
+		if (e && (e->status & mask))
+			*dirty = 1;
+	}
+	git_status_list_free(list);
+	return 0;
+}
+
+static int git_inspect(git_repository *repo, const char *dir, struct bento_git_state *g,
+		       struct bento_error *err)
+{
+	git_reference *head = NULL;
+	git_commit *commit = NULL;
+	git_oid oid;
+	int rc, unborn;
+
+	g->is_repo = 1;
+	if (git_reference_lookup(&head, repo, "HEAD") == 0) {
+		if (git_reference_type(head) == GIT_REFERENCE_SYMBOLIC) {
+			const char *t = git_reference_symbolic_target(head);
+			if (t && strncmp(t, "refs/heads/", 11) == 0 && t[11])
+				g->branch = bento_xstrdup(t + 11);
+		}
+		git_reference_free(head);
+	}
+	if ((unborn = git_repository_head_unborn(repo)) < 0)
+		return git_fail(err, dir, "reading HEAD");
+	if (!unborn) {
+		if (git_reference_name_to_id(&oid, repo, "HEAD") ||
+		    git_commit_lookup(&commit, repo, &oid))
+			return git_fail(err, dir, "reading HEAD commit");
+		g->commit = oid_hex(&oid);
+		g->tree = oid_hex(git_commit_tree_id(commit));
+		g->commit_time = (int64_t)git_commit_time(commit);
+		git_commit_free(commit);
+	}
+	if ((rc = git_remote_url_of(repo, dir, &g->remote, err)) ||
+	    (rc = git_is_dirty(repo, dir, &g->dirty, err)))
+		return rc;
+	return 0;
+}
+
+int bento_git_state(const char *dir, struct bento_git_state *out, struct bento_error *err)
+{
+	struct bento_git_state g = { 0 };
+	git_repository *repo = NULL;
+	int rc;
+
+	git_libgit2_init();
+	rc = git_repository_open_ext(&repo, dir, 0, NULL);
+	if (rc == GIT_ENOTFOUND) {
+		rc = 0;
+	} else if (rc < 0) {
+		rc = git_fail(err, dir, "opening repository");
+	} else {
+		rc = git_inspect(repo, dir, &g, err);
+		git_repository_free(repo);
+	}
+	git_libgit2_shutdown();
+	if (rc)
+		bento_git_state_release(&g);
+	else
+		*out = g;
+	return rc;
+}
+
+void bento_git_state_release(struct bento_git_state *g)
+{
+	free(g->commit);
+	free(g->tree);
+	free(g->branch);
+	free(g->remote);
+	memset(g, 0, sizeof(*g));
+}
+
+/* ---- URLs and CI ---- */
+
+static int scheme_is(const char *url, size_t n, const char *scheme)
+{
+	return strlen(scheme) == n && strncasecmp(url, scheme, n) == 0;
+}
+
+/*
+ * For http(s) the whole userinfo goes: hosts take tokens as the user name
+ * (https://TOKEN@github.com/...).  For other schemes (ssh://git@host) the
+ * user stays and only a ":password" is dropped.
+ */
+char *bento_url_strip_credentials(const char *url)
+{
+	const char *sep = strstr(url, "://");
+	struct bento_buf b = BENTO_BUF_INIT;
+	const char *auth, *end, *at = NULL;
+	size_t slen;
+
+	if (!sep)
+		return bento_xstrdup(url);	/* scp-like "git@host:path" or a local path */
+	slen = (size_t)(sep - url);
+	auth = sep + 3;
+	end = auth + strcspn(auth, "/?#");
+	for (const char *p = auth; p < end; p++)
+		if (*p == '@')
+			at = p;
+	if (!at)
+		return bento_xstrdup(url);
+	bento_buf_add(&b, url, (size_t)(auth - url));
+	if (!scheme_is(url, slen, "http") && !scheme_is(url, slen, "https") &&
+	    !scheme_is(url, slen, "git+http") && !scheme_is(url, slen, "git+https")) {
+		const char *colon = memchr(auth, ':', (size_t)(at - auth));
+		bento_buf_add(&b, auth, (size_t)((colon ? colon : at) - auth));
+		bento_buf_addch(&b, '@');
+	}
+	bento_buf_adds(&b, at + 1);
+	return bento_buf_detach(&b, NULL);
+}
+
+/* A CI variable worth recording: set, non-empty, printable UTF-8, not huge. */
+static char *ci_env(const char *name)
+{
+	const char *v = getenv(name);
+
+	if (!v || !*v || strlen(v) > 2048 || !bento_utf8_valid(v, strlen(v)))
+		return NULL;
+	for (const char *p = v; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return NULL;
+	return bento_xstrdup(v);
+}
+
+static int env_true(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0);
+}
+
+/* Links are passed through the credential stripper: none should hold one, but never risk it. */
+static char *ci_url(char *u)
+{
+	char *s;
+
+	if (!u)
+		return NULL;
+	s = bento_url_strip_credentials(u);
+	free(u);
+	return s;
+}
+
+int bento_ci_detect(struct bento_ci *out)
+{
+	struct bento_ci c = { 0 };
+
+	if (env_true("GITHUB_ACTIONS")) {
+		char *server = ci_env("GITHUB_SERVER_URL"), *repo = ci_env("GITHUB_REPOSITORY");
+		c.system = "github-actions";
+		c.run_id = ci_env("GITHUB_RUN_ID");
+		c.actor = ci_env("GITHUB_ACTOR");
+		if (server && repo && c.run_id)
+			c.run_url = ci_url(bento_xasprintf("%s/%s/actions/runs/%s", server, repo,
+							   c.run_id));
+		free(server);
+		free(repo);
+	} else if (getenv("GITLAB_CI") && *getenv("GITLAB_CI")) {
+		c.system = "gitlab-ci";
+		c.run_url = ci_url(ci_env("CI_JOB_URL"));
+		c.run_id = ci_env("CI_JOB_ID");
+		c.actor = ci_env("GITLAB_USER_LOGIN");
+	} else if (env_true("BUILDKITE")) {
+		c.system = "buildkite";
+		c.run_url = ci_url(ci_env("BUILDKITE_BUILD_URL"));
+		c.run_id = ci_env("BUILDKITE_BUILD_ID");
+		c.actor = ci_env("BUILDKITE_BUILD_CREATOR");
+	} else if (env_true("CIRCLECI")) {
+		c.system = "circleci";
+		c.run_url = ci_url(ci_env("CIRCLE_BUILD_URL"));
+		c.run_id = ci_env("CIRCLE_WORKFLOW_ID");
+		c.actor = ci_env("CIRCLE_USERNAME");
+	} else if (getenv("JENKINS_URL") && *getenv("JENKINS_URL")) {
+		c.system = "jenkins";
+		c.run_url = ci_url(ci_env("BUILD_URL"));
+		c.run_id = ci_env("BUILD_ID");
+	} else if (env_true("CI")) {
+		c.system = "ci";
+	} else {
+		return 0;
+	}
+	*out = c;
+	return 1;
+}
+
+void bento_ci_release(struct bento_ci *c)
+{
+	free(c->run_url);
+	free(c->run_id);
+	free(c->actor);
+	memset(c, 0, sizeof(*c));
+}
+
+/* ---- the statement ---- */
+
+/* Skips NULL and strings jansson refuses (not UTF-8): a statement is always produced. */
+static void set_str(json_t *obj, const char *key, const char *s)
+{
+	json_t *v = s ? json_string(s) : NULL;
+
+	if (v)
+		json_object_set_new(obj, key, v);
+}
+
+static json_t *sha256_digest(const struct bento_digest *d)
+{
+	char hex[BENTO_DIGEST_HEXLEN + 1];
+
+	bento_digest_hex(d, hex);
+	return json_pack("{s:s}", "sha256", hex);
+}
+
+static json_t *git_dependency(const struct bento_git_state *g)
+{
+	struct bento_buf uri = BENTO_BUF_INIT;
+	json_t *dep;
+
+	bento_buf_adds(&uri, "git+");
+	if (!g->remote)
+		bento_buf_adds(&uri, "file:unknown");
+	else if (g->remote[0] == '/')
+		bento_buf_addf(&uri, "file://%s", g->remote);
+	else
+		bento_buf_adds(&uri, g->remote);
+	if (g->branch)
+		bento_buf_addf(&uri, "@refs/heads/%s", g->branch);
+	dep = json_pack("{s:{s:s}}", "digest", "gitCommit", g->commit);
+	set_str(dep, "uri", uri.buf);
+	bento_buf_release(&uri);
+	return dep;
+}
+
+static void add_lockfiles(json_t *deps, const struct bento_manifest *m)
+{
+	const json_t *locks = json_object_get(m->json, "lockfiles");
+	size_t i;
+	json_t *l;
+
+	json_array_foreach(locks, i, l) {
+		const char *src = bento_json_str(l, "source"), *path = bento_json_str(l, "path");
+		const char *d = bento_json_str(l, "digest");
+		if (!src || !d || !bento_digest_valid(d))
+			continue;
+		char *uri = bento_xasprintf("file:%s", src);
+		json_t *dep = json_pack("{s:{s:s}}", "digest", "sha256", d + 7);
+		set_str(dep, "uri", uri);
+		set_str(dep, "name", path);
+		json_array_append_new(deps, dep);
+		free(uri);
+	}
+}
+
+static json_t *resolved_dependencies(const struct bento_provenance_input *in)
+{
+	json_t *deps = json_array();
+
+	if (in->git && in->git->is_repo && in->git->commit)
+		json_array_append_new(deps, git_dependency(in->git));
+	for (size_t i = 0; i < in->m->n_models; i++) {
+		const struct bento_model *md = &in->m->models[i];
+		char *uri = bento_xasprintf("bento-model:%s:%s", md->name, md->version);
+		json_t *dep = json_pack("{s:o}", "digest", sha256_digest(&md->digest));
+		set_str(dep, "uri", uri);
+		set_str(dep, "name", md->name);
+		json_array_append_new(deps, dep);
+		free(uri);
+	}
+	add_lockfiles(deps, in->m);
+	return deps;
+}
+
+static json_t *external_parameters(const struct bento_provenance_input *in)
+{
+	const json_t *labels = json_object_get(in->m->json, "labels");
+	/* Additions first, so they can never contradict what names the subject. */
+	json_t *p = json_is_object(in->parameters) ? json_deep_copy(in->parameters) : json_object();
+
+	set_str(p, "bentofile", in->bentofile);
+	set_str(p, "name", in->m->name);
+	set_str(p, "version", in->m->version);
+	json_object_set_new(p, "labels", json_is_object(labels) ? json_deep_copy(labels) : json_object());
+	if (in->git && in->git->is_repo)
+		json_object_set_new(p, "source", json_pack("{s:b}", "dirty", in->git->dirty));
+	return p;
+}
+
+static json_t *byproducts(const struct bento_provenance_input *in, const struct bento_ci *ci)
+{
+	const struct bento_git_state *g = in->git;
+	json_t *git = json_pack("{s:s, s:{s:b}}", "name", "git-worktree", "annotations",
+				"repository", g && g->is_repo);
+	json_t *inv = json_pack("{s:s, s:{}}", "name", "invocation", "annotations");
+	json_t *ann = json_object_get(inv, "annotations");
+
+	if (g && g->is_repo) {
+		json_object_set_new(json_object_get(git, "annotations"), "dirty",
+				    json_boolean(g->dirty));
+		if (g->tree)
+			json_object_set_new(git, "digest", json_pack("{s:s}", "gitTree", g->tree));
+	}
+	if (ci) {
+		set_str(ann, "ci", ci->system);
+		set_str(ann, "ciActor", ci->actor);
+		set_str(ann, "ciRunId", ci->run_id);
+		set_str(inv, "uri", ci->run_url);
+	}
+	return json_pack("[o, o]", git, inv);
+}
+
+json_t *bento_provenance_statement(const struct bento_provenance_input *in)
+{
+	struct bento_ci ci = { 0 };
+	int in_ci = bento_ci_detect(&ci);
+	char subject[2 * BENTO_NAME_MAX + 2];
+	json_t *meta, *stmt;
+
+	/*
+	 * No wall-clock times and no local user@host: the statement is a
+	 * function of the inputs, the checkout and the CI run, so two builds of
+	 * the same inputs export byte-identical archives.  When and by whom a
+	 * build ran is in the store's history.
+	 */
+	snprintf(subject, sizeof(subject), "%s:%s", in->m->name, in->m->version);
+	meta = json_object();
+	if (in_ci)
+		set_str(meta, "invocationId", ci.run_url);
+	stmt = json_pack("{s:s, s:[{s:s, s:o}], s:s, s:{s:{s:s, s:o, s:{}, s:o},"
+			 " s:{s:{s:s, s:{s:s}}, s:o, s:o}}}",
+			 "_type", BENTO_INTOTO_STATEMENT,
+			 "subject", "name", subject, "digest", sha256_digest(&in->m->digest),
+			 "predicateType", BENTO_SLSA_PROVENANCE,
+			 "predicate",
+			 "buildDefinition",
+			 "buildType", BENTO_BUILD_TYPE,
+			 "externalParameters", external_parameters(in),
+			 "internalParameters",
+			 "resolvedDependencies", resolved_dependencies(in),
+			 "runDetails",
+			 "builder", "id", BENTO_BUILDER_ID,
+			 "version", "bento", in->builder_version ? in->builder_version : "unknown",
+			 "metadata", meta,
+			 "byproducts", byproducts(in, in_ci ? &ci : NULL));
+	if (in_ci)
+		bento_ci_release(&ci);
+	return stmt;
+}
+
+int bento_provenance_check_subject(const json_t *statement, const struct bento_manifest *m,
+				   struct bento_error *err)
+{
+	const json_t *s0 = json_array_get(json_object_get(statement, "subject"), 0);
+	const char *got = bento_json_str(json_object_get(s0, "digest"), "sha256");
+	char want[BENTO_DIGEST_HEXLEN + 1];
+
+	bento_digest_hex(&m->digest, want);
+	if (!got)
+		return bento_error_set(err, BENTO_E_VERIFY,
+				       "provenance: the statement has no subject digest");
+	if (strcmp(got, want) != 0)
+		return bento_error_set(err, BENTO_E_VERIFY,
+				       "provenance subject is sha256:%.64s but the bento is sha256:%s",
+				       got, want);
+	return 0;
+}
+
+/* ---- DSSE ---- */
+
+void bento_dsse_pae(const char *type, const void *body, size_t len, struct bento_buf *out)
+{
+	bento_buf_addf(out, "DSSEv1 %zu %s %zu ", strlen(type), type, len);
+	bento_buf_add(out, body, len);
+}
+
+/* Canonical {"payload", "payloadType", "signatures"} (sigs stolen) appended to out. */
+static int envelope_write(const char *type, const char *payload_b64, json_t *sigs,
+			  struct bento_buf *out, struct bento_error *err)
+{
+	json_t *t = json_string(type);
+	json_t *env;
+	int rc;
+
+	if (!t) {
+		json_decref(sigs);
+		return bento_error_set(err, BENTO_E_INVALID, "DSSE: payload type is not UTF-8");
+	}
+	env = json_pack("{s:s, s:o, s:o}", "payload", payload_b64, "payloadType", t,
+			"signatures", sigs);
+	rc = bento_json_canonical(env, out, err);
+	json_decref(env);
+	return rc;
+}
+
+int bento_dsse_envelope(const char *type, const void *payload, size_t len,
+			struct bento_buf *out, struct bento_error *err)
+{
+	struct bento_buf b64 = BENTO_BUF_INIT;
+	int rc;
+
+	if (len > DSSE_PAYLOAD_MAX)
+		return bento_error_set(err, BENTO_E_INVALID, "DSSE: payload of %zu bytes is too large",
+				       len);
+	bento_base64_encode(payload, len, &b64);
+	rc = envelope_write(type, b64.buf, json_array(), out, err);
+	bento_buf_release(&b64);
+	return rc;
+}
+
+struct envelope {
+	json_t *root;
+	const char *type;
+	const char *payload_b64;
+	json_t *sigs;			/* borrowed from root */
+	struct bento_buf payload;	/* decoded */
+};
+
+static void envelope_release(struct envelope *e)
+{
+	json_decref(e->root);
+	bento_buf_release(&e->payload);
+}
+
+/*
+ * Parse strictly: exactly the three DSSE fields, each signature an object
+ * with a string "sig" and an optional string "keyid".  Errors are
+ * -BENTO_E_VERIFY: an envelope is checked evidence, never trusted input.
+ */
+static int envelope_read(const char *data, size_t len, struct envelope *e,
+			 struct bento_error *err)
+{
+	struct bento_error perr = { 0 };
+	const char *what = NULL;
+	size_t i;
+	json_t *s;
+
+	memset(e, 0, sizeof(*e));
+	bento_buf_init(&e->payload);
+	if (len > DSSE_MAX)
+		return bento_error_set(err, BENTO_E_VERIFY,
+				       "provenance: envelope of %zu bytes is over the %u MiB cap", len,
+				       DSSE_MAX >> 20);
+	if (bento_json_parse(data, len, "provenance envelope", &e->root, &perr))
+		return bento_error_set(err, BENTO_E_VERIFY, "provenance: malformed envelope: %s",
+				       perr.msg);
+	e->type = bento_json_str(e->root, "payloadType");
+	e->payload_b64 = bento_json_str(e->root, "payload");
+	e->sigs = json_object_get(e->root, "signatures");
+	if (!json_is_object(e->root) || json_object_size(e->root) != 3)
+		what = "not an object of payload, payloadType and signatures";
+	else if (!e->type || !e->payload_b64)
+		what = "payload and payloadType must be strings";
+	else if (!json_is_array(e->sigs))
+		what = "signatures must be an array";
+	else if (bento_base64_decode(e->payload_b64, strlen(e->payload_b64), &e->payload))
+		what = "payload is not base64";
+	json_array_foreach(e->sigs, i, s) {
+		json_t *kid = json_object_get(s, "keyid");
+		if (what)
+			break;
+		if (!json_is_object(s) || !json_is_string(json_object_get(s, "sig")) ||
+		    (kid && !json_is_string(kid)) || json_object_size(s) != 1u + !!kid)
+			what = "a signature is not {keyid, sig} strings";
+	}
+	if (what) {
+		envelope_release(e);
+		memset(e, 0, sizeof(*e));
+		bento_buf_init(&e->payload);
+		return bento_error_set(err, BENTO_E_VERIFY, "provenance: malformed envelope: %s", what);
+	}
+	return 0;
+}
+
+/* A key id from an envelope, fit to appear in a message. */
+static void keyid_show(const char *id, char out[BENTO_KEYID_HEXLEN + 1])
+{
+	size_t n = id ? strlen(id) : 0;
+
+	if (n != BENTO_KEYID_HEXLEN || strspn(id, "0123456789abcdefABCDEF") != n) {
+		snprintf(out, BENTO_KEYID_HEXLEN + 1, "%s", n ? "(malformed)" : "(none)");
+		return;
+	}
+	for (size_t i = 0; i <= n; i++)
+		out[i] = (char)toupper((unsigned char)id[i]);
+}
+
+static int keyid_cmp(const void *a, const void *b)
+{
+	const char *x = bento_json_str(*(json_t *const *)a, "keyid");
+	const char *y = bento_json_str(*(json_t *const *)b, "keyid");
+
+	return strcmp(x ? x : "", y ? y : "");
+}
+
+int bento_dsse_add_signature(const char *env, size_t len, const struct bento_seckey *k,
+			     struct bento_buf *out, struct bento_error *err)
+{
+	struct bento_buf pae = BENTO_BUF_INIT, b64 = BENTO_BUF_INIT;
+	char keyid[BENTO_KEYID_HEXLEN + 1];
+	unsigned char sig[DSSE_SIGLEN];
+	struct envelope e;
+	json_t **v, *sigs, *s, *mine;
+	size_t i, n = 0;
+	int rc;
+
+	if ((rc = envelope_read(env, len, &e, err)))
+		return rc;
+	bento_keyid_hex(k->keyid, keyid);
+	bento_dsse_pae(e.type, e.payload.buf, e.payload.len, &pae);
+	bento_ed25519_sign(k, pae.buf, pae.len, sig);
+	bento_base64_encode(sig, sizeof(sig), &b64);
+
+	/* Signatures sorted by key id so the same set of keys gives the same bytes. */
+	v = bento_xcalloc(json_array_size(e.sigs) + 1, sizeof(*v));
+	json_array_foreach(e.sigs, i, s) {
+		const char *id = bento_json_str(s, "keyid");
+		if (!id || strcasecmp(id, keyid) != 0)
+			v[n++] = s;
+	}
+	mine = json_pack("{s:s, s:s}", "keyid", keyid, "sig", b64.buf);
+	v[n++] = mine;
+	qsort(v, n, sizeof(*v), keyid_cmp);
+	sigs = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append(sigs, v[i]);
+	json_decref(mine);
+	rc = envelope_write(e.type, e.payload_b64, sigs, out, err);
+	free(v);
+	envelope_release(&e);
+	bento_buf_release(&pae);
+	bento_buf_release(&b64);
+	return rc;
+}
+
+int bento_dsse_sign(const char *type, const void *payload, size_t len,
+		    const struct bento_seckey *k, struct bento_buf *out,
+		    struct bento_error *err)
+{
+	struct bento_buf env = BENTO_BUF_INIT;
+	int rc;
+
+	if ((rc = bento_dsse_envelope(type, payload, len, &env, err)) == 0)
+		rc = bento_dsse_add_signature(env.buf, env.len, k, out, err);
+	bento_buf_release(&env);
+	return rc;
+}
+
+int bento_dsse_verify(const char *env, size_t len, const struct bento_pubkey *keys, size_t n,
+		      struct bento_buf *payload, size_t *key_index, struct bento_error *err)
+{
+	struct bento_buf pae = BENTO_BUF_INIT, raw = BENTO_BUF_INIT;
+	char untrusted[BENTO_KEYID_HEXLEN + 1] = "", bad[BENTO_KEYID_HEXLEN + 1] = "";
+	struct envelope e;
+	size_t i, found = n;
+	json_t *s;
+	int rc;
+
+	if ((rc = envelope_read(env, len, &e, err)))
+		return rc;
+	if (strcmp(e.type, BENTO_DSSE_PAYLOAD_TYPE) != 0) {
+		rc = bento_error_set(err, BENTO_E_VERIFY,
+				     "provenance: payloadType is '%.100s', expected '%s'", e.type,
+				     BENTO_DSSE_PAYLOAD_TYPE);
+		goto out;
+	}
+	if (json_array_size(e.sigs) == 0) {
+		rc = bento_error_set(err, BENTO_E_VERIFY, "provenance: not signed");
+		goto out;
+	}
+	bento_dsse_pae(e.type, e.payload.buf, e.payload.len, &pae);
+	json_array_foreach(e.sigs, i, s) {
+		const char *id = bento_json_str(s, "keyid"), *sig = bento_json_str(s, "sig");
+		int matched = 0;
+
+		bento_buf_reset(&raw);
+		int sig_ok = bento_base64_decode(sig, strlen(sig), &raw) == 0 &&
+			     raw.len == DSSE_SIGLEN;
+		/* keyid is optional in DSSE: without one, every key is tried. */
+		for (size_t k = 0; k < n && found == n; k++) {
+			char hex[BENTO_KEYID_HEXLEN + 1];
+			bento_keyid_hex(keys[k].keyid, hex);
+			if (id && *id && strcasecmp(id, hex) != 0)
+				continue;
+			matched = 1;
+			if (sig_ok && bento_ed25519_verify(&keys[k], pae.buf, pae.len,
+							   (const unsigned char *)raw.buf) == 0)
+				found = k;
+			else if (!bad[0])
+				snprintf(bad, sizeof(bad), "%s", hex);
+		}
+		if (found < n)
+			break;
+		if (!matched && !untrusted[0])
+			keyid_show(id, untrusted);
+	}
+	if (found < n) {
+		bento_buf_add(payload, e.payload.buf, e.payload.len);
+		*key_index = found;
+	} else if (bad[0]) {
+		rc = bento_error_set(err, BENTO_E_VERIFY,
+				     "provenance: signature by key %s does not match (payload or signature altered)",
+				     bad);
+	} else {
+		rc = bento_error_set(err, BENTO_E_VERIFY,
+				     "provenance: signed by key %s, which is not trusted", untrusted);
+	}
+out:
+	envelope_release(&e);
+	bento_buf_release(&pae);
+	bento_buf_release(&raw);
+	return rc;
+}

@@ -31,7 +31,9 @@
 #include <sqlite3.h>
 
 #include "embedded.h"
+#include "history_internal.h"
 #include "store.h"
+#include "store_internal.h"
 
 #define DB_FILE "store.db"
 #define BUSY_TIMEOUT_MS 30000
@@ -54,6 +56,8 @@
 #define RACY_NS (2LL * 1000000000LL)
 #define TMP_MAX_AGE 3600
 #define AMBIGUOUS_SHOW 5
+/* one signature or attestation; a DSSE envelope of provenance is a few KiB */
+#define ATTACHMENT_MAX (1u << 20)
 
 struct bento_store {
 	char *root;
@@ -163,6 +167,43 @@ static void tx_rollback(struct bento_store *s)
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* ---- for the other modules with tables in store.db (store_internal.h) ---- */
+
+sqlite3 *bento_store_db(struct bento_store *s)
+{
+	return s->db;
+}
+
+void bento_store_lock(struct bento_store *s)
+{
+	pthread_mutex_lock(&s->mu);
+}
+
+void bento_store_unlock(struct bento_store *s)
+{
+	pthread_mutex_unlock(&s->mu);
+}
+
+int bento_store_tx_begin(struct bento_store *s, struct bento_error *err)
+{
+	return tx_begin(s, err);
+}
+
+int bento_store_tx_commit(struct bento_store *s, struct bento_error *err)
+{
+	return tx_commit(s, err);
+}
+
+void bento_store_tx_rollback(struct bento_store *s)
+{
+	tx_rollback(s);
+}
+
+int bento_store_db_fail(struct bento_store *s, const char *what, struct bento_error *err)
+{
+	return db_fail(s, s->db, what, err);
+}
+
 /* ---- opening ---- */
 
 static char *default_root(struct bento_error *err)
@@ -181,35 +222,6 @@ static char *default_root(struct bento_error *err)
 	bento_error_set(err, BENTO_E_USAGE,
 			"cannot locate the store: neither BENTO_HOME nor HOME is set");
 	return NULL;
-}
-
-static int mkdir_p(const char *path, struct bento_error *err)
-{
-	char *p = bento_xstrdup(path);
-	int rc = 0;
-
-	for (char *q = p + 1;; q++) {
-		if (*q != '/' && *q != '\0')
-			continue;
-		char c = *q;
-		*q = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST) {
-			rc = bento_error_errno(err, errno, "%s: cannot create directory", p);
-			break;
-		}
-		*q = c;
-		if (!c)
-			break;
-	}
-	if (rc == 0) {
-		struct stat st;
-		if (stat(path, &st) < 0)
-			rc = bento_error_errno(err, errno, "%s", path);
-		else if (!S_ISDIR(st.st_mode))
-			rc = bento_error_set(err, BENTO_E_FAIL, "%s: not a directory", path);
-	}
-	free(p);
-	return rc;
 }
 
 static int flock_retry(int fd, int op)
@@ -354,7 +366,7 @@ int bento_store_open(const char *root, struct bento_store **out, struct bento_er
 	}
 	s->blobdir = bento_xasprintf("%s/blobs/sha256", s->root);
 	s->tmpdir = bento_xasprintf("%s/tmp", s->root);
-	if ((rc = mkdir_p(s->blobdir, err)) || (rc = mkdir_p(s->tmpdir, err)))
+	if ((rc = bento_mkdir_p(s->blobdir, 0755, err)) || (rc = bento_mkdir_p(s->tmpdir, 0755, err)))
 		goto fail;
 	lock = bento_xasprintf("%s/lock", s->root);
 	s->lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -450,7 +462,7 @@ int bento_blob_open(const struct bento_store *s, const struct bento_digest *d,
 	return rc;
 }
 
-static int fsync_dir(const char *path)
+int bento_fsync_dir(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int rc = 0;
@@ -559,7 +571,7 @@ static int blob_install(struct bento_store *s, char **tmp, const char *what,
 			goto out;
 		}
 	}
-	if ((rc = fsync_dir(dir)) || (made_dir && (rc = fsync_dir(s->blobdir)))) {
+	if ((rc = bento_fsync_dir(dir)) || (made_dir && (rc = bento_fsync_dir(s->blobdir)))) {
 		rc = bento_error_errno(err, -rc, "%s: fsync %s", what, dir);
 		goto out;
 	}
@@ -1119,6 +1131,82 @@ static int put_check_blobs(struct bento_store *s, const struct bento_object_put 
 	return 0;
 }
 
+struct attach_table {
+	const char *what;		/* "signature" */
+	const char *insert;		/* object_id, name, data, added */
+	const char *select;		/* name, data of an object_id, sorted by name */
+};
+
+static const struct attach_table signatures = {
+	"signature",
+	"INSERT OR REPLACE INTO signatures (object_id, keyid, data, added) VALUES (?1, ?2, ?3, ?4)",
+	"SELECT keyid, data FROM signatures WHERE object_id = ?1 ORDER BY keyid",
+};
+
+static const struct attach_table attestations = {
+	"attestation",
+	"INSERT OR REPLACE INTO attestations (object_id, name, data, added) VALUES (?1, ?2, ?3, ?4)",
+	"SELECT name, data FROM attestations WHERE object_id = ?1 ORDER BY name",
+};
+
+/* 16 uppercase hex, as bento_keyid_hex writes and signatures/KEYID.minisig names. */
+static int keyid_ok(const char *k)
+{
+	size_t n = 0;
+
+	for (; k[n]; n++)
+		if (!((k[n] >= '0' && k[n] <= '9') || (k[n] >= 'A' && k[n] <= 'F')))
+			return 0;
+	return n == 16;
+}
+
+/* NAME.dsse.json, a plain file name: it becomes attestations/NAME in archives. */
+static int attestation_name_ok(const char *name)
+{
+	static const char suffix[] = ".dsse.json";
+	size_t n = strlen(name), k = sizeof(suffix) - 1;
+
+	if (n <= k || n > 128 || name[0] == '.' || strcmp(name + n - k, suffix) != 0)
+		return 0;
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
+			return 0;
+	return 1;
+}
+
+/* Check and insert one attachment of object id; the caller holds a transaction. */
+static int attach_insert(struct bento_store *s, const struct attach_table *t, int64_t id,
+			 const struct bento_digest *d, const char *name, const char *data,
+			 size_t len, struct bento_error *err)
+{
+	char hex[BENTO_DIGEST_STRLEN];
+	sqlite3_stmt *st;
+	int rc;
+
+	bento_digest_str(d, hex);
+	if (t == &signatures ? !name || !keyid_ok(name) : !name || !attestation_name_ok(name))
+		return bento_error_set(err, BENTO_E_INVALID, t == &signatures ?
+				       "signature key id '%s': want 16 uppercase hex digits" :
+				       "attestation name '%s': want NAME.dsse.json (letters, digits, '.', '_', '-')",
+				       name ? name : "");
+	if (len > ATTACHMENT_MAX)
+		return bento_error_set(err, BENTO_E_INVALID,
+				       "%s %s of bento %s: %zu bytes, more than the %u allowed",
+				       t->what, name, hex, len, ATTACHMENT_MAX);
+	/* stored as TEXT: a NUL would cut it short on the way out */
+	if (!data || !len || memchr(data, '\0', len))
+		return bento_error_set(err, BENTO_E_INVALID, "%s %s of bento %s: %s", t->what, name,
+				       hex, !data || !len ? "empty" : "contains a NUL byte");
+	if ((rc = db_prep(s, s->db, t->insert, &st, err)))
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	bind_str(st, 2, name);
+	sqlite3_bind_text64(st, 3, data, len, SQLITE_STATIC, SQLITE_UTF8);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
+	return step_done(s, st, t->what, err);
+}
+
 static int put_locked(struct bento_store *s, const struct bento_object_put *p,
 		      const struct bento_digest *d, struct bento_error *err)
 {
@@ -1177,6 +1265,15 @@ static int put_locked(struct bento_store *s, const struct bento_object_put *p,
 		sqlite3_bind_int64(st, 2, mid);
 		rc = step_done(s, st, "insert model use", err);
 	}
+	if (rc == 0 && (p->n_sigs || p->n_atts) && p->kind != BENTO_KIND_BENTO)
+		rc = bento_error_set(err, BENTO_E_INVALID,
+				     "only bentos have signatures and attestations");
+	for (size_t i = 0; i < p->n_sigs && rc == 0; i++)
+		rc = attach_insert(s, &signatures, id, d, p->sigs[i].name, p->sigs[i].data,
+				   p->sigs[i].len, err);
+	for (size_t i = 0; i < p->n_atts && rc == 0; i++)
+		rc = attach_insert(s, &attestations, id, d, p->atts[i].name, p->atts[i].data,
+				   p->atts[i].len, err);
 	if (rc == 0)
 		rc = tag_set(s, p->kind, id, p->name, p->version, p->replace, err);
 	return rc;
@@ -1203,12 +1300,17 @@ int bento_store_put(struct bento_store *s, const struct bento_object_put *p,
 	pthread_mutex_lock(&s->mu);
 	if ((rc = tx_begin(s, err)) == 0) {
 		rc = put_locked(s, p, &d, err);
+		/* the object and its event commit together or not at all */
+		if (rc == 0 && p->event)
+			rc = bento_history_append_locked(s, p->event, err);
 		if (rc == 0)
 			rc = tx_commit(s, err);
 		if (rc)
 			tx_rollback(s);
 	}
 	pthread_mutex_unlock(&s->mu);
+	if (rc == 0 && p->event)
+		(void)bento_history_head_update(s);
 	if (rc == 0 && out)
 		*out = d;
 	return rc;
@@ -1650,6 +1752,129 @@ out:
 	return rc;
 }
 
+/* ---- signatures and attestations of bentos ---- */
+
+/* The two tables differ only in their names. */
+/* Object id of bento d: only bentos carry signatures and attestations. */
+static int bento_find(struct bento_store *s, const struct bento_digest *d, int64_t *id,
+		      struct bento_error *err)
+{
+	char hex[BENTO_DIGEST_STRLEN];
+	int kind = 0, rc;
+
+	if ((rc = object_find(s, d, id, &kind, err)))
+		return rc;
+	bento_digest_str(d, hex);
+	if (!*id)
+		return bento_error_set(err, BENTO_E_NOTFOUND, "bento %s is not in the store", hex);
+	if (kind != BENTO_KIND_BENTO)
+		return bento_error_set(err, BENTO_E_INVALID,
+				       "%s is a %s: only bentos have signatures and attestations",
+				       hex, kind_name((enum bento_kind)kind));
+	return 0;
+}
+
+static int attach_add(struct bento_store *s, const struct attach_table *t,
+		      const struct bento_digest *d, const char *name, const char *data,
+		      size_t len, struct bento_error *err)
+{
+	int64_t id;
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	if ((rc = tx_begin(s, err)))
+		goto out;
+	if ((rc = bento_find(s, d, &id, err)) ||
+	    (rc = attach_insert(s, t, id, d, name, data, len, err)))
+		goto fail;
+	if ((rc = tx_commit(s, err)) == 0)
+		goto out;
+fail:
+	tx_rollback(s);
+out:
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+int bento_store_signature_add(struct bento_store *s, const struct bento_digest *d,
+			      const char *keyid, const char *sig, size_t len,
+			      struct bento_error *err)
+{
+	return attach_add(s, &signatures, d, keyid, sig, len, err);
+}
+
+int bento_store_attestation_add(struct bento_store *s, const struct bento_digest *d,
+				const char *name, const char *data, size_t len,
+				struct bento_error *err)
+{
+	return attach_add(s, &attestations, d, name, data, len, err);
+}
+
+void bento_attachments_free(struct bento_attachment *v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].name);
+		free(v[i].data);
+	}
+	free(v);
+}
+
+static int attach_list(struct bento_store *s, const struct attach_table *t,
+		       const struct bento_digest *d, struct bento_attachment **out, size_t *n,
+		       struct bento_error *err)
+{
+	struct bento_attachment *v = NULL;
+	size_t len = 0, cap = 0;
+	sqlite3_stmt *st;
+	int64_t id;
+	int r, rc;
+
+	pthread_mutex_lock(&s->mu);
+	if ((rc = bento_find(s, d, &id, err)) || (rc = db_prep(s, s->db, t->select, &st, err)))
+		goto out;
+	sqlite3_bind_int64(st, 1, id);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *p = col_str(st, 1);
+		size_t k = (size_t)sqlite3_column_bytes(st, 1);
+		if (len == cap) {
+			cap = cap ? cap * 2 : 4;
+			v = bento_xrealloc(v, cap * sizeof(*v));
+		}
+		v[len].name = bento_xstrdup(col_str(st, 0));
+		v[len].data = bento_xmalloc(k + 1);
+		memcpy(v[len].data, p, k);
+		v[len].data[k] = '\0';
+		v[len].len = k;
+		len++;
+	}
+	if (r != SQLITE_DONE)
+		rc = db_fail(s, s->db, t->what, err);
+	sqlite3_finalize(st);
+out:
+	pthread_mutex_unlock(&s->mu);
+	if (rc) {
+		bento_attachments_free(v, len);
+		return rc;
+	}
+	*out = v;
+	*n = len;
+	return 0;
+}
+
+int bento_store_signatures(struct bento_store *s, const struct bento_digest *d,
+			   struct bento_attachment **out, size_t *n, struct bento_error *err)
+{
+	return attach_list(s, &signatures, d, out, n, err);
+}
+
+int bento_store_attestations(struct bento_store *s, const struct bento_digest *d,
+			     struct bento_attachment **out, size_t *n, struct bento_error *err)
+{
+	return attach_list(s, &attestations, d, out, n, err);
+}
+
 /* ---- maintenance ---- */
 
 struct problems {
@@ -1904,7 +2129,13 @@ static int fsck_db(struct bento_store *s, struct problems *p, struct bento_error
 			     "SELECT b.digest, m.digest, '' FROM object_deps d "
 			     "JOIN objects b ON b.id = d.bento_id JOIN objects m ON m.id = d.model_id "
 			     "WHERE b.kind <> 2 OR m.kind <> 1",
-			     "object %s: uses %s, which is not a model%s", err)))
+			     "object %s: uses %s, which is not a model%s", err)) ||
+	    (rc = fsck_query(s, p,
+			     "SELECT o.digest, 'signature', a.keyid FROM signatures a "
+			     "JOIN objects o ON o.id = a.object_id WHERE o.kind <> 2 UNION ALL "
+			     "SELECT o.digest, 'attestation', a.name FROM attestations a "
+			     "JOIN objects o ON o.id = a.object_id WHERE o.kind <> 2",
+			     "object %s: has %s %s but is not a bento", err)))
 		return rc;
 	/* every blob an object lists must be present */
 	if ((rc = db_prep(s, s->db,
@@ -1941,6 +2172,18 @@ int bento_store_fsck(struct bento_store *s, struct bento_fsck_problem **out, siz
 		sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 	}
 	pthread_mutex_unlock(&s->mu);
+	if (rc == 0) {
+		/* a broken chain is a finding, not a failure to check */
+		struct bento_error e = { 0 };
+		int64_t events, bad;
+		rc = bento_history_verify(s, &events, &bad, &e);
+		if (rc == -BENTO_E_CORRUPT) {
+			problem(&p, "%s", e.msg);
+			rc = 0;
+		} else if (rc && err) {
+			*err = e;
+		}
+	}
 	if (rc == 0)
 		rc = blob_walk(s, fsck_blob, fsck_bad, &c, err);
 	if (rc) {

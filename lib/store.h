@@ -8,6 +8,8 @@
  *   blobs/sha256/<2hex>/<62hex>  immutable file contents, one per digest, 0444
  *   tmp/                         staging on the same filesystem
  *   lock                         flock: shared by every writer, exclusive for gc
+ *   history.head                 "SEQ HASH" of the newest history event (history.h)
+ *   history.lock                 flock serialising history.head writes
  *
  * Writes stage in tmp/, fsync, rename into place (an existing blob means it is
  * already stored), fsync the directory, and only then commit metadata.  A crash
@@ -123,6 +125,8 @@ struct bento_object_ref {
  * must be present.  An existing identical object is fine; a tag that already
  * points at another digest is -BENTO_E_EXISTS unless replace is set.
  */
+struct bento_event_in;
+struct bento_attachment;
 struct bento_object_put {
 	enum bento_kind kind;
 	const char *name, *version;
@@ -134,6 +138,11 @@ struct bento_object_put {
 	size_t n_deps;
 	uint64_t size;			/* total bytes of the content */
 	int replace;
+	const struct bento_event_in *event;	/* history event appended in the same transaction, or NULL */
+	const struct bento_attachment *sigs;	/* bentos: signatures added in the same transaction */
+	size_t n_sigs;
+	const struct bento_attachment *atts;	/* bentos: attestations likewise */
+	size_t n_atts;
 };
 int bento_store_put(struct bento_store *s, const struct bento_object_put *p,
 		    struct bento_digest *out, struct bento_error *err);
@@ -183,6 +192,37 @@ int bento_store_model_users(struct bento_store *s, const struct bento_digest *d,
 			    struct bento_object_info **out, size_t *n,
 			    struct bento_error *err);
 
+/* ---- signatures and attestations of bentos ---- */
+
+/*
+ * Attach a minisign signature (the whole .minisig text) made by key keyid
+ * (16 hex, as bento_keyid_hex) to bento d; a signature by the same key
+ * replaces the previous one.  The bento must exist (-BENTO_E_NOTFOUND).
+ */
+int bento_store_signature_add(struct bento_store *s, const struct bento_digest *d,
+			      const char *keyid, const char *sig, size_t len,
+			      struct bento_error *err);
+
+/*
+ * Attach an attestation (a DSSE envelope, canonical JSON) to bento d under
+ * name ("provenance.dsse.json"); the same name replaces.
+ */
+int bento_store_attestation_add(struct bento_store *s, const struct bento_digest *d,
+				const char *name, const char *data, size_t len,
+				struct bento_error *err);
+
+struct bento_attachment {
+	char *name;	/* signatures: the key id; attestations: the name */
+	char *data;
+	size_t len;
+};
+/* A bento's signatures / attestations, sorted by name.  Free with bento_attachments_free. */
+int bento_store_signatures(struct bento_store *s, const struct bento_digest *d,
+			   struct bento_attachment **out, size_t *n, struct bento_error *err);
+int bento_store_attestations(struct bento_store *s, const struct bento_digest *d,
+			     struct bento_attachment **out, size_t *n, struct bento_error *err);
+void bento_attachments_free(struct bento_attachment *v, size_t n);
+
 /* ---- maintenance ---- */
 
 struct bento_fsck_problem {
@@ -191,7 +231,7 @@ struct bento_fsck_problem {
 /*
  * Check the whole store: every blob rehashed against its name, every object's
  * manifest against its digest, every referenced blob and model present, no
- * dangling tags, SQLite integrity_check.  Problems are collected (caller frees
+ * dangling tags, SQLite integrity_check, the history's hash chain.  Problems are collected (caller frees
  * with bento_fsck_free); returns 0 when the check ran (problems or not).
  * Leftover tmp/ files older than an hour (crash leftovers) are removed.
  */

@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "buf.h"
+#include "error.h"
 
 char bento_buf_empty[1];
 
@@ -228,4 +230,31 @@ int bento_write_all(int fd, const void *p, size_t n)
 		n -= (size_t)k;
 	}
 	return 0;
+}
+
+int bento_mkdir_p(const char *path, unsigned mode, struct bento_error *err)
+{
+	char *p = bento_xstrdup(path);
+	struct stat st;
+	int rc = 0;
+
+	for (char *q = p + 1;; q++) {
+		if (*q != '/' && *q != '\0')
+			continue;
+		char c = *q;
+		*q = '\0';
+		if (mkdir(p, c ? 0755 : (mode_t)mode) < 0 && errno != EEXIST) {
+			rc = bento_error_errno(err, errno, "%s: cannot create directory", p);
+			break;
+		}
+		*q = c;
+		if (!c)
+			break;
+	}
+	if (rc == 0 && stat(path, &st) < 0)
+		rc = bento_error_errno(err, errno, "%s", path);
+	else if (rc == 0 && !S_ISDIR(st.st_mode))
+		rc = bento_error_set(err, BENTO_E_FAIL, "%s: not a directory", path);
+	free(p);
+	return rc;
 }

@@ -51,6 +51,15 @@ int bento_utf8_valid(const void *p, size_t n);
 /* write(2) until all n bytes are written, retrying EINTR; 0 or -errno. */
 int bento_write_all(int fd, const void *p, size_t n);
 
+/*
+ * mkdir -p: create path and its missing parents (mode for the last one,
+ * 0755 for parents).  An existing directory is fine; an existing
+ * non-directory is an error.  Returns 0 or -errno / -BENTO_E_FAIL with err
+ * naming the directory.
+ */
+struct bento_error;
+int bento_mkdir_p(const char *path, unsigned mode, struct bento_error *err);
+
 /* Checked allocation helpers (abort on OOM). */
 void *bento_xmalloc(size_t n);
 void *bento_xcalloc(size_t n, size_t size);

@@ -14,12 +14,16 @@
 #include "build.h"
 #include "cjson.h"
 #include "collect.h"
+#include "history.h"
 #include "manifest.h"
+#include "provenance.h"
+#include "trust.h"
 
 void bento_build_result_release(struct bento_build_result *r)
 {
 	free(r->name);
 	free(r->version);
+	free(r->git_commit);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -253,9 +257,14 @@ static int object_present(struct bento_store *s, enum bento_kind kind, const str
 	return had;
 }
 
-static int model_commit(struct bento_store *s, const struct bento_model *m,
+static int model_commit(struct bento_store *s, const struct bento_model *m, const char *source,
 			struct bento_error *err)
 {
+	json_t *details = json_pack("{s:s, s:I}", "source", source, "files", (json_int_t)m->n_files);
+	struct bento_event_in ev = {
+		.action = "model-import", .kind = BENTO_KIND_MODEL, .name = m->name,
+		.version = m->version, .digest = &m->digest, .details = details,
+	};
 	struct bento_buf canon = BENTO_BUF_INIT;
 	struct bento_digest *blobs = bento_xcalloc(m->n_files, sizeof(*blobs));
 	int rc;
@@ -267,10 +276,11 @@ static int model_commit(struct bento_store *s, const struct bento_model *m,
 		struct bento_object_put p = {
 			.kind = BENTO_KIND_MODEL, .name = m->name, .version = m->version,
 			.manifest = canon.buf, .manifest_len = canon.len,
-			.blobs = blobs, .n_blobs = m->n_files, .size = m->size,
+			.blobs = blobs, .n_blobs = m->n_files, .size = m->size, .event = &ev,
 		};
 		rc = bento_store_put(s, &p, NULL, err);
 	}
+	json_decref(details);
 	free(blobs);
 	bento_buf_release(&canon);
 	return rc;
@@ -332,7 +342,7 @@ int bento_model_import(struct bento_store *s, const struct bento_model_import_op
 	    (rc = model_describe(o, &src, items, &m, err)))
 		goto out;
 	had = object_present(s, BENTO_KIND_MODEL, &m->digest);
-	if ((rc = bento_blob_stage_commit(stage, err)) || (rc = model_commit(s, m, err)))
+	if ((rc = bento_blob_stage_commit(stage, err)) || (rc = model_commit(s, m, o->path, err)))
 		goto out;
 	if (out) {
 		result_fill(out, m->name, m->version, &m->digest, m->size, m->n_files);
@@ -390,6 +400,7 @@ struct build {
 	char *context;			/* realpath */
 	struct bento_model **models;	/* one per bentofile model, in bentofile order */
 	struct model_src *msrc;		/* for path models */
+	struct bento_git_state git;
 	struct bento_collect_file *files;	/* service files */
 	size_t n_files;
 	char **lock_rel;		/* lockfile paths relative to the context */
@@ -421,6 +432,7 @@ static void build_release(struct build *b)
 	free(b->lock_index);
 	free(b->items);
 	free(b->context);
+	bento_git_state_release(&b->git);
 	bentofile_free(b->bf);
 }
 
@@ -793,19 +805,31 @@ static int commit_bento(struct build *b, const struct bento_manifest *m,
 
 	for (size_t i = 0; i < b->bf->n_models && rc == 0; i++)
 		if (b->bf->models[i].path)
-			rc = model_commit(b->s, b->models[i], err);
+			rc = model_commit(b->s, b->models[i], b->bf->models[i].path, err);
 	bento_manifest_blobs(m, &blobs, &n_blobs);
 	for (size_t i = 0; i < m->n_models; i++)
 		deps[i] = m->models[i].digest;
 	if (rc == 0) {
 		int had = object_present(b->s, BENTO_KIND_BENTO, &m->digest);
+		json_t *details = json_pack("{s:I, s:I, s:I}", "files", (json_int_t)n_blobs,
+					    "size", (json_int_t)m->size, "models",
+					    (json_int_t)m->n_models);
+		if (b->git.commit) {
+			json_object_set_new(details, "commit", json_string(b->git.commit));
+			json_object_set_new(details, "dirty", json_boolean(b->git.dirty));
+		}
+		struct bento_event_in ev = {
+			.action = "build", .kind = BENTO_KIND_BENTO, .name = m->name,
+			.version = m->version, .digest = &m->digest, .details = details,
+		};
 		struct bento_object_put p = {
 			.kind = BENTO_KIND_BENTO, .name = m->name, .version = m->version,
 			.manifest = canon->buf, .manifest_len = canon->len,
 			.blobs = blobs, .n_blobs = n_blobs, .deps = deps, .n_deps = m->n_models,
-			.size = m->size,
+			.size = m->size, .event = &ev,
 		};
 		rc = bento_store_put(b->s, &p, NULL, err);
+		json_decref(details);
 		if (rc == 0) {
 			result_fill(out, m->name, m->version, &m->digest, m->size, n_blobs);
 			out->existed = had;
@@ -814,6 +838,100 @@ static int commit_bento(struct build *b, const struct bento_manifest *m,
 	}
 	free(blobs);
 	free(deps);
+	return rc;
+}
+
+/* The bentofile's path relative to the context when it lies inside, else as given. */
+static const char *bentofile_rel(const struct build *b, const char *bfpath, char **tmp)
+{
+	size_t n = strlen(b->context);
+
+	*tmp = realpath(bfpath, NULL);
+	if (*tmp && strncmp(*tmp, b->context, n) == 0 && (*tmp)[n] == '/')
+		return *tmp + n + 1;
+	return bfpath;
+}
+
+/*
+ * Record where the bento came from: an in-toto statement in a DSSE envelope,
+ * unsigned here; bento_sign_stored() adds signatures.  A rebuild of a bento
+ * already in the store keeps the provenance it has (which may be signed)
+ * unless this build signs, in which case its own provenance replaces it.
+ */
+static int attach_provenance(struct build *b, const struct bento_manifest *m, int existed,
+			     const char *bfpath, struct bento_error *err)
+{
+	struct bento_buf payload = BENTO_BUF_INIT, env = BENTO_BUF_INIT;
+	struct bento_attachment *atts = NULL;
+	size_t n_atts = 0;
+	char *tmp = NULL;
+
+	if (existed && !b->o->sign_key) {
+		int rc = bento_store_attestations(b->s, &m->digest, &atts, &n_atts, err);
+		bento_attachments_free(atts, n_atts);
+		if (rc || n_atts)
+			return rc;
+	}
+	json_t *params = json_pack("{s:b}", "strict", b->o->strict);
+	struct bento_provenance_input in = {
+		.m = m, .bentofile = bentofile_rel(b, bfpath, &tmp), .parameters = params,
+		.git = &b->git, .builder_version = BENTO_VERSION,
+	};
+	json_t *stmt = bento_provenance_statement(&in);
+	int rc = bento_json_canonical(stmt, &payload, err);
+
+	if (rc == 0)
+		rc = bento_dsse_envelope(BENTO_DSSE_PAYLOAD_TYPE, payload.buf, payload.len, &env, err);
+	if (rc == 0)
+		rc = bento_store_attestation_add(b->s, &m->digest, "provenance.dsse.json", env.buf,
+						 env.len, err);
+	json_decref(stmt);
+	json_decref(params);
+	free(tmp);
+	bento_buf_release(&payload);
+	bento_buf_release(&env);
+	return rc;
+}
+
+int bento_sign_stored(struct bento_store *s, const struct bento_digest *d,
+		      const struct bento_seckey *k, struct bento_error *err)
+{
+	struct bento_buf json = BENTO_BUF_INIT, sig = BENTO_BUF_INIT, env = BENTO_BUF_INIT;
+	struct bento_attachment *atts = NULL;
+	struct bento_manifest *m = NULL;
+	char keyid[BENTO_KEYID_HEXLEN + 1], *comment = NULL;
+	size_t n_atts = 0;
+	int rc;
+
+	if ((rc = bento_store_manifest(s, BENTO_KIND_BENTO, d, &json, err)) ||
+	    (rc = bento_manifest_parse(json.buf, json.len, "bento.json", &m, err)))
+		goto out;
+	comment = bento_signature_comment(m);
+	bento_keyid_hex(k->keyid, keyid);
+	if ((rc = bento_sign(k, json.buf, json.len, comment, NULL, &sig, err)) ||
+	    (rc = bento_store_signature_add(s, d, keyid, sig.buf, sig.len, err)) ||
+	    (rc = bento_store_attestations(s, d, &atts, &n_atts, err)))
+		goto out;
+	for (size_t i = 0; i < n_atts; i++) {
+		bento_buf_reset(&env);
+		if ((rc = bento_dsse_add_signature(atts[i].data, atts[i].len, k, &env, err)) ||
+		    (rc = bento_store_attestation_add(s, d, atts[i].name, env.buf, env.len, err)))
+			goto out;
+	}
+	json_t *details = json_pack("{s:s}", "key", keyid);
+	struct bento_event_in ev = {
+		.action = "sign", .kind = BENTO_KIND_BENTO, .name = m->name, .version = m->version,
+		.digest = d, .details = details,
+	};
+	rc = bento_history_append(s, &ev, err);
+	json_decref(details);
+out:
+	bento_attachments_free(atts, n_atts);
+	bento_manifest_free(m);
+	free(comment);
+	bento_buf_release(&json);
+	bento_buf_release(&sig);
+	bento_buf_release(&env);
 	return rc;
 }
 
@@ -846,14 +964,26 @@ int bento_build(struct bento_store *s, const struct bento_build_opts *o,
 	    (rc = collect_service(&b, err)) ||
 	    (rc = collect_lockfiles(&b, err)))
 		goto out;
+	if ((rc = bento_git_state(b.context, &b.git, err)))
+		goto out;
 	plan_items(&b);
 	stage = bento_blob_stage_new(s);
 	if ((rc = hash_all(s, stage, b.items, b.n_items, o->jobs, err)) ||
 	    (rc = describe_models(&b, err)) ||
 	    (rc = assemble(&b, &canon, &m, err)) ||
 	    (rc = bento_blob_stage_commit(stage, err)) ||
-	    (rc = commit_bento(&b, m, &canon, out, err)))
+	    (rc = commit_bento(&b, m, &canon, out, err)) ||
+	    (rc = attach_provenance(&b, m, out->existed, bfpath, err)))
 		goto out;
+	if (b.git.commit) {
+		out->git_commit = bento_xstrdup(b.git.commit);
+		out->git_dirty = b.git.dirty;
+	}
+	if (o->sign_key) {
+		if ((rc = bento_sign_stored(s, &m->digest, o->sign_key, err)))
+			goto out;
+		out->signed_by_key = 1;
+	}
 out:
 	bento_blob_stage_free(stage);
 	for (size_t i = 0; b.lock_items && i < b.n_lock; i++)

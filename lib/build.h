@@ -15,6 +15,7 @@
 
 #include "bentofile.h"
 #include "error.h"
+#include "sign.h"
 #include "store.h"
 
 /* Called for each non-fatal finding (lockfile warnings); msg is one line. */
@@ -37,6 +38,9 @@ struct bento_build_result {
 	size_t n_files;			/* content files (models included) */
 	size_t n_warnings;
 	int existed;			/* the same bento was already in the store */
+	int signed_by_key;		/* a signature was added (build --sign) */
+	char *git_commit;		/* the context's HEAD commit, when in git */
+	int git_dirty;
 };
 void bento_build_result_release(struct bento_build_result *r);
 
@@ -51,6 +55,7 @@ struct bento_build_opts {
 	size_t n_labels;
 	int strict;			/* lockfile findings are errors */
 	int jobs;
+	const struct bento_seckey *sign_key;	/* sign bento.json and the provenance; NULL = unsigned */
 	bento_warn_fn warn;
 	void *warn_ctx;
 };
@@ -63,6 +68,15 @@ struct bento_build_opts {
  */
 int bento_build(struct bento_store *s, const struct bento_build_opts *o,
 		struct bento_build_result *out, struct bento_error *err);
+
+/*
+ * Sign bento d with k: a minisign signature over its bento.json (trusted
+ * comment "bento NAME:VERSION DIGEST") stored with the bento, and a
+ * signature added to its provenance envelope when it has one.  Appends a
+ * "sign" history event.
+ */
+int bento_sign_stored(struct bento_store *s, const struct bento_digest *d,
+		      const struct bento_seckey *k, struct bento_error *err);
 
 /*
  * The bento's "created" time: SOURCE_DATE_EPOCH when set (must be a

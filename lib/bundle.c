@@ -1,11 +1,13 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "bundle.h"
 #include "cjson.h"
+#include "history.h"
 #include "manifest.h"
 
 static int load_manifest(struct bento_store *s, const struct bento_digest *d,
@@ -26,24 +28,43 @@ static int load_manifest(struct bento_store *s, const struct bento_digest *d,
 	return rc;
 }
 
+static int write_attachments(struct bento_archive_writer *w, const char *dir,
+			     const char *suffix, const struct bento_attachment *v, size_t n,
+			     struct bento_error *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *path = bento_xasprintf("%s/%s%s", dir, v[i].name, suffix);
+		int rc = bento_archive_write_bytes(w, path, 0644, v[i].data, v[i].len, err);
+		free(path);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 int bento_export(struct bento_store *s, const struct bento_digest *d, int fd,
 		 enum bento_compression comp, struct bento_error *err)
 {
 	struct bento_buf json = BENTO_BUF_INIT;
 	struct bento_manifest *m = NULL;
 	struct bento_archive_writer *w = NULL;
+	struct bento_attachment *sigs = NULL, *atts = NULL;
 	struct bento_entry *e = NULL;
-	size_t n = 0;
+	size_t n = 0, n_sigs = 0, n_atts = 0;
 	int64_t mtime = 0;
 	int rc;
 
-	if ((rc = load_manifest(s, d, &json, &m, err)))
+	if ((rc = load_manifest(s, d, &json, &m, err)) ||
+	    (rc = bento_store_signatures(s, d, &sigs, &n_sigs, err)) ||
+	    (rc = bento_store_attestations(s, d, &atts, &n_atts, err)))
 		goto out;
 	if (m->created && bento_time_parse(m->created, &mtime))
 		mtime = 0;
 	bento_manifest_entries(m, &e, &n);
 	if ((rc = bento_archive_writer_open(fd, comp, mtime, &w, err)) ||
-	    (rc = bento_archive_write_bytes(w, "bento.json", 0644, json.buf, json.len, err)))
+	    (rc = bento_archive_write_bytes(w, "bento.json", 0644, json.buf, json.len, err)) ||
+	    (rc = write_attachments(w, "signatures", ".minisig", sigs, n_sigs, err)) ||
+	    (rc = write_attachments(w, "attestations", "", atts, n_atts, err)))
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		int bfd;
@@ -59,15 +80,51 @@ int bento_export(struct bento_store *s, const struct bento_digest *d, int fd,
 	rc = bento_archive_writer_close(w, err);
 out:
 	bento_archive_writer_free(w);
+	bento_attachments_free(sigs, n_sigs);
+	bento_attachments_free(atts, n_atts);
 	bento_entries_free(e, n);
 	bento_manifest_free(m);
 	bento_buf_release(&json);
 	return rc;
 }
 
-/* ---- import ---- */
+/* ---- reading archives ---- */
 
 enum { IO_BUFSZ = 1 << 20 };
+
+/*
+ * One pass over an archive.  With a store, content goes into its stage and
+ * the first problem stops the walk; without one (verify), content is only
+ * hashed and each bad file becomes a FAIL in the report while the walk
+ * goes on.
+ */
+struct walk {
+	struct bento_store *s;
+	struct bento_blob_stage *stage;
+	struct bento_report *report;	/* verify mode */
+	const char *name;
+	struct bento_buf json;
+	struct bento_manifest *m;
+	struct bento_entry *e;
+	size_t n;
+	unsigned char *seen;
+	unsigned char *buf;
+	struct bento_attachment *sigs, *atts;
+	size_t n_sigs, n_atts;
+};
+
+static void walk_release(struct walk *w)
+{
+	bento_blob_stage_free(w->stage);
+	bento_buf_release(&w->json);
+	bento_manifest_free(w->m);
+	bento_entries_free(w->e, w->n);
+	free(w->seen);
+	free(w->buf);
+	bento_attachments_free(w->sigs, w->n_sigs);
+	bento_attachments_free(w->atts, w->n_atts);
+	memset(w, 0, sizeof(*w));
+}
 
 static int read_all(struct bento_archive_reader *r, uint64_t size, struct bento_buf *out,
 		    struct bento_error *err)
@@ -85,23 +142,38 @@ static int read_all(struct bento_archive_reader *r, uint64_t size, struct bento_
 	return 0;
 }
 
-/* Stream the current entry's data into the store (or just hash it when the blob is present). */
-static int take_entry(struct bento_store *s, struct bento_blob_stage *stage,
-		      struct bento_archive_reader *r, const char *name,
-		      const struct bento_entry *e, unsigned char *buf, struct bento_error *err)
+static int digest_mismatch(struct walk *w, const struct bento_entry *e,
+			   const struct bento_digest *got, struct bento_error *err)
 {
-	struct bento_blob_writer *w = NULL;
+	char want[BENTO_DIGEST_STRLEN], have[BENTO_DIGEST_STRLEN];
+
+	bento_digest_str(&e->file->digest, want);
+	bento_digest_str(got, have);
+	if (w->report) {
+		bento_report_add(w->report, BENTO_CHECK_FAIL, e->path,
+				 "digest mismatch: expected %s, got %s", want, have);
+		return 0;
+	}
+	return bento_error_set(err, BENTO_E_VERIFY, "%s: %s: digest mismatch: expected %s, got %s",
+			       w->name, e->path, want, have);
+}
+
+/* Stream the current entry into the stage, or only hash it (verify, or the blob is present). */
+static int take_entry(struct walk *w, struct bento_archive_reader *r, const struct bento_entry *e,
+		      struct bento_error *err)
+{
+	struct bento_blob_writer *bw = NULL;
 	struct bento_hasher *h = NULL;
 	struct bento_digest got;
 	uint64_t total = 0;
 	int rc = 0;
 
-	if (bento_blob_has(s, &e->file->digest))
+	if (!w->s || bento_blob_has(w->s, &e->file->digest))
 		h = bento_hasher_new();
-	else if ((rc = bento_blob_writer_new(s, &w, err)))
+	else if ((rc = bento_blob_writer_new(w->s, &bw, err)))
 		return rc;
 	for (;;) {
-		ssize_t k = bento_archive_read(r, buf, IO_BUFSZ, err);
+		ssize_t k = bento_archive_read(r, w->buf, IO_BUFSZ, err);
 		if (k < 0) {
 			rc = (int)k;
 			goto fail;
@@ -110,45 +182,37 @@ static int take_entry(struct bento_store *s, struct bento_blob_stage *stage,
 			break;
 		total += (uint64_t)k;
 		if (h)
-			bento_hasher_update(h, buf, (size_t)k);
-		else if ((rc = bento_blob_write(w, buf, (size_t)k, err)))
+			bento_hasher_update(h, w->buf, (size_t)k);
+		else if ((rc = bento_blob_write(bw, w->buf, (size_t)k, err)))
 			goto fail;
 	}
 	if (total != e->file->size) {
 		rc = bento_error_set(err, BENTO_E_VERIFY, "%s: %s: truncated (%llu of %llu bytes)",
-				     name, e->path, (unsigned long long)total,
+				     w->name, e->path, (unsigned long long)total,
 				     (unsigned long long)e->file->size);
 		goto fail;
 	}
 	if (h) {
 		bento_hasher_final(h, &got);
 		bento_hasher_free(h);
-		if (!bento_digest_eq(&got, &e->file->digest)) {
-			char want[BENTO_DIGEST_STRLEN], have[BENTO_DIGEST_STRLEN];
-			bento_digest_str(&e->file->digest, want);
-			bento_digest_str(&got, have);
-			return bento_error_set(err, BENTO_E_VERIFY,
-					       "%s: %s: digest mismatch: expected %s, got %s", name,
-					       e->path, want, have);
-		}
-		return 0;
+		return bento_digest_eq(&got, &e->file->digest) ? 0 : digest_mismatch(w, e, &got, err);
 	}
 	char what[BENTO_PATH_MAX + 256];
-	snprintf(what, sizeof(what), "%s: %s", name, e->path);
-	return bento_blob_writer_stage(w, stage, what, &e->file->digest, NULL, err);
+	snprintf(what, sizeof(what), "%s: %s", w->name, e->path);
+	return bento_blob_writer_stage(bw, w->stage, what, &e->file->digest, NULL, err);
 fail:
 	bento_hasher_free(h);
-	bento_blob_writer_abort(w);
+	bento_blob_writer_abort(bw);
 	return rc;
 }
 
-/* A directory entry is allowed only as a parent of listed files. */
+/* A directory entry is allowed only as a parent of what the archive may hold. */
 static int dir_listed(const struct bento_entry *e, size_t n, const char *dir)
 {
 	size_t len = strlen(dir), lo = 0, hi = n;
 
 	if (strcmp(dir, "signatures") == 0 || strcmp(dir, "attestations") == 0)
-		return 0;
+		return 1;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 		if (strcmp(e[mid].path, dir) <= 0)
@@ -157,6 +221,51 @@ static int dir_listed(const struct bento_entry *e, size_t n, const char *dir)
 			hi = mid;
 	}
 	return lo < n && strncmp(e[lo].path, dir, len) == 0 && e[lo].path[len] == '/';
+}
+
+static int is_keyid_name(const char *s)
+{
+	if (strlen(s) != BENTO_KEYID_HEXLEN + strlen(".minisig") ||
+	    strcmp(s + BENTO_KEYID_HEXLEN, ".minisig") != 0)
+		return 0;
+	for (int i = 0; i < BENTO_KEYID_HEXLEN; i++)
+		if (!strchr("0123456789ABCDEF", s[i]))
+			return 0;
+	return 1;
+}
+
+/* signatures/KEYID.minisig or attestations/NAME.dsse.json: read whole into the walk. */
+static int take_attachment(struct walk *w, struct bento_archive_reader *r,
+			   const struct bento_archive_entry *ae, struct bento_error *err)
+{
+	int is_sig = strncmp(ae->path, "signatures/", 11) == 0;
+	const char *base = ae->path + (is_sig ? 11 : 13);
+	size_t blen = strlen(base), cap = is_sig ? BENTO_SIG_MAX : BENTO_ATTESTATION_MAX;
+	struct bento_attachment **v = is_sig ? &w->sigs : &w->atts;
+	size_t *n = is_sig ? &w->n_sigs : &w->n_atts;
+	struct bento_buf data = BENTO_BUF_INIT;
+	int rc;
+
+	if (strchr(base, '/') || (is_sig ? !is_keyid_name(base)
+					 : (blen <= 10 || strcmp(base + blen - 10, ".dsse.json") != 0)))
+		return bento_error_set(err, BENTO_E_UNSAFE, "%s: %s: not a %s", w->name, ae->path,
+				       is_sig ? "signature (signatures/KEYID.minisig)"
+					      : "attestation (attestations/NAME.dsse.json)");
+	if (ae->size > cap || *n >= BENTO_ATTACHMENTS_MAX)
+		return bento_error_set(err, BENTO_E_VERIFY, "%s: %s: larger than %zu bytes or too many",
+				       w->name, ae->path, cap);
+	for (size_t i = 0; i < *n; i++)
+		if (strncmp((*v)[i].name, base, is_sig ? BENTO_KEYID_HEXLEN : blen) == 0 &&
+		    (is_sig || !(*v)[i].name[blen]))
+			return bento_error_set(err, BENTO_E_UNSAFE, "%s: %s: duplicate entry", w->name,
+					       ae->path);
+	if ((rc = read_all(r, ae->size, &data, err)))
+		return rc;
+	*v = bento_xrealloc(*v, (*n + 1) * sizeof(**v));
+	(*v)[*n].name = is_sig ? bento_xstrndup(base, BENTO_KEYID_HEXLEN) : bento_xstrdup(base);
+	(*v)[*n].data = bento_buf_detach(&data, &(*v)[*n].len);
+	(*n)++;
+	return 0;
 }
 
 static int check_space(struct bento_store *s, const struct bento_manifest *m, const char *name,
@@ -168,11 +277,8 @@ static int check_space(struct bento_store *s, const struct bento_manifest *m, co
 		return 0;
 	uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
 	if (m->size > avail) {
-		char d[32], a[32];
-		snprintf(d, sizeof(d), "%llu", (unsigned long long)m->size);
-		snprintf(a, sizeof(a), "%llu", (unsigned long long)avail);
-		bento_error_set(err, BENTO_E_FAIL, "%s: needs %s bytes but the store has %s bytes free",
-				name, d, a);
+		bento_error_set(err, BENTO_E_FAIL, "%s: needs %llu bytes but the store has %llu bytes free",
+				name, (unsigned long long)m->size, (unsigned long long)avail);
 		if (err)
 			err->code = -ENOSPC;
 		return -ENOSPC;
@@ -212,9 +318,116 @@ static int check_tags(struct bento_store *s, const struct bento_manifest *m, con
 	return rc;
 }
 
-static int commit_import(struct bento_store *s, const struct bento_manifest *m,
-			 const struct bento_buf *json, struct bento_error *err)
+/* Input that is not a bento archive at all is as bad as a damaged one. */
+static int as_verify(int rc, struct bento_error *err)
 {
+	if (rc != -BENTO_E_INVALID)
+		return rc;
+	if (err)
+		err->code = -BENTO_E_VERIFY;
+	return -BENTO_E_VERIFY;
+}
+
+static int walk_archive(struct walk *w, int fd, struct bento_error *err)
+{
+	struct bento_archive_reader *r = NULL;
+	struct bento_archive_entry ae;
+	int rc;
+
+	if ((rc = as_verify(bento_archive_reader_open(fd, w->name, &r, err), err)))
+		goto out;
+	rc = as_verify(bento_archive_next(r, &ae, err), err);
+	if (rc < 0)
+		goto out;
+	if (rc == 0 || ae.type != BENTO_ENTRY_FILE || strcmp(ae.path, "bento.json") != 0) {
+		rc = bento_error_set(err, BENTO_E_VERIFY,
+				     "%s: the first entry must be bento.json, found %s", w->name,
+				     rc == 0 ? "an empty archive" : ae.path);
+		goto out;
+	}
+	if (ae.size > BENTO_MANIFEST_MAX) {
+		rc = bento_error_set(err, BENTO_E_VERIFY, "%s: bento.json is larger than %u bytes",
+				     w->name, BENTO_MANIFEST_MAX);
+		goto out;
+	}
+	if ((rc = read_all(r, ae.size, &w->json, err)))
+		goto out;
+	if ((rc = bento_manifest_parse(w->json.buf, w->json.len, "bento.json", &w->m, err))) {
+		bento_error_prefix(err, "%s", w->name);
+		rc = as_verify(rc, err);
+		goto out;
+	}
+	if (w->s && ((rc = check_space(w->s, w->m, w->name, err)) ||
+		     (rc = check_tags(w->s, w->m, w->name, err))))
+		goto out;
+	bento_manifest_entries(w->m, &w->e, &w->n);
+	w->seen = bento_xcalloc(w->n + 1, 1);
+	w->buf = bento_xmalloc(IO_BUFSZ);
+	while ((rc = as_verify(bento_archive_next(r, &ae, err), err)) == 1) {
+		const struct bento_entry *it;
+
+		if (ae.type == BENTO_ENTRY_DIR) {
+			if (!dir_listed(w->e, w->n, ae.path)) {
+				rc = bento_error_set(err, BENTO_E_UNSAFE,
+						     "%s: %s/: directory not listed in bento.json",
+						     w->name, ae.path);
+				goto out;
+			}
+			continue;
+		}
+		if (strncmp(ae.path, "signatures/", 11) == 0 ||
+		    strncmp(ae.path, "attestations/", 13) == 0) {
+			if ((rc = take_attachment(w, r, &ae, err)))
+				goto out;
+			continue;
+		}
+		it = bento_entries_find(w->e, w->n, ae.path);
+		if (!it) {
+			rc = bento_error_set(err, BENTO_E_UNSAFE, "%s: %s: not listed in bento.json",
+					     w->name, ae.path);
+			goto out;
+		}
+		if (w->seen[it - w->e]++) {
+			rc = bento_error_set(err, BENTO_E_UNSAFE, "%s: %s: duplicate entry", w->name,
+					     ae.path);
+			goto out;
+		}
+		if (ae.size != it->file->size) {
+			rc = bento_error_set(err, BENTO_E_VERIFY,
+					     "%s: %s: size %llu differs from bento.json (%llu)", w->name,
+					     ae.path, (unsigned long long)ae.size,
+					     (unsigned long long)it->file->size);
+			goto out;
+		}
+		if (((ae.mode & 0100) ? 0755u : 0644u) != it->file->mode) {
+			rc = bento_error_set(err, BENTO_E_VERIFY,
+					     "%s: %s: mode %o differs from bento.json (%o)", w->name,
+					     ae.path, ae.mode & 07777, it->file->mode);
+			goto out;
+		}
+		if ((rc = take_entry(w, r, it, err)))
+			goto out;
+	}
+	if (rc < 0)
+		goto out;
+	for (size_t i = 0; i < w->n; i++) {
+		if (!w->seen[i]) {
+			rc = bento_error_set(err, BENTO_E_VERIFY,
+					     "%s: %s: listed in bento.json but missing from the archive",
+					     w->name, w->e[i].path);
+			goto out;
+		}
+	}
+out:
+	bento_archive_reader_free(r);
+	return rc;
+}
+
+/* ---- import ---- */
+
+static int commit_import(struct bento_store *s, const struct walk *w, struct bento_error *err)
+{
+	const struct bento_manifest *m = w->m;
 	struct bento_digest *blobs, *deps = bento_xcalloc(m->n_models + 1, sizeof(*deps));
 	size_t n_blobs;
 	int rc = 0;
@@ -240,146 +453,189 @@ static int commit_import(struct bento_store *s, const struct bento_manifest *m,
 	}
 	bento_manifest_blobs(m, &blobs, &n_blobs);
 	if (rc == 0) {
+		json_t *details = json_pack("{s:s, s:I, s:I}", "source", w->name, "signatures",
+					    (json_int_t)w->n_sigs, "attestations",
+					    (json_int_t)w->n_atts);
+		struct bento_event_in ev = {
+			.action = "import", .kind = BENTO_KIND_BENTO, .name = m->name,
+			.version = m->version, .digest = &m->digest, .details = details,
+		};
+		/* The bento, its signatures and attestations and the event: one transaction. */
 		struct bento_object_put p = {
 			.kind = BENTO_KIND_BENTO, .name = m->name, .version = m->version,
-			.manifest = json->buf, .manifest_len = json->len,
+			.manifest = w->json.buf, .manifest_len = w->json.len,
 			.blobs = blobs, .n_blobs = n_blobs, .deps = deps, .n_deps = m->n_models,
-			.size = m->size,
+			.size = m->size, .event = &ev,
+			.sigs = w->sigs, .n_sigs = w->n_sigs, .atts = w->atts, .n_atts = w->n_atts,
 		};
 		rc = bento_store_put(s, &p, NULL, err);
+		json_decref(details);
 	}
 	free(blobs);
 	free(deps);
 	return rc;
 }
 
-/* For import, input that is not a bento archive at all is as bad as a damaged one. */
-static int as_verify(int rc, struct bento_error *err)
+static int object_present(struct bento_store *s, const struct bento_digest *d)
 {
-	if (rc != -BENTO_E_INVALID)
-		return rc;
-	if (err)
-		err->code = -BENTO_E_VERIFY;
-	return -BENTO_E_VERIFY;
+	struct bento_object_ref had = { 0 };
+	char str[BENTO_DIGEST_STRLEN];
+	int present;
+
+	bento_digest_str(d, str);
+	present = bento_store_resolve(s, BENTO_KIND_BENTO, str, &had, NULL) == 0;
+	bento_object_ref_release(&had);
+	return present;
 }
 
 int bento_import(struct bento_store *s, int fd, const char *name,
-		 struct bento_build_result *out, struct bento_error *err)
+		 const struct bento_import_opts *o, struct bento_build_result *out,
+		 struct bento_error *err)
 {
-	struct bento_archive_reader *r = NULL;
-	struct bento_blob_stage *stage = bento_blob_stage_new(s);
-	struct bento_archive_entry ae;
-	struct bento_buf json = BENTO_BUF_INIT;
-	struct bento_manifest *m = NULL;
-	struct bento_entry *e = NULL;
-	unsigned char *buf = NULL, *seen = NULL;
-	size_t n = 0;
-	int rc;
+	static const struct bento_keyring none = BENTO_KEYRING_INIT;
+	const struct bento_keyring *kr = o && o->keys ? o->keys : &none;
+	struct bento_report local = { 0 }, *r = o && o->report ? o->report : &local;
+	struct walk w = { .s = s, .name = name };
+	int rc, existed;
 
-	if ((rc = bento_archive_reader_open(fd, name, &r, err))) {
-		rc = as_verify(rc, err);
+	w.stage = bento_blob_stage_new(s);
+	if ((rc = walk_archive(&w, fd, err)))
 		goto out;
-	}
-	rc = bento_archive_next(r, &ae, err);
-	if (rc < 0) {
-		rc = as_verify(rc, err);
-		goto out;
-	}
-	if (rc == 0 || ae.type != BENTO_ENTRY_FILE || strcmp(ae.path, "bento.json") != 0) {
-		rc = bento_error_set(err, BENTO_E_VERIFY,
-				     "%s: the first entry must be bento.json, found %s", name,
-				     rc == 0 ? "an empty archive" : ae.path);
-		goto out;
-	}
-	if (ae.size > BENTO_MANIFEST_MAX) {
-		rc = bento_error_set(err, BENTO_E_VERIFY, "%s: bento.json is larger than %u bytes",
-				     name, BENTO_MANIFEST_MAX);
-		goto out;
-	}
-	if ((rc = read_all(r, ae.size, &json, err)))
-		goto out;
-	if ((rc = bento_manifest_parse(json.buf, json.len, "bento.json", &m, err))) {
+	/* Every signature and attestation is judged before anything is committed. */
+	bento_check_signatures(r, w.m, w.json.buf, w.json.len, w.sigs, w.n_sigs, kr);
+	bento_check_attestations(r, w.m, w.atts, w.n_atts, kr);
+	if ((rc = bento_policy_check(o ? o->policy : NULL, o && o->require_signature, w.m->name, r,
+				     kr, err))) {
 		bento_error_prefix(err, "%s", name);
-		rc = as_verify(rc, err);
 		goto out;
 	}
-	if ((rc = check_space(s, m, name, err)) || (rc = check_tags(s, m, name, err)))
-		goto out;
-	bento_manifest_entries(m, &e, &n);
-	seen = bento_xcalloc(n + 1, 1);
-	buf = bento_xmalloc(IO_BUFSZ);
-	while ((rc = as_verify(bento_archive_next(r, &ae, err), err)) == 1) {
-		const struct bento_entry *it;
-
-		if (ae.type == BENTO_ENTRY_DIR) {
-			if (!dir_listed(e, n, ae.path)) {
-				rc = bento_error_set(err, BENTO_E_UNSAFE,
-						     "%s: %s/: directory not listed in bento.json", name,
-						     ae.path);
-				goto out;
-			}
-			continue;
-		}
-		it = bento_entries_find(e, n, ae.path);
-		if (!it) {
-			rc = bento_error_set(err, BENTO_E_UNSAFE, "%s: %s: not listed in bento.json",
-					     name, ae.path);
-			goto out;
-		}
-		if (seen[it - e]++) {
-			rc = bento_error_set(err, BENTO_E_UNSAFE, "%s: %s: duplicate entry", name,
-					     ae.path);
-			goto out;
-		}
-		if (ae.size != it->file->size) {
-			rc = bento_error_set(err, BENTO_E_VERIFY,
-					     "%s: %s: size %llu differs from bento.json (%llu)", name,
-					     ae.path, (unsigned long long)ae.size,
-					     (unsigned long long)it->file->size);
-			goto out;
-		}
-		if (((ae.mode & 0100) ? 0755u : 0644u) != it->file->mode) {
-			rc = bento_error_set(err, BENTO_E_VERIFY,
-					     "%s: %s: mode %o differs from bento.json (%o)", name,
-					     ae.path, ae.mode & 07777, it->file->mode);
-			goto out;
-		}
-		if ((rc = take_entry(s, stage, r, name, it, buf, err)))
-			goto out;
-	}
-	if (rc < 0)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		if (!seen[i]) {
-			rc = bento_error_set(err, BENTO_E_VERIFY,
-					     "%s: %s: listed in bento.json but missing from the archive",
-					     name, e[i].path);
-			goto out;
-		}
-	}
-	char d[BENTO_DIGEST_STRLEN];
-	struct bento_object_ref had = { 0 };
-	bento_digest_str(&m->digest, d);
-	int existed = bento_store_resolve(s, BENTO_KIND_BENTO, d, &had, NULL) == 0;
-	bento_object_ref_release(&had);
-	if ((rc = bento_blob_stage_commit(stage, err)) || (rc = commit_import(s, m, &json, err)))
+	existed = object_present(s, &w.m->digest);
+	if ((rc = bento_blob_stage_commit(w.stage, err)) || (rc = commit_import(s, &w, err)))
 		goto out;
 	if (out) {
 		memset(out, 0, sizeof(*out));
-		out->name = bento_xstrdup(m->name);
-		out->version = bento_xstrdup(m->version);
-		out->digest = m->digest;
-		out->size = m->size;
-		out->n_files = n;
+		out->name = bento_xstrdup(w.m->name);
+		out->version = bento_xstrdup(w.m->version);
+		out->digest = w.m->digest;
+		out->size = w.m->size;
+		out->n_files = w.n;
 		out->existed = existed;
 	}
 out:
-	bento_blob_stage_free(stage);
-	free(buf);
-	free(seen);
+	bento_report_release(&local);
+	walk_release(&w);
+	return rc;
+}
+
+/* ---- verify ---- */
+
+static void report_models(struct bento_report *r, const struct bento_manifest *m)
+{
+	for (size_t i = 0; i < m->n_models; i++) {
+		char d[BENTO_DIGEST_STRLEN], what[300];
+		bento_digest_str(&m->models[i].digest, d);
+		snprintf(what, sizeof(what), "model %s:%s", m->models[i].name, m->models[i].version);
+		bento_report_add(r, BENTO_CHECK_OK, what, "manifest matches %s (%zu files)", d,
+				 m->models[i].n_files);
+	}
+}
+
+int bento_verify_archive(int fd, const char *name, const struct bento_keyring *kr,
+			 struct bento_report *r, struct bento_manifest **m_out,
+			 struct bento_error *err)
+{
+	struct walk w = { .report = r, .name = name };
+	char d[BENTO_DIGEST_STRLEN];
+	size_t before = r->failed;
+	int rc = walk_archive(&w, fd, err);
+
+	if (rc == 0) {
+		bento_digest_str(&w.m->digest, d);
+		bento_report_add(r, BENTO_CHECK_OK, "bento.json", "%s:%s is %s", w.m->name,
+				 w.m->version, d);
+		report_models(r, w.m);
+		if (r->failed == before)
+			bento_report_add(r, BENTO_CHECK_OK, "files",
+					 "all %zu files match their digests", w.n);
+		bento_check_signatures(r, w.m, w.json.buf, w.json.len, w.sigs, w.n_sigs, kr);
+		bento_check_attestations(r, w.m, w.atts, w.n_atts, kr);
+		if (m_out) {
+			*m_out = w.m;
+			w.m = NULL;
+		}
+	}
+	walk_release(&w);
+	return rc;
+}
+
+/* A stored file: present with the right size, and with full also the right content. */
+static void check_blob(struct bento_store *s, const struct bento_entry *e, int full,
+		       struct bento_report *r)
+{
+	struct bento_error err = { 0 };
+	struct bento_digest got;
+	struct stat st;
+	uint64_t size = 0;
+	int fd;
+
+	if (bento_blob_open(s, &e->file->digest, &fd, &err)) {
+		bento_report_add(r, BENTO_CHECK_FAIL, e->path, "%s", err.msg);
+		return;
+	}
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != e->file->size) {
+		bento_report_add(r, BENTO_CHECK_FAIL, e->path, "size %lld differs from bento.json (%llu)",
+				 (long long)st.st_size, (unsigned long long)e->file->size);
+	} else if (full) {
+		if (bento_digest_fd(fd, e->path, &got, &size, &err))
+			bento_report_add(r, BENTO_CHECK_FAIL, e->path, "%s", err.msg);
+		else if (!bento_digest_eq(&got, &e->file->digest)) {
+			char want[BENTO_DIGEST_STRLEN], have[BENTO_DIGEST_STRLEN];
+			bento_digest_str(&e->file->digest, want);
+			bento_digest_str(&got, have);
+			bento_report_add(r, BENTO_CHECK_FAIL, e->path,
+					 "digest mismatch: expected %s, got %s", want, have);
+		}
+	}
+	close(fd);
+}
+
+int bento_verify_stored(struct bento_store *s, const struct bento_digest *d, int full,
+			const struct bento_keyring *kr, struct bento_report *r,
+			struct bento_manifest **m_out, struct bento_error *err)
+{
+	struct bento_buf json = BENTO_BUF_INIT;
+	struct bento_manifest *m = NULL;
+	struct bento_attachment *sigs = NULL, *atts = NULL;
+	struct bento_entry *e = NULL;
+	size_t n = 0, n_sigs = 0, n_atts = 0, before = r->failed;
+	char ds[BENTO_DIGEST_STRLEN];
+	int rc;
+
+	if ((rc = load_manifest(s, d, &json, &m, err)) ||
+	    (rc = bento_store_signatures(s, d, &sigs, &n_sigs, err)) ||
+	    (rc = bento_store_attestations(s, d, &atts, &n_atts, err)))
+		goto out;
+	bento_digest_str(d, ds);
+	bento_report_add(r, BENTO_CHECK_OK, "bento.json", "%s:%s is %s", m->name, m->version, ds);
+	report_models(r, m);
+	bento_manifest_entries(m, &e, &n);
+	for (size_t i = 0; i < n; i++)
+		check_blob(s, &e[i], full, r);
+	if (r->failed == before)
+		bento_report_add(r, BENTO_CHECK_OK, "files", full ? "all %zu files match their digests"
+								   : "all %zu files present with the right sizes (--full rehashes them)",
+				 n);
+	bento_check_signatures(r, m, json.buf, json.len, sigs, n_sigs, kr);
+	bento_check_attestations(r, m, atts, n_atts, kr);
+	if (m_out) {
+		*m_out = m;
+		m = NULL;
+	}
+out:
+	bento_attachments_free(sigs, n_sigs);
+	bento_attachments_free(atts, n_atts);
 	bento_entries_free(e, n);
 	bento_manifest_free(m);
 	bento_buf_release(&json);
-	bento_archive_reader_free(r);
 	return rc;
 }

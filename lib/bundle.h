@@ -1,5 +1,6 @@
 /*
- * bundle.h - .bento archives in and out of the store (man/bento-archive.5).
+ * bundle.h - .bento archives in and out of the store, and verification of
+ * archives and stored bentos (man/bento-archive.5, bento-verify(1)).
  */
 #ifndef BENTO_BUNDLE_H
 #define BENTO_BUNDLE_H
@@ -10,25 +11,62 @@
 #include "build.h"
 #include "error.h"
 #include "store.h"
+#include "trust.h"
+
+/* Caps on what an archive may carry besides content. */
+#define BENTO_SIG_MAX (64u << 10)		/* one .minisig */
+#define BENTO_ATTESTATION_MAX (1u << 20)	/* one DSSE envelope (the store's cap) */
+#define BENTO_ATTACHMENTS_MAX 256		/* of each kind */
 
 /*
- * Write bento d as an archive to fd: bento.json first, then every content
- * file sorted bytewise by path, each header normalised (mtime = created or
- * 0).  Same bento + same compression = same bytes.  *bytes (optional) gets the
- * content bytes written.
+ * Write bento d as an archive to fd: bento.json first, then its signatures
+ * (signatures/KEYID.minisig) and attestations (attestations/NAME), then
+ * every content file sorted bytewise by path, each header normalised
+ * (mtime = created or 0).  Same bento, attachments and compression = same
+ * bytes.
  */
 int bento_export(struct bento_store *s, const struct bento_digest *d, int fd,
 		 enum bento_compression comp, struct bento_error *err);
+
+struct bento_import_opts {
+	int require_signature;		/* at least one signature by a key of keys */
+	const struct bento_keyring *keys;	/* trusted keys; NULL = none */
+	const struct bento_policy *policy;	/* NULL = none */
+	struct bento_report *report;	/* receives the signature/attestation checks; may be NULL */
+};
 
 /*
  * Read an archive from fd into the store.  Every entry is checked against
  * bento.json while streaming (size, mode, digest); anything unlisted,
  * duplicated, unsafe or missing is refused (-BENTO_E_UNSAFE /
- * -BENTO_E_VERIFY) and nothing is tagged.  name names the input in
- * messages.  A declared size larger than the store's free space is refused
- * before anything is written (-ENOSPC).
+ * -BENTO_E_VERIFY).  Signatures and attestations are checked against
+ * o->keys; a failing one, or a missing signature that o or the policy
+ * requires, refuses the import (-BENTO_E_VERIFY).  Verified content waits
+ * in tmp/ until all of that holds, so a refused import leaves the store
+ * exactly as it was.  name names the input in messages.
  */
 int bento_import(struct bento_store *s, int fd, const char *name,
-		 struct bento_build_result *out, struct bento_error *err);
+		 const struct bento_import_opts *o, struct bento_build_result *out,
+		 struct bento_error *err);
+
+/*
+ * Verify an archive without storing anything: every file is hashed against
+ * bento.json (each mismatch is a FAIL in r, and checking goes on), then the
+ * signatures and attestations are checked with kr.  Returns <0 only when the
+ * archive cannot be read as a bento at all (then r holds what was found so
+ * far); *m_out (optional) receives the manifest.
+ */
+int bento_verify_archive(int fd, const char *name, const struct bento_keyring *kr,
+			 struct bento_report *r, struct bento_manifest **m_out,
+			 struct bento_error *err);
+
+/*
+ * Verify a stored bento: its manifest against its digest, every model
+ * manifest, every file's blob (present with the right size; full = also
+ * rehashed), its signatures and attestations.  Same conventions as above.
+ */
+int bento_verify_stored(struct bento_store *s, const struct bento_digest *d, int full,
+			const struct bento_keyring *kr, struct bento_report *r,
+			struct bento_manifest **m_out, struct bento_error *err);
 
 #endif

@@ -5,6 +5,7 @@
 
 #include "build.h"
 #include "cli.h"
+#include "sign.h"
 
 static void warn_cb(void *ctx, const char *msg)
 {
@@ -19,9 +20,14 @@ void cli_print_result(const struct bento_build_result *r, enum cli_output out, c
 
 	bento_digest_str(&r->digest, d);
 	if (out == CLI_OUT_JSON) {
-		json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:b}", "name", r->name, "version",
+		json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:b, s:b}", "name", r->name, "version",
 				      r->version, "digest", d, "size", (json_int_t)r->size,
-				      "files", (json_int_t)r->n_files, "existed", r->existed);
+				      "files", (json_int_t)r->n_files, "existed", r->existed,
+				      "signed", r->signed_by_key);
+		if (r->git_commit) {
+			json_object_set_new(j, "commit", json_string(r->git_commit));
+			json_object_set_new(j, "dirty", json_boolean(r->git_dirty));
+		}
 		cli_print_json(j);
 		json_decref(j);
 	} else if (out == CLI_OUT_TAG) {
@@ -30,7 +36,9 @@ void cli_print_result(const struct bento_build_result *r, enum cli_output out, c
 		cli_human_size(r->size, size);
 		printf("%s %s:%s%s\n%s\n", verb, r->name, r->version,
 		       r->existed ? " (unchanged, already in the store)" : "", d);
-		fprintf(stderr, "%zu files, %s\n", r->n_files, size);
+		fprintf(stderr, "%zu files, %s%s%s%s%s\n", r->n_files, size,
+			r->git_commit ? ", commit " : "", r->git_commit ? r->git_commit : "",
+			r->git_dirty ? " (dirty)" : "", r->signed_by_key ? ", signed" : "");
 	}
 }
 
@@ -44,9 +52,14 @@ int cmd_build(int argc, char **argv)
 		{ "strict", no_argument, NULL, 's' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "sign", optional_argument, NULL, 'S' },
+		{ "key", required_argument, NULL, 'k' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct bento_build_opts o = { .warn = warn_cb };
+	struct bento_seckey key;
+	const char *key_arg = NULL;
+	int sign = 0;
 	struct bento_build_result r = { 0 };
 	struct bento_error err = { 0 };
 	struct bento_kv *labels = NULL;
@@ -61,6 +74,12 @@ int cmd_build(int argc, char **argv)
 		case 'n': o.name = optarg; break;
 		case 'V': o.version = optarg; break;
 		case 's': o.strict = 1; break;
+		case 'S':
+			sign = 1;
+			if (optarg)
+				key_arg = optarg;
+			break;
+		case 'k': key_arg = optarg; sign = 1; break;
 		case 'j':
 			o.jobs = atoi(optarg);
 			if (o.jobs < 1 || o.jobs > 64) {
@@ -93,6 +112,12 @@ int cmd_build(int argc, char **argv)
 	o.context = optind < argc ? argv[optind] : ".";
 	o.labels = labels;
 	o.n_labels = n_labels;
+	/* The key (and its password) first, so a bad key fails before any work. */
+	if (sign || getenv("BENTO_SIGNING_KEY")) {
+		if ((rc = cli_load_signing_key(key_arg, &key)))
+			goto out;
+		o.sign_key = &key;
+	}
 	if ((rc = cli_open_store(&s)))
 		goto out;
 	rc = bento_build(s, &o, &r, &err);
@@ -102,6 +127,8 @@ int cmd_build(int argc, char **argv)
 	}
 	cli_print_result(&r, out, "built");
 out:
+	if (o.sign_key)
+		bento_seckey_wipe(&key);
 	bento_build_result_release(&r);
 	for (size_t i = 0; i < n_labels; i++) {
 		free(labels[i].key);

@@ -5,6 +5,7 @@
 
 #include "buf.h"
 #include "cli.h"
+#include "history.h"
 
 int cli_fail(int rc, const struct bento_error *err)
 {
@@ -256,4 +257,21 @@ void cli_short_digest(const struct bento_digest *d, char out[20])
 	bento_digest_str(d, s);
 	memcpy(out, s, 19);
 	out[19] = '\0';
+}
+
+int cli_event(struct bento_store *s, const char *action, enum bento_kind kind, const char *name,
+	      const char *version, const struct bento_digest *d, json_t *details)
+{
+	struct bento_error err = { 0 };
+	struct bento_event_in ev = {
+		.action = action, .kind = kind, .name = name, .version = version, .digest = d,
+		.details = details,
+	};
+	int rc = bento_history_append(s, &ev, &err);
+
+	if (rc) {
+		bento_error_prefix(&err, "%s done, but not recorded in the history", action);
+		return cli_fail(rc, &err);
+	}
+	return 0;
 }

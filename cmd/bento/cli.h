@@ -68,12 +68,13 @@ void cli_print_result(const struct bento_build_result *r, enum cli_output out, c
 
 /*
  * Options most commands take: -o FORMAT (among formats; 0 = none) and the
- * flags named in flags: 'y' (-y/--yes), 'F' (--force), 'n' (-n/--dry-run).
+ * flags named in flags: 'y' (-y/--yes), 'F' (--force), 'n' (-n/--dry-run),
+ * 'P' (--provenance).
  * Positional arguments are left in argv[optind..].  0 or a usage exit code.
  */
 struct cli_simple_opts {
 	enum cli_output out;
-	int yes, force, dry_run;
+	int yes, force, dry_run, provenance;
 };
 int cli_simple_opts(const char *cmd, int argc, char **argv, unsigned formats, const char *flags,
 		    struct cli_simple_opts *o);
@@ -83,6 +84,26 @@ int cli_list_objects(enum bento_kind kind, const char *cmd, int argc, char **arg
 int cli_get_object(enum bento_kind kind, const char *cmd, int argc, char **argv);
 int cli_delete_objects(enum bento_kind kind, const char *cmd, int argc, char **argv);
 
+/*
+ * Load the signing key: arg (a path, or NAME for keys/NAME.key), else
+ * $BENTO_SIGNING_KEY, else keys/default.key; the password comes from
+ * $BENTO_KEY_PASSWORD or the terminal.  0 or an exit code (printed).
+ * The caller wipes *k with bento_seckey_wipe.
+ */
+struct bento_seckey;
+struct bento_keyring;
+int cli_load_signing_key(const char *arg, struct bento_seckey *k);
+/* The trusted keys plus the given public key files. 0 or an exit code (printed). */
+int cli_keyring(char **files, size_t n, struct bento_keyring *kr);
+
+/*
+ * Append a history event about an object (kind 0: none); details is
+ * borrowed.  0 or an exit code (printed): an action that cannot be
+ * recorded is reported as failed.
+ */
+int cli_event(struct bento_store *s, const char *action, enum bento_kind kind, const char *name,
+	      const char *version, const struct bento_digest *d, json_t *details);
+
 /* Commands. */
 int cmd_build(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
@@ -91,10 +112,14 @@ int cmd_fsck(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_help(int argc, char **argv);
+int cmd_history(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_key(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_models(int argc, char **argv);
+int cmd_sign(int argc, char **argv);
 int cmd_tag(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 
 #endif

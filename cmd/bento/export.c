@@ -95,6 +95,13 @@ int cmd_export(int argc, char **argv)
 	}
 	if (rc)
 		goto fail;
+	json_t *details = json_pack("{s:s, s:s}", "file", strcmp(path, "-") ? path : "(stdout)",
+				    "compression", comp == BENTO_COMP_ZSTD ? "zstd"
+						   : comp == BENTO_COMP_GZIP ? "gzip" : "none");
+	rc = cli_event(s, "export", BENTO_KIND_BENTO, ref.name, ref.version, &ref.digest, details);
+	json_decref(details);
+	if (rc)
+		goto out;
 	if (strcmp(path, "-") != 0) {
 		char d[BENTO_DIGEST_STRLEN];
 		bento_digest_str(&ref.digest, d);
@@ -119,35 +126,78 @@ out:
 
 int cmd_import(int argc, char **argv)
 {
-	struct cli_simple_opts o = { .out = CLI_OUT_TEXT };
+	static const struct option longopts[] = {
+		{ "require-signature", no_argument, NULL, 'r' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "output", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct bento_build_result r = { 0 };
+	struct bento_keyring kr = BENTO_KEYRING_INIT;
+	struct bento_report report = { 0 };
+	struct bento_import_opts io = { .keys = &kr, .report = &report };
+	struct bento_policy *policy = NULL;
 	struct bento_error err = { 0 };
 	struct bento_store *s = NULL;
+	enum cli_output out = CLI_OUT_TEXT;
+	char **keys = NULL;
+	size_t n_keys = 0;
 	const char *file;
-	int fd, rc;
+	int c, fd = -1, rc;
 
-	if ((rc = cli_simple_opts("import", argc, argv, CLI_OUT_TEXT | CLI_OUT_JSON | CLI_OUT_TAG, "", &o)))
-		return rc;
-	if (argc - optind != 1)
-		return cli_usage("import", "wants one FILE or -");
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "k:o:", longopts, NULL)) != -1) {
+		if (c == 'r') {
+			io.require_signature = 1;
+		} else if (c == 'k') {
+			keys = bento_xrealloc(keys, (n_keys + 1) * sizeof(*keys));
+			keys[n_keys++] = optarg;
+		} else if (c == 'o') {
+			if ((rc = cli_output_parse("import", optarg,
+						   CLI_OUT_TEXT | CLI_OUT_JSON | CLI_OUT_TAG, &out)))
+				goto out;
+		} else {
+			rc = cli_usage("import", "invalid option");
+			goto out;
+		}
+	}
+	if (argc - optind != 1) {
+		rc = cli_usage("import", "wants one FILE or -");
+		goto out;
+	}
+	if ((rc = cli_keyring(keys, n_keys, &kr)))
+		goto out;
+	if ((rc = bento_policy_load(NULL, &policy, &err))) {
+		rc = cli_fail(rc, &err);
+		goto out;
+	}
+	io.policy = policy;
 	file = argv[optind];
 	if (strcmp(file, "-") == 0) {
 		fd = STDIN_FILENO;
 		file = "(stdin)";
 	} else if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0) {
-		rc = bento_error_errno(&err, errno, "%s", file);
-		return cli_fail(rc, &err);
+		rc = cli_fail(bento_error_errno(&err, errno, "%s", file), &err);
+		goto out;
 	}
 	if ((rc = cli_open_store(&s)))
 		goto out;
-	rc = bento_import(s, fd, file, &r, &err);
+	rc = bento_import(s, fd, file, &io, &r, &err);
+	/* Say what was checked, whatever the outcome. */
+	for (size_t i = 0; i < report.n; i++)
+		if (report.v[i].status != BENTO_CHECK_FAIL || rc == 0)
+			fprintf(stderr, "%s: %s\n", report.v[i].what, report.v[i].detail);
 	if (rc)
 		rc = cli_fail(rc, &err);
 	else
-		cli_print_result(&r, o.out, "imported");
+		cli_print_result(&r, out, "imported");
 out:
-	if (fd != STDIN_FILENO)
+	if (fd > STDIN_FILENO)
 		close(fd);
+	free(keys);
+	bento_policy_free(policy);
+	bento_report_release(&report);
+	bento_keyring_release(&kr);
 	bento_build_result_release(&r);
 	bento_store_close(s);
 	return rc;

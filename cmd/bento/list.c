@@ -51,8 +51,12 @@ int cmd_tag(int argc, char **argv)
 	if ((rc = bento_store_resolve(s, BENTO_KIND_BENTO, argv[optind], &ref, &err)) ||
 	    (rc = bento_store_tag(s, BENTO_KIND_BENTO, &ref.digest, name, colon + 1, o.force, &err)))
 		rc = cli_fail(rc, &err);
-	else
+	else {
+		json_t *details = json_pack("{s:s, s:s}", "from", ref.name, "from_version", ref.version);
 		printf("tagged %s:%s as %s:%s\n", ref.name, ref.version, name, colon + 1);
+		rc = cli_event(s, "tag", BENTO_KIND_BENTO, name, colon + 1, &ref.digest, details);
+		json_decref(details);
+	}
 out:
 	bento_object_ref_release(&ref);
 	bento_store_close(s);
@@ -122,7 +126,17 @@ int cmd_gc(int argc, char **argv)
 	rc = bento_store_gc(s, o.dry_run, &blobs, &bytes, &err);
 	if (rc) {
 		rc = cli_fail(rc, &err);
-	} else if (o.out == CLI_OUT_JSON) {
+		goto out;
+	}
+	if (!o.dry_run && blobs) {
+		json_t *details = json_pack("{s:I, s:I}", "blobs", (json_int_t)blobs, "bytes",
+					    (json_int_t)bytes);
+		rc = cli_event(s, "gc", 0, NULL, NULL, NULL, details);
+		json_decref(details);
+		if (rc)
+			goto out;
+	}
+	if (o.out == CLI_OUT_JSON) {
 		json_t *j = json_pack("{s:b, s:I, s:I}", "dry_run", o.dry_run, "blobs",
 				      (json_int_t)blobs, "bytes", (json_int_t)bytes);
 		cli_print_json(j);
@@ -133,6 +147,7 @@ int cmd_gc(int argc, char **argv)
 		printf("%s %llu blob%s (%s)\n", o.dry_run ? "would remove" : "removed",
 		       (unsigned long long)blobs, blobs == 1 ? "" : "s", size);
 	}
+out:
 	bento_store_close(s);
 	return rc;
 }

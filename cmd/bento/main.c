@@ -13,7 +13,7 @@
 const struct cli_cmd cli_cmds[] = {
 	{ "build", cmd_build, "build a bento from a bentofile",
 	  "bento build [CONTEXT] [-f BENTOFILE] [--name N] [--version V] [--label K=V]...\n"
-	  "            [--strict] [-j JOBS] [-o text|json|tag]" },
+	  "            [--strict] [--sign[=KEY]] [-j JOBS] [-o text|json|tag]" },
 	{ "delete", cmd_delete, "delete bentos from the store",
 	  "bento delete REF... [-y]" },
 	{ "export", cmd_export, "write a bento as a .bento archive",
@@ -23,11 +23,19 @@ const struct cli_cmd cli_cmds[] = {
 	{ "gc", cmd_gc, "remove blobs nothing references",
 	  "bento gc [-n|--dry-run] [-o text|json]" },
 	{ "get", cmd_get, "show a bento",
-	  "bento get REF [-o text|json|yaml|path]" },
+	  "bento get REF [-o text|json|yaml|path] [--provenance]" },
 	{ "help", cmd_help, "show help for a command",
 	  "bento help [COMMAND]" },
+	{ "history", cmd_history, "show or verify the store's audit log",
+	  "bento history [REF] [--action A] [--since T] [--until T] [-o table|json]\n"
+	  "bento history --verify" },
 	{ "import", cmd_import, "import a .bento archive into the store",
-	  "bento import FILE|- [-o text|json|tag]" },
+	  "bento import FILE|- [--require-signature] [--key PUB]... [-o text|json|tag]" },
+	{ "key", cmd_key, "generate, trust and list signing keys",
+	  "bento key generate [--name N] [--no-password] [-o text|json]\n"
+	  "bento key trust PUBFILE\n"
+	  "bento key list [-o table|json]\n"
+	  "bento key untrust KEYID" },
 	{ "list", cmd_list, "list bentos",
 	  "bento list [NAME] [-o table|json]" },
 	{ "models", cmd_models, "import, list, show and delete models",
@@ -37,8 +45,12 @@ const struct cli_cmd cli_cmds[] = {
 	  "bento models list [NAME] [-o table|json]\n"
 	  "bento models get REF [-o text|json|yaml|path]\n"
 	  "bento models delete REF... [--force] [-y]" },
+	{ "sign", cmd_sign, "sign a bento",
+	  "bento sign REF [--key KEY]" },
 	{ "tag", cmd_tag, "give a bento another name:version",
 	  "bento tag REF NAME:VERSION [--force]" },
+	{ "verify", cmd_verify, "check a bento or an archive: digests, signatures, provenance",
+	  "bento verify REF|FILE.bento [--key PUB]... [--require-signature] [--full] [-o text|json]" },
 	{ "version", cmd_version, "print bento's version",
 	  "bento version" },
 	{ NULL, NULL, NULL, NULL },

@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "cjson.h"
 #include "cli.h"
 #include "manifest.h"
+#include "sign.h"
 
 static const char *kind_word(enum bento_kind kind)
 {
@@ -25,6 +27,7 @@ int cli_simple_opts(const char *cmd, int argc, char **argv, unsigned formats, co
 		{ "yes", no_argument, NULL, 'y' },
 		{ "force", no_argument, NULL, 'F' },
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "provenance", no_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, rc;
@@ -40,6 +43,8 @@ int cli_simple_opts(const char *cmd, int argc, char **argv, unsigned formats, co
 			o->force = 1;
 		} else if (c == 'n' && strchr(flags, 'n')) {
 			o->dry_run = 1;
+		} else if (c == 'P' && strchr(flags, 'P')) {
+			o->provenance = 1;
 		} else {
 			return cli_usage(cmd, "invalid option");
 		}
@@ -201,6 +206,46 @@ static void print_paths(struct bento_store *s, const struct bento_manifest *bm,
 	}
 }
 
+/* The provenance statement of a bento, decoded from its envelope (not verified: see bento verify). */
+static int print_provenance(struct bento_store *s, const struct bento_object_ref *ref,
+			    enum cli_output out, struct bento_error *err)
+{
+	struct bento_attachment *atts = NULL;
+	struct bento_buf payload = BENTO_BUF_INIT;
+	json_t *env = NULL, *stmt = NULL;
+	size_t n = 0;
+	int rc = bento_store_attestations(s, &ref->digest, &atts, &n, err);
+
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (strcmp(atts[i].name, "provenance.dsse.json") != 0)
+			continue;
+		const char *p;
+		if ((rc = bento_json_parse(atts[i].data, atts[i].len, atts[i].name, &env, err)))
+			break;
+		p = bento_json_str(env, "payload");
+		if (!p || bento_base64_decode(p, strlen(p), &payload) ||
+		    bento_json_parse(payload.buf, payload.len, atts[i].name, &stmt, err)) {
+			rc = bento_error_set(err, BENTO_E_CORRUPT, "%s: %s:%s: provenance is malformed",
+					     atts[i].name, ref->name, ref->version);
+			break;
+		}
+		if (out == CLI_OUT_YAML)
+			cli_print_yaml(stmt);
+		else
+			cli_print_json(stmt);
+		goto done;
+	}
+	if (rc == 0)
+		rc = bento_error_set(err, BENTO_E_NOTFOUND, "%s:%s has no provenance", ref->name,
+				     ref->version);
+done:
+	json_decref(env);
+	json_decref(stmt);
+	bento_buf_release(&payload);
+	bento_attachments_free(atts, n);
+	return rc;
+}
+
 int cli_get_object(enum bento_kind kind, const char *cmd, int argc, char **argv)
 {
 	struct cli_simple_opts o = { .out = CLI_OUT_TEXT };
@@ -214,14 +259,22 @@ int cli_get_object(enum bento_kind kind, const char *cmd, int argc, char **argv)
 	int rc;
 
 	if ((rc = cli_simple_opts(cmd, argc, argv,
-				  CLI_OUT_TEXT | CLI_OUT_JSON | CLI_OUT_YAML | CLI_OUT_PATH, "", &o)))
+				  CLI_OUT_TEXT | CLI_OUT_JSON | CLI_OUT_YAML | CLI_OUT_PATH,
+				  kind == BENTO_KIND_BENTO ? "P" : "", &o)))
 		return rc;
 	if (argc - optind != 1)
 		return cli_usage(cmd, "wants exactly one REF");
 	if ((rc = cli_open_store(&s)))
 		return rc;
-	if ((rc = bento_store_resolve(s, kind, argv[optind], &ref, &err)) ||
-	    (rc = bento_store_manifest(s, kind, &ref.digest, &json, &err)))
+	if ((rc = bento_store_resolve(s, kind, argv[optind], &ref, &err)))
+		goto fail;
+	if (o.provenance) {
+		rc = print_provenance(s, &ref, o.out, &err);
+		if (rc)
+			goto fail;
+		goto out;
+	}
+	if ((rc = bento_store_manifest(s, kind, &ref.digest, &json, &err)))
 		goto fail;
 	rc = kind == BENTO_KIND_BENTO ? bento_manifest_parse(json.buf, json.len, argv[optind], &bm, &err)
 				      : bento_model_parse(json.buf, json.len, argv[optind], &mm, &err);
@@ -284,8 +337,14 @@ int cli_delete_objects(enum bento_kind kind, const char *cmd, int argc, char **a
 			snprintf(what, sizeof(what), "%s %s:%s", kind_word(kind), ref.name, ref.version);
 			if (o.yes || confirm(what)) {
 				rc = bento_store_untag(s, kind, ref.name, ref.version, o.force, &err);
-				if (rc == 0)
+				if (rc == 0) {
 					printf("deleted %s\n", what);
+					json_t *details = o.force ? json_pack("{s:b}", "force", 1) : NULL;
+					int code = cli_event(s, kind == BENTO_KIND_MODEL ? "model-delete" : "delete",
+							     kind, ref.name, ref.version, &ref.digest, details);
+					json_decref(details);
+					worst = code > worst ? code : worst;
+				}
 			}
 		}
 		if (rc) {

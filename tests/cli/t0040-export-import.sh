@@ -78,9 +78,10 @@ test_expect_code 4 'export of an unknown bento' 'bento export nope:1 q.bento'
 test_expect_success 'a failed export leaves no file behind' '
 	bento export nope:1 q.bento; ! ls | grep -q "^q\.bento"'
 
-test_expect_success 'tar lists bento.json first, then every path sorted bytewise' '
+test_expect_success 'tar lists bento.json first, the provenance, then every path sorted bytewise' '
 	tar -tf demo-1.bento > list &&
 	head -n 1 list | grep -qx bento.json &&
+	sed -n 2p list | grep -qx attestations/provenance.dsse.json &&
 	bento get demo:1 -o json > g.json &&
 	{ jget g.json "files.*.path"
 	  python3 -c "
@@ -88,7 +89,7 @@ import json
 for m in json.load(open(\"g.json\"))[\"models\"]:
     for f in m[\"manifest\"][\"files\"]:
         print(\"models/%s/%s\" % (m[\"name\"], f[\"path\"]))"; } | LC_ALL=C sort > want &&
-	tail -n +2 list > rest &&
+	tail -n +3 list > rest &&
 	cmp want rest &&
 	grep -qx models/emb/sub/vocab.bin rest && grep -qx env/requirements.txt rest
 '

@@ -795,50 +795,54 @@ out:
 	return rc;
 }
 
-static int commit_bento(struct build *b, const struct bento_manifest *m,
-			const struct bento_buf *canon, struct bento_build_result *out,
-			struct bento_error *err)
-{
-	struct bento_digest *blobs, *deps = bento_xcalloc(m->n_models + 1, sizeof(*deps));
-	size_t n_blobs;
-	int rc = 0;
+/* What a bento carries besides its content: signatures and attestations, owned. */
+struct attachments {
+	struct bento_attachment sigs[1];	/* at most one: the signing key's */
+	size_t n_sigs;
+	struct bento_attachment *atts;
+	size_t n_atts;
+};
 
-	for (size_t i = 0; i < b->bf->n_models && rc == 0; i++)
-		if (b->bf->models[i].path)
-			rc = model_commit(b->s, b->models[i], b->bf->models[i].path, err);
-	bento_manifest_blobs(m, &blobs, &n_blobs);
-	for (size_t i = 0; i < m->n_models; i++)
-		deps[i] = m->models[i].digest;
-	if (rc == 0) {
-		int had = object_present(b->s, BENTO_KIND_BENTO, &m->digest);
-		json_t *details = json_pack("{s:I, s:I, s:I}", "files", (json_int_t)n_blobs,
-					    "size", (json_int_t)m->size, "models",
-					    (json_int_t)m->n_models);
-		if (b->git.commit) {
-			json_object_set_new(details, "commit", json_string(b->git.commit));
-			json_object_set_new(details, "dirty", json_boolean(b->git.dirty));
-		}
-		struct bento_event_in ev = {
-			.action = "build", .kind = BENTO_KIND_BENTO, .name = m->name,
-			.version = m->version, .digest = &m->digest, .details = details,
-		};
-		struct bento_object_put p = {
-			.kind = BENTO_KIND_BENTO, .name = m->name, .version = m->version,
-			.manifest = canon->buf, .manifest_len = canon->len,
-			.blobs = blobs, .n_blobs = n_blobs, .deps = deps, .n_deps = m->n_models,
-			.size = m->size, .event = &ev,
-		};
-		rc = bento_store_put(b->s, &p, NULL, err);
-		json_decref(details);
-		if (rc == 0) {
-			result_fill(out, m->name, m->version, &m->digest, m->size, n_blobs);
-			out->existed = had;
-			out->n_warnings = b->warnings;
-		}
+static void attachments_release(struct attachments *a)
+{
+	for (size_t i = 0; i < a->n_sigs; i++) {
+		free(a->sigs[i].name);
+		free(a->sigs[i].data);
 	}
-	free(blobs);
-	free(deps);
-	return rc;
+	bento_attachments_free(a->atts, a->n_atts);
+	memset(a, 0, sizeof(*a));
+}
+
+/*
+ * Sign bento.json (canon) with k, and add k's signature to every envelope
+ * in a->atts, in memory: the caller stores all of it in one transaction.
+ */
+static int sign_into(const struct bento_manifest *m, const struct bento_buf *canon,
+		     const struct bento_seckey *k, struct attachments *a, struct bento_error *err)
+{
+	struct bento_buf sig = BENTO_BUF_INIT;
+	char keyid[BENTO_KEYID_HEXLEN + 1], *comment = bento_signature_comment(m);
+	int rc = bento_sign(k, canon->buf, canon->len, comment, NULL, &sig, err);
+
+	free(comment);
+	if (rc) {
+		bento_buf_release(&sig);
+		return rc;
+	}
+	bento_keyid_hex(k->keyid, keyid);
+	a->sigs[0].name = bento_xstrdup(keyid);
+	a->sigs[0].data = bento_buf_detach(&sig, &a->sigs[0].len);
+	a->n_sigs = 1;
+	for (size_t i = 0; i < a->n_atts; i++) {
+		struct bento_buf env = BENTO_BUF_INIT;
+		if ((rc = bento_dsse_add_signature(a->atts[i].data, a->atts[i].len, k, &env, err))) {
+			bento_buf_release(&env);
+			return rc;
+		}
+		free(a->atts[i].data);
+		a->atts[i].data = bento_buf_detach(&env, &a->atts[i].len);
+	}
+	return 0;
 }
 
 /* The bentofile's path relative to the context when it lies inside, else as given. */
@@ -853,23 +857,24 @@ static const char *bentofile_rel(const struct build *b, const char *bfpath, char
 }
 
 /*
- * Record where the bento came from: an in-toto statement in a DSSE envelope,
- * unsigned here; bento_sign_stored() adds signatures.  A rebuild of a bento
- * already in the store keeps the provenance it has (which may be signed)
- * unless this build signs, in which case its own provenance replaces it.
+ * Where the bento came from: an in-toto statement in a DSSE envelope,
+ * signed when the build signs.  A rebuild of a bento already in the store
+ * keeps the provenance it has (which may be signed) unless this build
+ * signs, in which case its own replaces it.
  */
-static int attach_provenance(struct build *b, const struct bento_manifest *m, int existed,
-			     const char *bfpath, struct bento_error *err)
+static int make_provenance(struct build *b, const struct bento_manifest *m, int existed,
+			   const char *bfpath, struct attachments *a, struct bento_error *err)
 {
 	struct bento_buf payload = BENTO_BUF_INIT, env = BENTO_BUF_INIT;
-	struct bento_attachment *atts = NULL;
-	size_t n_atts = 0;
+	struct bento_attachment *have = NULL;
+	size_t n_have = 0;
 	char *tmp = NULL;
+	int rc = 0;
 
 	if (existed && !b->o->sign_key) {
-		int rc = bento_store_attestations(b->s, &m->digest, &atts, &n_atts, err);
-		bento_attachments_free(atts, n_atts);
-		if (rc || n_atts)
+		rc = bento_store_attestations(b->s, &m->digest, &have, &n_have, err);
+		bento_attachments_free(have, n_have);
+		if (rc || n_have)
 			return rc;
 	}
 	json_t *params = json_pack("{s:b}", "strict", b->o->strict);
@@ -878,13 +883,15 @@ static int attach_provenance(struct build *b, const struct bento_manifest *m, in
 		.git = &b->git, .builder_version = BENTO_VERSION,
 	};
 	json_t *stmt = bento_provenance_statement(&in);
-	int rc = bento_json_canonical(stmt, &payload, err);
 
-	if (rc == 0)
-		rc = bento_dsse_envelope(BENTO_DSSE_PAYLOAD_TYPE, payload.buf, payload.len, &env, err);
-	if (rc == 0)
-		rc = bento_store_attestation_add(b->s, &m->digest, "provenance.dsse.json", env.buf,
-						 env.len, err);
+	if ((rc = bento_json_canonical(stmt, &payload, err)) == 0 &&
+	    (rc = bento_dsse_envelope(BENTO_DSSE_PAYLOAD_TYPE, payload.buf, payload.len, &env,
+				      err)) == 0) {
+		a->atts = bento_xcalloc(1, sizeof(*a->atts));
+		a->atts[0].name = bento_xstrdup("provenance.dsse.json");
+		a->atts[0].data = bento_buf_detach(&env, &a->atts[0].len);
+		a->n_atts = 1;
+	}
 	json_decref(stmt);
 	json_decref(params);
 	free(tmp);
@@ -893,45 +900,98 @@ static int attach_provenance(struct build *b, const struct bento_manifest *m, in
 	return rc;
 }
 
+/* Models imported on the fly, then the bento with its provenance, signature and event. */
+static int commit_bento(struct build *b, const struct bento_manifest *m,
+			const struct bento_buf *canon, const char *bfpath,
+			struct bento_build_result *out, struct bento_error *err)
+{
+	struct bento_digest *blobs, *deps = bento_xcalloc(m->n_models + 1, sizeof(*deps));
+	struct attachments a = { 0 };
+	json_t *details = NULL;
+	size_t n_blobs;
+	int rc = 0, had;
+
+	for (size_t i = 0; i < b->bf->n_models && rc == 0; i++)
+		if (b->bf->models[i].path)
+			rc = model_commit(b->s, b->models[i], b->bf->models[i].path, err);
+	bento_manifest_blobs(m, &blobs, &n_blobs);
+	for (size_t i = 0; i < m->n_models; i++)
+		deps[i] = m->models[i].digest;
+	if (rc)
+		goto out;
+	had = object_present(b->s, BENTO_KIND_BENTO, &m->digest);
+	if ((rc = make_provenance(b, m, had, bfpath, &a, err)) ||
+	    (b->o->sign_key && (rc = sign_into(m, canon, b->o->sign_key, &a, err))))
+		goto out;
+	details = json_pack("{s:I, s:I, s:I}", "files", (json_int_t)n_blobs, "size",
+			    (json_int_t)m->size, "models", (json_int_t)m->n_models);
+	if (b->git.commit) {
+		json_object_set_new(details, "commit", json_string(b->git.commit));
+		json_object_set_new(details, "dirty", json_boolean(b->git.dirty));
+	}
+	if (a.n_sigs)
+		json_object_set_new(details, "signed", json_string(a.sigs[0].name));
+	struct bento_event_in ev = {
+		.action = "build", .kind = BENTO_KIND_BENTO, .name = m->name,
+		.version = m->version, .digest = &m->digest, .details = details,
+	};
+	struct bento_object_put p = {
+		.kind = BENTO_KIND_BENTO, .name = m->name, .version = m->version,
+		.manifest = canon->buf, .manifest_len = canon->len,
+		.blobs = blobs, .n_blobs = n_blobs, .deps = deps, .n_deps = m->n_models,
+		.size = m->size, .event = &ev,
+		.sigs = a.sigs, .n_sigs = a.n_sigs, .atts = a.atts, .n_atts = a.n_atts,
+	};
+	if ((rc = bento_store_put(b->s, &p, NULL, err)))
+		goto out;
+	result_fill(out, m->name, m->version, &m->digest, m->size, n_blobs);
+	out->existed = had;
+	out->n_warnings = b->warnings;
+	out->signed_by_key = a.n_sigs > 0;
+out:
+	json_decref(details);
+	attachments_release(&a);
+	free(blobs);
+	free(deps);
+	return rc;
+}
+
 int bento_sign_stored(struct bento_store *s, const struct bento_digest *d,
 		      const struct bento_seckey *k, struct bento_error *err)
 {
-	struct bento_buf json = BENTO_BUF_INIT, sig = BENTO_BUF_INIT, env = BENTO_BUF_INIT;
-	struct bento_attachment *atts = NULL;
+	struct bento_buf json = BENTO_BUF_INIT;
+	struct bento_object_ref ref = { 0 };
 	struct bento_manifest *m = NULL;
-	char keyid[BENTO_KEYID_HEXLEN + 1], *comment = NULL;
-	size_t n_atts = 0;
+	struct attachments a = { 0 };
+	char dstr[BENTO_DIGEST_STRLEN];
+	json_t *details = NULL;
 	int rc;
 
-	if ((rc = bento_store_manifest(s, BENTO_KIND_BENTO, d, &json, err)) ||
-	    (rc = bento_manifest_parse(json.buf, json.len, "bento.json", &m, err)))
+	bento_digest_str(d, dstr);
+	if ((rc = bento_store_resolve(s, BENTO_KIND_BENTO, dstr, &ref, err)) ||
+	    (rc = bento_store_manifest(s, BENTO_KIND_BENTO, d, &json, err)) ||
+	    (rc = bento_manifest_parse(json.buf, json.len, "bento.json", &m, err)) ||
+	    (rc = bento_store_attestations(s, d, &a.atts, &a.n_atts, err)) ||
+	    (rc = sign_into(m, &json, k, &a, err)))
 		goto out;
-	comment = bento_signature_comment(m);
-	bento_keyid_hex(k->keyid, keyid);
-	if ((rc = bento_sign(k, json.buf, json.len, comment, NULL, &sig, err)) ||
-	    (rc = bento_store_signature_add(s, d, keyid, sig.buf, sig.len, err)) ||
-	    (rc = bento_store_attestations(s, d, &atts, &n_atts, err)))
-		goto out;
-	for (size_t i = 0; i < n_atts; i++) {
-		bento_buf_reset(&env);
-		if ((rc = bento_dsse_add_signature(atts[i].data, atts[i].len, k, &env, err)) ||
-		    (rc = bento_store_attestation_add(s, d, atts[i].name, env.buf, env.len, err)))
-			goto out;
-	}
-	json_t *details = json_pack("{s:s}", "key", keyid);
+	details = json_pack("{s:s}", "key", a.sigs[0].name);
 	struct bento_event_in ev = {
 		.action = "sign", .kind = BENTO_KIND_BENTO, .name = m->name, .version = m->version,
 		.digest = d, .details = details,
 	};
-	rc = bento_history_append(s, &ev, err);
-	json_decref(details);
+	/* The object is there already: the put adds the signatures and the event in one transaction. */
+	struct bento_object_put p = {
+		.kind = BENTO_KIND_BENTO, .name = ref.name, .version = ref.version,
+		.manifest = json.buf, .manifest_len = json.len, .size = m->size, .event = &ev,
+		.sigs = a.sigs, .n_sigs = a.n_sigs, .atts = a.atts, .n_atts = a.n_atts,
+	};
+	rc = bento_store_put(s, &p, NULL, err);
 out:
-	bento_attachments_free(atts, n_atts);
+	json_decref(details);
+	attachments_release(&a);
+	bento_object_ref_release(&ref);
 	bento_manifest_free(m);
-	free(comment);
 	bento_buf_release(&json);
-	bento_buf_release(&sig);
-	bento_buf_release(&env);
 	return rc;
 }
 
@@ -972,17 +1032,11 @@ int bento_build(struct bento_store *s, const struct bento_build_opts *o,
 	    (rc = describe_models(&b, err)) ||
 	    (rc = assemble(&b, &canon, &m, err)) ||
 	    (rc = bento_blob_stage_commit(stage, err)) ||
-	    (rc = commit_bento(&b, m, &canon, out, err)) ||
-	    (rc = attach_provenance(&b, m, out->existed, bfpath, err)))
+	    (rc = commit_bento(&b, m, &canon, bfpath, out, err)))
 		goto out;
 	if (b.git.commit) {
 		out->git_commit = bento_xstrdup(b.git.commit);
 		out->git_dirty = b.git.dirty;
-	}
-	if (o->sign_key) {
-		if ((rc = bento_sign_stored(s, &m->digest, o->sign_key, err)))
-			goto out;
-		out->signed_by_key = 1;
 	}
 out:
 	bento_blob_stage_free(stage);

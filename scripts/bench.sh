@@ -9,6 +9,9 @@
 #               (target: bento at >= 90% of tar's speed)
 #   RSS         peak resident memory of build/export/import (target < 64 MiB)
 #
+#   sign        bento build --sign vs bento build of a 100-file bento, and
+#               verify --full of it signed vs unsigned (target: < 5 ms added)
+#
 # Data lives in $BENCH_DIR (default build/bench); BENCH_MB defaults to 2048.
 set -eu
 B=${1:-build}
@@ -93,3 +96,28 @@ rm -rf "$BENTO_HOME"
 r_import=$(rss_mib "$BENTO" import "$out")
 echo "peak RSS: build $r_build MiB, export $r_export MiB, import $r_import MiB  (target < 64 MiB)"
 rm -f "$out" "$DIR/out.tar"
+
+# ---- signing and verifying: 100 small files, an unencrypted key ----
+sctx=$DIR/ctx100
+rm -rf "$sctx" "$DIR/cfg"
+mkdir -p "$sctx/src"
+i=0
+while [ $i -lt 99 ]; do
+	head -c 4096 /dev/urandom > "$sctx/src/f$i.py"
+	i=$((i + 1))
+done
+printf 'name: b100\nservice: ./run\n' > "$sctx/bentofile.yaml"
+export XDG_CONFIG_HOME="$DIR/cfg"
+"$BENTO" key generate --no-password > /dev/null 2>&1
+"$BENTO" key trust "$DIR/cfg/bento/keys/default.pub" > /dev/null
+RUNS=${BENCH_SIGN_RUNS:-15}
+t_plain=$(PREP="rm -rf '$BENTO_HOME'" best "$BENTO" build "$sctx")
+t_signed=$(PREP="rm -rf '$BENTO_HOME'" best "$BENTO" build --sign "$sctx")
+rm -rf "$BENTO_HOME"
+"$BENTO" build "$sctx" --name b100u > /dev/null 2>&1
+"$BENTO" build --sign "$sctx" > /dev/null 2>&1
+t_vu=$(PREP="" best "$BENTO" verify --full b100u)
+t_vs=$(PREP="" best "$BENTO" verify --full b100)
+ms() { calc %+.1f "1000 * ($1 - $2)"; }
+echo "sign:     build --sign $t_signed s vs build $t_plain s: $(ms "$t_signed" "$t_plain") ms; verify --full signed $t_vs s vs unsigned $t_vu s: $(ms "$t_vs" "$t_vu") ms  (target < 5 ms each)"
+rm -rf "$sctx" "$DIR/cfg"

@@ -18,6 +18,7 @@
 #include "history.h"
 #include "manifest.h"
 #include "store.h"
+#include "fixture.h"
 #include "tap.h"
 
 static char tmpl[] = "/tmp/bento-test-history.XXXXXX";
@@ -25,22 +26,6 @@ static char *base;
 static int n_stores;
 
 static const char zeros[] = "0000000000000000000000000000000000000000000000000000000000000000";
-
-static char *path_in(const char *root, const char *rel)
-{
-	return bento_xasprintf("%s/%s", root, rel);
-}
-
-static void write_file(const char *path, const void *p, size_t n)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-	if (fd < 0 || write(fd, p, n) != (ssize_t)n) {
-		perror(path);
-		exit(1);
-	}
-	close(fd);
-}
 
 static char *read_file(const char *path)
 {
@@ -74,29 +59,6 @@ static int sql_exec(const char *root, const char *sql, char *msg, size_t msglen)
 	sqlite3_close(db);
 	free(path);
 	return r;
-}
-
-static long long sql_int(const char *root, const char *sql)
-{
-	char *path = path_in(root, "store.db");
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	long long v = -1;
-
-	if (sqlite3_open(path, &db) == SQLITE_OK &&
-	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-		int r = sqlite3_step(st);
-		if (r == SQLITE_ROW)
-			v = sqlite3_column_int64(st, 0);
-		else if (r == SQLITE_DONE)
-			v = 0;
-	} else {
-		fprintf(stderr, "# sql: %s\n", sqlite3_errmsg(db));
-	}
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	free(path);
-	return v;
 }
 
 static struct bento_digest dig(const char *s)

@@ -9,26 +9,16 @@
 #include <unistd.h>
 
 #include "sign.h"
+#include "fixture.h"
 #include "tap.h"
 
 static char tmpl[] = "/tmp/bento-test-sign.XXXXXX";
 static char *base;
 static int have_minisign;
 
-static char *path_in(const char *rel)
+static char *tmp_path(const char *rel)
 {
 	return bento_xasprintf("%s/%s", base, rel);
-}
-
-static void write_file(const char *path, const void *p, size_t n)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-	if (fd < 0 || write(fd, p, n) != (ssize_t)n) {
-		perror(path);
-		exit(1);
-	}
-	close(fd);
 }
 
 /* The whole file, NUL-terminated; NULL if it cannot be read. */
@@ -50,7 +40,7 @@ static char *slurp(const char *path, size_t *len)
 /* Run a shell command in base with output to base/cmd.out; returns its exit status. */
 static int out_has(const char *needle)
 {
-	char *p = path_in("cmd.out"), *s = slurp(p, NULL);
+	char *p = tmp_path("cmd.out"), *s = slurp(p, NULL);
 	int found = s && *needle && strstr(s, needle) != NULL;
 
 	if (!found)
@@ -62,7 +52,7 @@ static int out_has(const char *needle)
 
 static char *slurp_in(const char *rel)
 {
-	char *p = path_in(rel), *s = slurp(p, NULL);
+	char *p = tmp_path(rel), *s = slurp(p, NULL);
 
 	free(p);
 	return s;
@@ -163,7 +153,7 @@ static char *sign_to_files(const struct bento_seckey *k, const char *name, const
 {
 	struct bento_buf sig = BENTO_BUF_INIT;
 	struct bento_error e = { 0 };
-	char *mp = path_in(name), *sp = bento_xasprintf("%s/%s.minisig", base, name);
+	char *mp = tmp_path(name), *sp = bento_xasprintf("%s/%s.minisig", base, name);
 
 	if (bento_sign(k, msg, strlen(msg), tc, NULL, &sig, &e)) {
 		printf("# bento_sign: %s\n", e.msg);
@@ -183,8 +173,8 @@ static void test_bento_keys_in_minisign(void)
 	struct bento_error e = { 0 };
 	struct bento_sig_info info = { 0 };
 	struct bento_buf fmt = BENTO_BUF_INIT;
-	char *sec = path_in("b.key"), *pubp = path_in("b.pub");
-	char *usec = path_in("u.key"), *upub = path_in("u.pub");
+	char *sec = tmp_path("b.key"), *pubp = tmp_path("b.pub");
+	char *usec = tmp_path("u.key"), *upub = tmp_path("u.pub");
 	char *sig, *pubtext, *secret;
 	struct stat st;
 	int rc;
@@ -271,8 +261,8 @@ static void test_minisign_keys_in_bento(void)
 	struct bento_seckey sk;
 	struct bento_error e = { 0 };
 	struct bento_sig_info info = { 0 };
-	char *sec = path_in("ms.key"), *pubp = path_in("ms.pub");
-	char *sec2 = path_in("ms2.key"), *pub2p = path_in("ms2.pub");
+	char *sec = tmp_path("ms.key"), *pubp = tmp_path("ms.pub");
+	char *sec2 = tmp_path("ms2.key"), *pub2p = tmp_path("ms2.pub");
 	char *sig, *sigpath;
 
 	if (!have_minisign) {
@@ -292,11 +282,11 @@ static void test_minisign_keys_in_bento(void)
 	bento_seckey_wipe(&sk);
 
 	/* Signatures made by minisign itself: prehashed, legacy, default comment. */
-	sigpath = path_in("m4");
+	sigpath = tmp_path("m4");
 	write_file(sigpath, "minisign signed this", 20);
 	free(sigpath);
 	is_int(run("minisign -S -m m4 -s ms.key -t 'trusted text'"), 0, "minisign -S signs");
-	sigpath = path_in("m4.minisig");
+	sigpath = tmp_path("m4.minisig");
 	sig = slurp(sigpath, NULL);
 	ok(sig && bento_sig_verify(&pub, 1, "minisign signed this", 20, sig, strlen(sig), &info, &e) == 0,
 	   "bento verifies a minisign signature");
@@ -361,8 +351,8 @@ static void test_determinism_and_failures(void)
 	struct bento_error e = { 0 };
 	struct bento_sig_info info = { 0 };
 	struct bento_buf a = BENTO_BUF_INIT, b = BENTO_BUF_INIT;
-	char *sec = path_in("d.key"), *pubp = path_in("d.pub"), *osec = path_in("o.key"),
-	     *opub = path_in("o.pub");
+	char *sec = tmp_path("d.key"), *pubp = tmp_path("d.pub"), *osec = tmp_path("o.key"),
+	     *opub = tmp_path("o.pub");
 	const char *msg = "{\"name\":\"demo\"}";
 	size_t len = strlen(msg), n;
 	char hex[BENTO_KEYID_HEXLEN + 1], *t, *p;
@@ -537,10 +527,10 @@ static void test_key_file_failures(void)
 	struct bento_pubkey pub;
 	struct bento_seckey sk;
 	struct bento_error e = { 0 };
-	char *sec = path_in("d.key"), *pubp = path_in("d.pub"), *usec = path_in("o.key");
-	char *bad = path_in("bad.key"), *badp = path_in("bad.pub");
-	char *nx = path_in("nx.key"), *nxp = path_in("nx.pub"), *link = path_in("link.key");
-	char *target = path_in("target.key");
+	char *sec = tmp_path("d.key"), *pubp = tmp_path("d.pub"), *usec = tmp_path("o.key");
+	char *bad = tmp_path("bad.key"), *badp = tmp_path("bad.pub");
+	char *nx = tmp_path("nx.key"), *nxp = tmp_path("nx.pub"), *link = tmp_path("link.key");
+	char *target = tmp_path("target.key");
 	char junk[5000];
 	struct stat st;
 
@@ -634,7 +624,7 @@ static void test_key_file_failures(void)
 	       "unwritable directory");
 	ok(stat(nxp, &st) < 0, "no public key written then");
 	if (have_minisign) {
-		char *ms = path_in("ms.key");
+		char *ms = tmp_path("ms.key");
 
 		/* minisign's unencrypted keys carry a zero checksum: the seed check catches this. */
 		damaged_copy(ms, bad, 0, 49 + 120);

@@ -16,26 +16,11 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "fixture.h"
 #include "tap.h"
 
 static char tmpl[] = "/tmp/bento-test-store.XXXXXX";
 static char *base;
-
-static char *path_in(const char *root, const char *rel)
-{
-	return bento_xasprintf("%s/%s", root, rel);
-}
-
-static void write_file(const char *path, const void *p, size_t n)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-	if (fd < 0 || write(fd, p, n) != (ssize_t)n) {
-		perror(path);
-		exit(1);
-	}
-	close(fd);
-}
 
 static int count_entries(const char *dir)
 {
@@ -50,30 +35,6 @@ static int count_entries(const char *dir)
 	if (f)
 		pclose(f);
 	return n;
-}
-
-/* Run sql on root/store.db directly; returns the first column of the first row as int. */
-static long long sql_int(const char *root, const char *sql)
-{
-	char *path = path_in(root, "store.db");
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	long long v = -1;
-
-	if (sqlite3_open(path, &db) == SQLITE_OK &&
-	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-		int r = sqlite3_step(st);
-		if (r == SQLITE_ROW)
-			v = sqlite3_column_int64(st, 0);
-		else if (r == SQLITE_DONE)
-			v = 0;
-	} else {
-		fprintf(stderr, "# sql: %s\n", sqlite3_errmsg(db));
-	}
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	free(path);
-	return v;
 }
 
 static int sql_exec(const char *root, const char *sql)

@@ -234,6 +234,16 @@ static int is_keyid_name(const char *s)
 	return 1;
 }
 
+/* NAME.dsse.json with the store's rule for names: [A-Za-z0-9._-], at most 128, no leading '.'. */
+static int is_attestation_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n <= 10 || n > 128 || s[0] == '.' || strcmp(s + n - 10, ".dsse.json") != 0)
+		return 0;
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
 /* signatures/KEYID.minisig or attestations/NAME.dsse.json: read whole into the walk. */
 static int take_attachment(struct walk *w, struct bento_archive_reader *r,
 			   const struct bento_archive_entry *ae, struct bento_error *err)
@@ -246,8 +256,7 @@ static int take_attachment(struct walk *w, struct bento_archive_reader *r,
 	struct bento_buf data = BENTO_BUF_INIT;
 	int rc;
 
-	if (strchr(base, '/') || (is_sig ? !is_keyid_name(base)
-					 : (blen <= 10 || strcmp(base + blen - 10, ".dsse.json") != 0)))
+	if (strchr(base, '/') || (is_sig ? !is_keyid_name(base) : !is_attestation_name(base)))
 		return bento_error_set(err, BENTO_E_UNSAFE, "%s: %s: not a %s", w->name, ae->path,
 				       is_sig ? "signature (signatures/KEYID.minisig)"
 					      : "attestation (attestations/NAME.dsse.json)");
@@ -520,6 +529,7 @@ int bento_import(struct bento_store *s, int fd, const char *name,
 		out->size = w.m->size;
 		out->n_files = w.n;
 		out->existed = existed;
+		out->signed_by_key = r->trusted_signatures > 0;
 	}
 out:
 	bento_report_release(&local);

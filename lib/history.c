@@ -63,6 +63,7 @@
 
 #include "cjson.h"
 #include "history_internal.h"
+#include "provenance.h"
 #include "manifest.h"
 #include "store_internal.h"
 
@@ -120,36 +121,29 @@ static char *user_name(void)
 
 char *bento_history_actor(void)
 {
-	static const struct {
-		const char *var, *prefix, *user;
-	} ci[] = {
-		{ "GITHUB_ACTIONS", "github-actions", "GITHUB_ACTOR" },
-		{ "GITLAB_CI", "gitlab-ci", "GITLAB_USER_LOGIN" },
-		{ "JENKINS_URL", "jenkins", "BUILD_USER_ID" },
-		{ "BUILDKITE", "buildkite", "BUILDKITE_BUILD_CREATOR" },
-		{ "CIRCLECI", "circleci", "CIRCLE_USERNAME" },
-	};
 	const char *v = env("BENTO_ACTOR");
+	struct bento_ci ci;
 	char host[256], *user, *out;
 
 	if (v)
 		return actor_clean(bento_xstrdup(v));
-	for (size_t i = 0; i < sizeof(ci) / sizeof(ci[0]); i++) {
-		if (env(ci[i].var)) {
-			const char *u = env(ci[i].user);
-			return actor_clean(bento_xasprintf("%s:%s", ci[i].prefix, u ? u : "unknown"));
+	/* One notion of "in CI" for the history and the provenance (provenance.c). */
+	if (bento_ci_detect(&ci)) {
+		if (strcmp(ci.system, "ci") == 0) {
+			user = user_name();
+			out = bento_xasprintf("ci:%s", user);
+			free(user);
+		} else {
+			out = bento_xasprintf("%s:%s", ci.system, ci.actor ? ci.actor : "unknown");
 		}
+		bento_ci_release(&ci);
+		return actor_clean(out);
 	}
 	user = user_name();
-	v = env("CI");
-	if (v && (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0)) {
-		out = bento_xasprintf("ci:%s", user);
-	} else {
-		if (gethostname(host, sizeof(host)) < 0 || !host[0])
-			snprintf(host, sizeof(host), "localhost");
-		host[sizeof(host) - 1] = '\0';
-		out = bento_xasprintf("%s@%s", user, host);
-	}
+	if (gethostname(host, sizeof(host)) < 0 || !host[0])
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	out = bento_xasprintf("%s@%s", user, host);
 	free(user);
 	return actor_clean(out);
 }

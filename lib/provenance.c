@@ -296,6 +296,7 @@ int bento_ci_detect(struct bento_ci *out)
 		c.system = "jenkins";
 		c.run_url = ci_url(ci_env("BUILD_URL"));
 		c.run_id = ci_env("BUILD_ID");
+		c.actor = ci_env("BUILD_USER_ID");	/* set by Jenkins' build-user-vars plugin */
 	} else if (env_true("CI")) {
 		c.system = "ci";
 	} else {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <yaml.h>
 
@@ -175,7 +176,7 @@ void bento_check_signatures(struct bento_report *r, const struct bento_manifest 
 			    const char *json, size_t len, const struct bento_attachment *sigs,
 			    size_t n, const struct bento_keyring *kr)
 {
-	(void)m;
+	(void)m;	/* the signed bytes are bento.json itself: they name the bento */
 	for (size_t i = 0; i < n; i++) {
 		struct bento_error err = { 0 };
 		struct bento_sig_info info = { 0 };
@@ -189,6 +190,13 @@ void bento_check_signatures(struct bento_report *r, const struct bento_manifest 
 			continue;
 		}
 		bento_keyid_hex(keyid, id);
+		/* signatures/KEYID.minisig: the name must say who signed it. */
+		if (strcasecmp(sigs[i].name, id) != 0) {
+			bento_report_add(r, BENTO_CHECK_FAIL, what,
+					 "file is named for key %.24s but the signature is by key %s",
+					 sigs[i].name, id);
+			continue;
+		}
 		if ((idx = bento_keyring_find(kr, keyid)) < 0) {
 			bento_report_add(r, BENTO_CHECK_UNKNOWN, what,
 					 "by key %s, which is not trusted: not checked", id);
@@ -279,7 +287,7 @@ void bento_check_attestations(struct bento_report *r, const struct bento_manifes
 			for (size_t k = 0; id && k < kr->n; k++) {
 				char hex[BENTO_KEYID_HEXLEN + 1];
 				bento_keyid_hex(kr->keys[k].keyid, hex);
-				trusted += strcmp(hex, id) == 0;
+				trusted += strcasecmp(hex, id) == 0;
 			}
 		}
 		if (!trusted) {

@@ -69,9 +69,11 @@ json_t *bento_report_json(const struct bento_report *r);
 char *bento_signature_comment(const struct bento_manifest *m);
 
 /*
- * Check every signature (whole .minisig texts) over the canonical bento.json
- * bytes json/len of m: with a key in kr it must verify and its trusted
- * comment must name this bento (else FAIL); by another key it is UNKNOWN.
+ * Check every signature (whole .minisig texts, named by key id) over the
+ * canonical bento.json bytes json/len of m: with a key in kr it must verify
+ * (else FAIL); by another key it is UNKNOWN.  The signed bytes are the
+ * manifest itself, so the trusted comment is reported, not required.  A
+ * signature whose name is not its key id is a FAIL.
  */
 void bento_check_signatures(struct bento_report *r, const struct bento_manifest *m,
 			    const char *json, size_t len, const struct bento_attachment *sigs,

@@ -113,7 +113,7 @@ int cmd_build(int argc, char **argv)
 	o.labels = labels;
 	o.n_labels = n_labels;
 	/* The key (and its password) first, so a bad key fails before any work. */
-	if (sign || getenv("BENTO_SIGNING_KEY")) {
+	if (sign || (getenv("BENTO_SIGNING_KEY") && *getenv("BENTO_SIGNING_KEY"))) {
 		if ((rc = cli_load_signing_key(key_arg, &key)))
 			goto out;
 		o.sign_key = &key;

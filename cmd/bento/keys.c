@@ -316,26 +316,38 @@ static int key_list(int argc, char **argv)
 static int key_untrust(int argc, char **argv)
 {
 	struct bento_error err = { 0 };
-	struct bento_keyring kr = BENTO_KEYRING_INIT;
-	int rc, found = 0;
+	char *dir;
+	DIR *d;
+	struct dirent *de;
+	int rc = 0, found = 0;
 
 	if (argc != 2)
 		return cli_usage("key", "untrust wants a key id (or a trusted key's file)");
-	if ((rc = bento_keyring_add_trusted(&kr, &err)))
-		return cli_fail(rc, &err);
-	for (size_t i = 0; i < kr.n; i++) {
-		char id[BENTO_KEYID_HEXLEN + 1];
-		bento_keyid_hex(kr.keys[i].keyid, id);
-		if (strcasecmp(id, argv[1]) == 0 || strcmp(kr.labels[i], argv[1]) == 0) {
-			if (unlink(kr.labels[i]) < 0) {
-				rc = cli_fail(bento_error_errno(&err, errno, "%s", kr.labels[i]), &err);
-				break;
+	dir = bento_config_path("trusted");
+	d = opendir(dir);
+	/* Every file holding the key: a key trusted twice must not stay trusted. */
+	while (d && rc == 0 && (de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		struct bento_pubkey k;
+		char id[BENTO_KEYID_HEXLEN + 1], *p;
+		if (len <= 4 || strcmp(de->d_name + len - 4, ".pub") != 0)
+			continue;
+		p = bento_xasprintf("%s/%s", dir, de->d_name);
+		if (bento_pubkey_load(p, &k, NULL) == 0) {
+			bento_keyid_hex(k.keyid, id);
+			if (strcasecmp(id, argv[1]) == 0 || strcmp(p, argv[1]) == 0) {
+				if (unlink(p) < 0)
+					rc = cli_fail(bento_error_errno(&err, errno, "%s", p), &err);
+				else
+					printf("no longer trusted: key %s (%s)\n", id, p);
+				found = 1;
 			}
-			printf("no longer trusted: key %s (%s)\n", id, kr.labels[i]);
-			found = 1;
 		}
+		free(p);
 	}
-	bento_keyring_release(&kr);
+	if (d)
+		closedir(d);
+	free(dir);
 	if (rc == 0 && !found) {
 		fprintf(stderr, "bento: error: no trusted key '%s'\n", argv[1]);
 		rc = 4;

@@ -13,7 +13,7 @@
 const struct cli_cmd cli_cmds[] = {
 	{ "build", cmd_build, "build a bento from a bentofile",
 	  "bento build [CONTEXT] [-f BENTOFILE] [--name N] [--version V] [--label K=V]...\n"
-	  "            [--strict] [--sign[=KEY]] [-j JOBS] [-o text|json|tag]" },
+	  "            [--strict] [--sign[=KEY] | --key KEY] [-j JOBS] [-o text|json|tag]" },
 	{ "delete", cmd_delete, "delete bentos from the store",
 	  "bento delete REF... [-y]" },
 	{ "export", cmd_export, "write a bento as a .bento archive",

@@ -200,6 +200,9 @@ static void test_actor(void)
 	a = bento_history_actor();
 	is_str(a, "buildkite:Kite Flyer", "Buildkite");
 	free(a);
+	/* Jenkins ranks below Buildkite and CircleCI (bento_ci_detect's order). */
+	unsetenv("BUILDKITE");
+	unsetenv("CIRCLECI");
 	setenv("JENKINS_URL", "https://ci.example/", 1);
 	a = bento_history_actor();
 	is_str(a, "jenkins:unknown", "Jenkins without BUILD_USER_ID");

@@ -1,7 +1,12 @@
 #include <stdarg.h>
+#include <unistd.h>
+#include <termios.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <sodium.h>
 
 #include "buf.h"
 #include "cli.h"
@@ -274,4 +279,39 @@ int cli_event(struct bento_store *s, const char *action, enum bento_kind kind, c
 		return cli_fail(rc, &err);
 	}
 	return 0;
+}
+
+/*
+ * Read a password without echo from the terminal; NULL when there is none.
+ * The caller wipes and frees it.
+ */
+char *cli_read_password(const char *prompt)
+{
+	struct termios old, quiet;
+	char buf[1024], *p = NULL;
+	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
+	FILE *tty;
+
+	if (fd < 0)
+		return NULL;
+	tty = fdopen(fd, "r+");
+	if (!tty) {
+		close(fd);
+		return NULL;
+	}
+	fputs(prompt, tty);
+	fflush(tty);
+	tcgetattr(fd, &old);
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)ECHO;
+	tcsetattr(fd, TCSAFLUSH, &quiet);
+	if (fgets(buf, sizeof(buf), tty)) {
+		buf[strcspn(buf, "\r\n")] = '\0';
+		p = bento_xstrdup(buf);
+	}
+	tcsetattr(fd, TCSAFLUSH, &old);
+	fputs("\n", tty);
+	sodium_memzero(buf, sizeof(buf));
+	fclose(tty);
+	return p;
 }

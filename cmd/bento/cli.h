@@ -104,6 +104,12 @@ int cli_keyring(char **files, size_t n, struct bento_keyring *kr);
 int cli_event(struct bento_store *s, const char *action, enum bento_kind kind, const char *name,
 	      const char *version, const struct bento_digest *d, json_t *details);
 
+/*
+ * Read a line from the terminal without echo (a password); NULL when there
+ * is no terminal.  The caller wipes (sodium_memzero) and frees it.
+ */
+char *cli_read_password(const char *prompt);
+
 /* Commands. */
 int cmd_build(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
@@ -116,8 +122,14 @@ int cmd_history(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_key(int argc, char **argv);
 int cmd_list(int argc, char **argv);
+int cmd_login(int argc, char **argv);
+int cmd_logout(int argc, char **argv);
 int cmd_models(int argc, char **argv);
+int cmd_pull(int argc, char **argv);
+int cmd_push(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
+int cli_models_push(int argc, char **argv);
+int cli_models_pull(int argc, char **argv);
 int cmd_tag(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_version(int argc, char **argv);

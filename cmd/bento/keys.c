@@ -20,41 +20,6 @@
 #include "sign.h"
 #include "trust.h"
 
-/*
- * Read a password without echo from the terminal; NULL when there is none.
- * The caller wipes and frees it.
- */
-static char *read_password(const char *prompt)
-{
-	struct termios old, quiet;
-	char buf[1024], *p = NULL;
-	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
-	FILE *tty;
-
-	if (fd < 0)
-		return NULL;
-	tty = fdopen(fd, "r+");
-	if (!tty) {
-		close(fd);
-		return NULL;
-	}
-	fputs(prompt, tty);
-	fflush(tty);
-	tcgetattr(fd, &old);
-	quiet = old;
-	quiet.c_lflag &= ~(tcflag_t)ECHO;
-	tcsetattr(fd, TCSAFLUSH, &quiet);
-	if (fgets(buf, sizeof(buf), tty)) {
-		buf[strcspn(buf, "\r\n")] = '\0';
-		p = bento_xstrdup(buf);
-	}
-	tcsetattr(fd, TCSAFLUSH, &old);
-	fputs("\n", tty);
-	sodium_memzero(buf, sizeof(buf));
-	fclose(tty);
-	return p;
-}
-
 static void free_secret(char *p)
 {
 	if (p) {
@@ -71,14 +36,14 @@ static char *password_for(const char *keyfile, int twice)
 
 	if (env)
 		return bento_xstrdup(env);
-	p = read_password(twice ? "password for the new key: " : "password: ");
+	p = cli_read_password(twice ? "password for the new key: " : "password: ");
 	if (!p) {
 		fprintf(stderr, "bento: error: %s: needs a password: set BENTO_KEY_PASSWORD or run on a terminal\n",
 			keyfile);
 		return NULL;
 	}
 	if (twice) {
-		again = read_password("again: ");
+		again = cli_read_password("again: ");
 		if (!again || strcmp(p, again) != 0) {
 			fprintf(stderr, "bento: error: the passwords differ\n");
 			free_secret(p);

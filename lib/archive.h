@@ -5,7 +5,8 @@
  * Writer: every header is normalised (mtime given once for the archive, uid
  * and gid 0, empty user/group names, mode 0644 or 0755, no atime/ctime/xattrs/
  * ACLs, no sparse entries).  Entries are written in the order the caller gives;
- * the caller sorts.  Only regular files are written.
+ * the caller sorts.  Regular files, and directories (mode 0755) when asked
+ * for with bento_archive_write_dir.
  *
  * Reader: auto-detects none/gzip/zstd; refuses (with -BENTO_E_UNSAFE and a
  * message naming the entry) absolute paths, "..", "." or empty components,
@@ -39,6 +40,32 @@ struct bento_archive_writer;
  */
 int bento_archive_writer_open(int fd, enum bento_compression comp, int64_t mtime,
 			      struct bento_archive_writer **out, struct bento_error *err);
+/*
+ * The same, handing the output to write(ctx, p, n) (returns 0 or -errno;
+ * a failure makes the writer unusable and is reported as that errno).
+ * Uncompressed, every piece goes to write as libarchive produces it: the
+ * headers of an entry arrive during bento_archive_write_header (so a
+ * caller can capture exactly the header bytes of an entry), data during
+ * the data calls, the end-of-archive marker at close.  The fd writer above
+ * is this writer with a gathering write(2) callback.
+ */
+int bento_archive_writer_open_cb(int (*write)(void *ctx, const void *p, size_t n), void *ctx,
+				 enum bento_compression comp, int64_t mtime,
+				 struct bento_archive_writer **out, struct bento_error *err);
+/* Write a directory entry (mode 0755, no data); path without a trailing '/'. */
+int bento_archive_write_dir(struct bento_archive_writer *w, const char *path,
+			    struct bento_error *err);
+/*
+ * Start a regular file of exactly size bytes whose data follows through
+ * bento_archive_write_data (any piece sizes).  Starting another entry or
+ * closing before size bytes were given is -BENTO_E_USAGE; so is more data
+ * than size.  bento_archive_writer_free on a writer with an unfinished
+ * entry writes nothing more.
+ */
+int bento_archive_write_header(struct bento_archive_writer *w, const char *path,
+			       unsigned mode, uint64_t size, struct bento_error *err);
+int bento_archive_write_data(struct bento_archive_writer *w, const void *p, size_t n,
+			     struct bento_error *err);
 /* Write one regular file from memory. mode: only 0100 matters (0755 else 0644). */
 int bento_archive_write_bytes(struct bento_archive_writer *w, const char *path,
 			      unsigned mode, const void *data, size_t len,
@@ -71,6 +98,15 @@ struct bento_archive_entry {
 /* Read an archive from fd (not closed).  name is used in messages. */
 int bento_archive_reader_open(int fd, const char *name,
 			      struct bento_archive_reader **out, struct bento_error *err);
+/*
+ * The same, reading through read(ctx, buf, n): fills up to n bytes and
+ * returns the count, 0 at the end of the input, or -errno.  It is called
+ * from within bento_archive_reader_open (to sniff the compression),
+ * bento_archive_next and bento_archive_read.
+ */
+int bento_archive_reader_open_cb(ssize_t (*read)(void *ctx, void *buf, size_t n), void *ctx,
+				 const char *name, struct bento_archive_reader **out,
+				 struct bento_error *err);
 /*
  * Advance to the next entry: 1 with *e filled, 0 at the end of the archive,
  * <0 on error.  Data not read from the previous entry is skipped.

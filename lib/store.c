@@ -1875,6 +1875,62 @@ int bento_store_attestations(struct bento_store *s, const struct bento_digest *d
 	return attach_list(s, &attestations, d, out, n, err);
 }
 
+/* ---- layer cache ---- */
+
+int bento_store_layer_cache_get(struct bento_store *s, const struct bento_digest *key,
+				struct bento_digest *digest, uint64_t *size,
+				struct bento_error *err)
+{
+	char hex[BENTO_DIGEST_HEXLEN + 1];
+	sqlite3_stmt *st;
+	int r, rc;
+
+	bento_digest_hex(key, hex);
+	pthread_mutex_lock(&s->mu);
+	if ((rc = db_prep(s, s->db, "SELECT digest, size FROM layer_cache WHERE key = ?1", &st,
+			  err)))
+		goto out;
+	bind_str(st, 1, hex);
+	r = sqlite3_step(st);
+	/* a damaged row is a miss: the caller hashes again and replaces it */
+	if (r == SQLITE_ROW && col_digest(st, 0, digest) == 0 && sqlite3_column_int64(st, 1) >= 0) {
+		*size = (uint64_t)sqlite3_column_int64(st, 1);
+		rc = 1;
+	} else if (r != SQLITE_ROW && r != SQLITE_DONE) {
+		rc = db_fail(s, s->db, "read layer cache", err);
+	}
+	sqlite3_finalize(st);
+out:
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+int bento_store_layer_cache_put(struct bento_store *s, const struct bento_digest *key,
+				const struct bento_digest *digest, uint64_t size,
+				struct bento_error *err)
+{
+	char hex[BENTO_DIGEST_HEXLEN + 1];
+	sqlite3_stmt *st;
+	int rc;
+
+	if (size > INT64_MAX)
+		return bento_error_set(err, BENTO_E_INVALID, "layer cache: size out of range");
+	bento_digest_hex(key, hex);
+	pthread_mutex_lock(&s->mu);
+	if ((rc = db_prep(s, s->db,
+			  "INSERT OR REPLACE INTO layer_cache (key, digest, size) VALUES (?1, ?2, ?3)",
+			  &st, err)) == 0) {
+		bind_str(st, 1, hex);
+		bind_digest(st, 2, digest);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)size);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = db_fail(s, s->db, "write layer cache", err);
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
 /* ---- maintenance ---- */
 
 struct problems {

@@ -223,6 +223,21 @@ int bento_store_attestations(struct bento_store *s, const struct bento_digest *d
 			     struct bento_attachment **out, size_t *n, struct bento_error *err);
 void bento_attachments_free(struct bento_attachment *v, size_t n);
 
+/* ---- layer cache (oci.h) ---- */
+
+/*
+ * The digest and size of a registry layer, keyed by the digest of a
+ * canonical description that determines the layer's bytes (oci.c makes
+ * it).  get: 1 with *digest and *size filled on a hit, 0 on a miss, <0 on
+ * a database error.  put: insert or replace.  Rows are only a cache.
+ */
+int bento_store_layer_cache_get(struct bento_store *s, const struct bento_digest *key,
+				struct bento_digest *digest, uint64_t *size,
+				struct bento_error *err);
+int bento_store_layer_cache_put(struct bento_store *s, const struct bento_digest *key,
+				const struct bento_digest *digest, uint64_t size,
+				struct bento_error *err);
+
 /* ---- maintenance ---- */
 
 struct bento_fsck_problem {

@@ -94,14 +94,14 @@ static void test_open(void)
 	p = path_in(root, "lock");
 	ok(stat(p, &st) == 0 && S_ISREG(st.st_mode), "lock file exists");
 	free(p);
-	is_int(sql_int(root, "PRAGMA user_version"), 2, "schema version 2 (history, signatures, attestations) after open");
+	is_int(sql_int(root, "PRAGMA user_version"), 3, "schema version 3 (history, attachments, layer cache) after open");
 	is_int(sql_int(root, "SELECT count(*) FROM sqlite_schema WHERE name = 'stat_cache'"), 1,
 	       "schema created the tables");
 	bento_store_close(s);
 	s = NULL;
 	rc = bento_store_open(root, &s, &err);
 	is_int(rc, 0, "reopening an existing store works");
-	is_int(sql_int(root, "PRAGMA user_version"), 2, "migrations are idempotent");
+	is_int(sql_int(root, "PRAGMA user_version"), 3, "migrations are idempotent");
 	bento_store_close(s);
 	s = NULL;
 
@@ -116,7 +116,7 @@ static void test_open(void)
 	sql_exec(root, "PRAGMA user_version = 99");
 	rc = bento_store_open(root, &s, &err);
 	is_int(rc, -BENTO_E_FAIL, "a newer schema is refused");
-	ok(strstr(err.msg, "store.db: schema version 99 is newer than this bento (2)") != NULL,
+	ok(strstr(err.msg, "store.db: schema version 99 is newer than this bento (3)") != NULL,
 	   "and the message says so: %s", err.msg);
 	ok(s == NULL, "out is untouched on failure");
 	free(root);

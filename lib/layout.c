@@ -1,0 +1,886 @@
+/*
+ * layout.c - the oci:DIR target: an OCI image layout directory
+ * (image-spec image-layout.md), readable by skopeo, umoci and containerd.
+ * Tags live in index.json as descriptors annotated with
+ * org.opencontainers.image.ref.name; untagged manifests (referrers) are
+ * listed there too so they stay reachable.  Writers serialise on an flock
+ * of DIR/index.json.lock; every file lands by temp + fsync + rename.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "cjson.h"
+#include "target.h"
+#include "target_internal.h"
+
+#define REF_NAME "org.opencontainers.image.ref.name"
+#define LAYOUT_FILE "{\"imageLayoutVersion\":\"1.0.0\"}"
+#define CHUNK (1u << 20)
+#define INDEX_MAX BENTO_JSON_MAX
+#define REFERRERS_SCAN_MAX 65536	/* descriptors walked per referrers call */
+
+struct layout {
+	char *dir;
+	char *blobs;		/* DIR/blobs/sha256 */
+	int ready;		/* the directory skeleton exists */
+};
+
+static struct layout *L(struct bento_target *t)
+{
+	return t->impl;
+}
+
+static int layout_open(struct bento_target *t, struct bento_error *err)
+{
+	struct layout *l;
+
+	(void)err;
+	l = bento_xcalloc(1, sizeof(*l));
+	l->dir = bento_xstrdup(t->ref.dir);
+	l->blobs = bento_xasprintf("%s/blobs/sha256", l->dir);
+	t->impl = l;
+	return 0;
+}
+
+static void layout_close(struct bento_target *t)
+{
+	struct layout *l = L(t);
+
+	if (!l)
+		return;
+	free(l->dir);
+	free(l->blobs);
+	free(l);
+	t->impl = NULL;
+}
+
+static char *blob_path(struct layout *l, const struct bento_digest *d)
+{
+	char hex[BENTO_DIGEST_HEXLEN + 1];
+
+	bento_digest_hex(d, hex);
+	return bento_xasprintf("%s/%s", l->blobs, hex);
+}
+
+static int fsync_dir(const char *dir, struct bento_error *err)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return bento_error_errno(err, errno, "%s", dir);
+	if (fsync(fd) < 0 && errno != EINVAL)
+		rc = bento_error_errno(err, errno, "fsync %s", dir);
+	close(fd);
+	return rc;
+}
+
+/* Durably replace dir/name with data. */
+static int write_atomic(const char *dir, const char *name, const void *data, size_t len,
+			struct bento_error *err)
+{
+	char *tmp = bento_xasprintf("%s/.%s.tmp-XXXXXX", dir, name);
+	char *path = bento_xasprintf("%s/%s", dir, name);
+	int fd, rc;
+
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		rc = bento_error_errno(err, errno, "%s", tmp);
+		goto out;
+	}
+	rc = bento_write_all(fd, data, len);
+	if (rc < 0)
+		bento_error_errno(err, -rc, "write %s", tmp);
+	else if (fchmod(fd, 0644) < 0 || fsync(fd) < 0)
+		rc = bento_error_errno(err, errno, "%s", tmp);
+	if (close(fd) < 0 && rc == 0)
+		rc = bento_error_errno(err, errno, "close %s", tmp);
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = bento_error_errno(err, errno, "rename to %s", path);
+	if (rc < 0)
+		unlink(tmp);
+	else
+		rc = fsync_dir(dir, err);
+out:
+	free(tmp);
+	free(path);
+	return rc;
+}
+
+/* Read a whole file of at most cap bytes; -ENOENT (err set) when missing. */
+static int read_file(const char *path, size_t cap, struct bento_buf *out, struct bento_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+	struct stat st;
+
+	if (fd < 0)
+		return bento_error_errno(err, errno, "%s", path);
+	if (fstat(fd, &st) < 0) {
+		rc = bento_error_errno(err, errno, "%s", path);
+		goto out;
+	}
+	if ((uint64_t)st.st_size > cap) {
+		rc = bento_error_set(err, BENTO_E_INVALID, "%s: %lld bytes, more than the %zu allowed",
+				     path, (long long)st.st_size, cap);
+		goto out;
+	}
+	for (;;) {
+		ssize_t n;
+
+		bento_buf_grow(out, 65536);
+		n = read(fd, out->buf + out->len, out->alloc - out->len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = bento_error_errno(err, errno, "read %s", path);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		bento_buf_setlen(out, out->len + (size_t)n);
+		if (out->len > cap) {
+			rc = bento_error_set(err, BENTO_E_INVALID, "%s: more than the %zu bytes allowed",
+					     path, cap);
+			goto out;
+		}
+	}
+out:
+	close(fd);
+	return rc;
+}
+
+static int lock_index(struct layout *l, int *fdp, struct bento_error *err)
+{
+	char *path = bento_xasprintf("%s/index.json.lock", l->dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644), rc = 0;
+
+	if (fd < 0) {
+		rc = bento_error_errno(err, errno, "%s", path);
+		goto out;
+	}
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			rc = bento_error_errno(err, errno, "lock %s", path);
+			close(fd);
+			goto out;
+		}
+	}
+	*fdp = fd;
+out:
+	free(path);
+	return rc;
+}
+
+static void unlock_index(int fd)
+{
+	if (fd >= 0)
+		close(fd);	/* drops the flock */
+}
+
+static json_t *empty_index(void)
+{
+	return json_pack("{s:i,s:s,s:[]}", "schemaVersion", 2, "mediaType", OCI_INDEX_V1, "manifests");
+}
+
+static int write_index(struct layout *l, const json_t *index, struct bento_error *err)
+{
+	struct bento_buf b = BENTO_BUF_INIT;
+	int rc = bento_json_canonical(index, &b, err);
+
+	if (rc == 0)
+		rc = write_atomic(l->dir, "index.json", b.buf, b.len, err);
+	bento_buf_release(&b);
+	return rc;
+}
+
+/* Refuse a directory that says it is a layout of another major version. */
+static int check_layout_file(struct layout *l, struct bento_error *err)
+{
+	char *path = bento_xasprintf("%s/oci-layout", l->dir);
+	struct bento_buf b = BENTO_BUF_INIT;
+	json_t *v = NULL;
+	const char *ver;
+	int rc = read_file(path, 65536, &b, err);
+
+	if (rc < 0)
+		goto out;
+	rc = bento_json_parse(b.buf, b.len, path, &v, err);
+	if (rc < 0)
+		goto out;
+	ver = bento_json_str(v, "imageLayoutVersion");
+	if (!ver || strncmp(ver, "1.", 2) != 0)
+		rc = bento_error_set(err, BENTO_E_INVALID, "%s: unsupported imageLayoutVersion %s",
+				     path, ver ? ver : "(none)");
+out:
+	json_decref(v);
+	bento_buf_release(&b);
+	free(path);
+	return rc;
+}
+
+/* Create the skeleton on first write: blobs/sha256, oci-layout, index.json. */
+static int prepare(struct layout *l, struct bento_error *err)
+{
+	char *path = NULL;
+	struct stat st;
+	int rc, fd = -1;
+
+	if (l->ready)
+		return 0;
+	rc = bento_mkdir_p(l->blobs, 0755, err);
+	if (rc < 0)
+		return rc;
+	rc = check_layout_file(l, err);
+	if (rc == -ENOENT) {
+		bento_error_clear(err);
+		rc = write_atomic(l->dir, "oci-layout", LAYOUT_FILE, strlen(LAYOUT_FILE), err);
+	}
+	if (rc < 0)
+		return rc;
+	path = bento_xasprintf("%s/index.json", l->dir);
+	if (stat(path, &st) < 0) {
+		rc = lock_index(l, &fd, err);
+		if (rc == 0 && stat(path, &st) < 0) {
+			json_t *idx = empty_index();
+
+			rc = write_index(l, idx, err);
+			json_decref(idx);
+		}
+		unlock_index(fd);
+	}
+	free(path);
+	if (rc == 0)
+		l->ready = 1;
+	return rc;
+}
+
+/*
+ * index.json as a JSON object with a "manifests" array.  A missing layout
+ * gives an empty index when missing_ok, else -BENTO_E_NOTFOUND.
+ */
+static int load_index(struct layout *l, int missing_ok, json_t **out, struct bento_error *err)
+{
+	char *path = bento_xasprintf("%s/index.json", l->dir);
+	struct bento_buf b = BENTO_BUF_INIT;
+	json_t *v = NULL;
+	int rc = read_file(path, INDEX_MAX, &b, err);
+
+	if (rc == -ENOENT) {
+		if (missing_ok) {
+			bento_error_clear(err);
+			*out = empty_index();
+			rc = 0;
+		} else {
+			rc = bento_error_set(err, BENTO_E_NOTFOUND, "oci:%s: not an OCI image layout (no index.json)",
+					     l->dir);
+		}
+		goto out;
+	}
+	if (rc < 0)
+		goto out;
+	rc = bento_json_parse(b.buf, b.len, path, &v, err);
+	if (rc < 0)
+		goto out;
+	if (!json_is_object(v) || (json_object_get(v, "manifests") &&
+				   !json_is_array(json_object_get(v, "manifests")))) {
+		rc = bento_error_set(err, BENTO_E_INVALID, "%s: not an image index", path);
+		goto out;
+	}
+	if (!json_object_get(v, "manifests"))
+		json_object_set_new(v, "manifests", json_array());
+	*out = v;
+	v = NULL;
+out:
+	json_decref(v);
+	bento_buf_release(&b);
+	free(path);
+	return rc;
+}
+
+static const char *desc_ref_name(const json_t *desc)
+{
+	return bento_json_str(json_object_get(desc, "annotations"), REF_NAME);
+}
+
+/* The first descriptor tagged tag (or, with tag NULL, naming digest). */
+static json_t *find_desc(json_t *index, const char *tag, const char *digest)
+{
+	json_t *m = json_object_get(index, "manifests"), *desc;
+	size_t i;
+
+	json_array_foreach(m, i, desc) {
+		const char *name = desc_ref_name(desc), *d = bento_json_str(desc, "digest");
+
+		if (tag ? name && strcmp(name, tag) == 0 : d && strcmp(d, digest) == 0)
+			return desc;
+	}
+	return NULL;
+}
+
+static int blob_open(struct layout *l, const struct bento_digest *d, int *fdp, uint64_t *size,
+		     struct bento_error *err)
+{
+	char *path = blob_path(l, d);
+	char ds[BENTO_DIGEST_STRLEN];
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+
+	bento_digest_str(d, ds);
+	if (fd < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			rc = bento_error_set(err, BENTO_E_NOTFOUND, "oci:%s: blob %s not found", l->dir, ds);
+		else
+			rc = bento_error_errno(err, errno, "%s", path);
+		goto out;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		rc = bento_error_set(err, BENTO_E_INVALID, "%s: not a regular file", path);
+		close(fd);
+		goto out;
+	}
+	*fdp = fd;
+	*size = (uint64_t)st.st_size;
+out:
+	free(path);
+	return rc;
+}
+
+/*
+ * Stream blob d to sink, refusing more than cap bytes (0: no cap) and
+ * failing with -BENTO_E_VERIFY when the bytes do not hash to d.
+ */
+static int blob_stream(struct layout *l, const struct bento_digest *d, uint64_t cap,
+		       bento_sink_fn sink, void *ctx, uint64_t *total, struct bento_error *err)
+{
+	char ds[BENTO_DIGEST_STRLEN], gs[BENTO_DIGEST_STRLEN];
+	struct bento_hasher *h = NULL;
+	struct bento_digest got;
+	uint64_t size = 0, n = 0;
+	char *chunk = NULL;
+	int fd = -1, rc;
+
+	bento_digest_str(d, ds);
+	rc = blob_open(l, d, &fd, &size, err);
+	if (rc < 0)
+		return rc;
+	if (cap && size > cap) {
+		rc = bento_error_set(err, BENTO_E_VERIFY, "oci:%s: blob %s is %llu bytes, more than the %llu expected",
+				     l->dir, ds, (unsigned long long)size, (unsigned long long)cap);
+		goto out;
+	}
+	h = bento_hasher_new();
+	chunk = bento_xmalloc(CHUNK);
+	for (;;) {
+		ssize_t r = read(fd, chunk, CHUNK);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = bento_error_errno(err, errno, "oci:%s: read blob %s", l->dir, ds);
+			goto out;
+		}
+		if (r == 0)
+			break;
+		n += (uint64_t)r;
+		if (cap && n > cap) {
+			rc = bento_error_set(err, BENTO_E_VERIFY, "oci:%s: blob %s grew past the %llu bytes expected",
+					     l->dir, ds, (unsigned long long)cap);
+			goto out;
+		}
+		bento_hasher_update(h, chunk, (size_t)r);
+		rc = sink(ctx, chunk, (size_t)r, err);
+		if (rc < 0)
+			goto out;
+	}
+	bento_hasher_final(h, &got);
+	if (!bento_digest_eq(&got, d)) {
+		bento_digest_str(&got, gs);
+		rc = bento_error_set(err, BENTO_E_VERIFY, "oci:%s: blob %s: digest mismatch: got %s",
+				     l->dir, ds, gs);
+		goto out;
+	}
+	*total = n;
+out:
+	free(chunk);
+	bento_hasher_free(h);
+	close(fd);
+	return rc;
+}
+
+static int buf_sink(void *ctx, const void *p, size_t n, struct bento_error *err)
+{
+	(void)err;
+	bento_buf_add(ctx, p, n);
+	return 0;
+}
+
+static int layout_blob_exists(struct bento_target *t, const struct bento_digest *d, uint64_t *size,
+			      struct bento_error *err)
+{
+	char *path = blob_path(L(t), d);
+	struct stat st;
+	int rc = 1;
+
+	if (stat(path, &st) < 0) {
+		rc = errno == ENOENT || errno == ENOTDIR ? 0 : bento_error_errno(err, errno, "%s", path);
+	} else if (!S_ISREG(st.st_mode)) {
+		rc = bento_error_set(err, BENTO_E_INVALID, "%s: not a regular file", path);
+	} else if (size) {
+		*size = (uint64_t)st.st_size;
+	}
+	free(path);
+	return rc;
+}
+
+/* Write src into blobs/sha256; 1 when it was there already. */
+static int put_blob(struct layout *l, const struct bento_blob_source *src, struct bento_error *err)
+{
+	char ds[BENTO_DIGEST_STRLEN], gs[BENTO_DIGEST_STRLEN];
+	char *path = NULL, *tmp = NULL, *chunk = NULL;
+	struct bento_hasher *h = NULL;
+	struct bento_digest got;
+	uint64_t off = 0;
+	struct stat st;
+	int fd = -1, rc;
+
+	rc = prepare(l, err);
+	if (rc < 0)
+		return rc;
+	bento_digest_str(&src->digest, ds);
+	path = blob_path(l, &src->digest);
+	/* Blobs land by rename, so a present file of the right size is whole. */
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == src->size) {
+		rc = 1;
+		goto out;
+	}
+	tmp = bento_xasprintf("%s/.tmp-XXXXXX", l->blobs);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		rc = bento_error_errno(err, errno, "%s", tmp);
+		goto out;
+	}
+	h = bento_hasher_new();
+	chunk = bento_xmalloc(CHUNK);
+	for (;;) {
+		ssize_t n = src->read(src->ctx, off, chunk, CHUNK, err);
+
+		if (n < 0) {
+			rc = (int)n;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		off += (uint64_t)n;
+		if (off > src->size) {
+			rc = bento_error_set(err, BENTO_E_VERIFY, "blob %s: the source gave more than its %llu bytes",
+					     ds, (unsigned long long)src->size);
+			goto out;
+		}
+		bento_hasher_update(h, chunk, (size_t)n);
+		rc = bento_write_all(fd, chunk, (size_t)n);
+		if (rc < 0) {
+			bento_error_errno(err, -rc, "write %s", tmp);
+			goto out;
+		}
+	}
+	if (off != src->size) {
+		rc = bento_error_set(err, BENTO_E_VERIFY, "blob %s: the source gave %llu bytes, expected %llu",
+				     ds, (unsigned long long)off, (unsigned long long)src->size);
+		goto out;
+	}
+	bento_hasher_final(h, &got);
+	if (!bento_digest_eq(&got, &src->digest)) {
+		bento_digest_str(&got, gs);
+		rc = bento_error_set(err, BENTO_E_VERIFY, "blob %s: digest mismatch: the bytes hash to %s", ds, gs);
+		goto out;
+	}
+	if (fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
+		rc = bento_error_errno(err, errno, "%s", tmp);
+		goto out;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		rc = bento_error_errno(err, errno, "close %s", tmp);
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		rc = bento_error_errno(err, errno, "rename to %s", path);
+		goto out;
+	}
+	free(tmp);
+	tmp = NULL;
+	rc = fsync_dir(l->blobs, err);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (tmp && rc < 0)
+		unlink(tmp);
+	free(chunk);
+	bento_hasher_free(h);
+	free(tmp);
+	free(path);
+	return rc;
+}
+
+static int layout_blob_put(struct bento_target *t, const struct bento_blob_source *src,
+			   const char *from_repo, struct bento_error *err)
+{
+	int rc;
+
+	(void)from_repo;	/* nothing to mount from in a directory */
+	rc = put_blob(L(t), src, err);
+	if (rc < 0)
+		return rc;
+	if (rc == 1) {
+		t->stats.blobs_skipped++;
+	} else {
+		t->stats.blobs_uploaded++;
+		t->stats.bytes_uploaded += src->size;
+	}
+	return 0;
+}
+
+static int layout_blob_get(struct bento_target *t, const struct bento_digest *d, uint64_t expect_size,
+			   bento_sink_fn sink, void *ctx, struct bento_error *err)
+{
+	uint64_t n = 0;
+	int rc = blob_stream(L(t), d, expect_size, sink, ctx, &n, err);
+
+	if (rc < 0)
+		return rc;
+	t->stats.blobs_downloaded++;
+	t->stats.bytes_downloaded += n;
+	return 0;
+}
+
+struct mem_src {
+	const char *p;
+	size_t n;
+};
+
+static ssize_t mem_read(void *ctx, uint64_t off, void *buf, size_t n, struct bento_error *err)
+{
+	struct mem_src *m = ctx;
+
+	(void)err;
+	if (off >= m->n)
+		return 0;
+	if (n > m->n - off)
+		n = m->n - (size_t)off;
+	memcpy(buf, m->p + off, n);
+	return (ssize_t)n;
+}
+
+/* Sort key: ref name ("" when untagged), then digest. */
+static int desc_cmp(const void *a, const void *b)
+{
+	const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+	const char *nx = desc_ref_name(x), *ny = desc_ref_name(y);
+	const char *dx = bento_json_str(x, "digest"), *dy = bento_json_str(y, "digest");
+	int c = strcmp(nx ? nx : "", ny ? ny : "");
+
+	return c ? c : strcmp(dx ? dx : "", dy ? dy : "");
+}
+
+static void sort_descs(json_t *arr)
+{
+	size_t n = json_array_size(arr), i;
+	json_t **v = bento_xcalloc(n, sizeof(*v));
+
+	for (i = 0; i < n; i++)
+		v[i] = json_incref(json_array_get(arr, i));
+	qsort(v, n, sizeof(*v), desc_cmp);
+	json_array_clear(arr);
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, v[i]);
+	free(v);
+}
+
+/*
+ * Add the manifest to index: under tag it replaces any descriptor with that
+ * ref name (and an untagged entry for the same digest, now redundant);
+ * without a tag it is listed once, untagged, unless already listed.
+ * Returns 1 when index changed.
+ */
+static int index_add(json_t *index, const char *tag, const char *media_type, const char *ds,
+		     size_t len)
+{
+	json_t *m = json_object_get(index, "manifests"), *desc, *keep;
+	size_t i;
+
+	if (!tag && find_desc(index, NULL, ds))
+		return 0;
+	keep = json_array();
+	json_array_foreach(m, i, desc) {
+		const char *name = desc_ref_name(desc), *d = bento_json_str(desc, "digest");
+
+		if (tag && name && strcmp(name, tag) == 0)
+			continue;
+		if (tag && !name && d && strcmp(d, ds) == 0)
+			continue;
+		json_array_append(keep, desc);
+	}
+	desc = json_pack("{s:s,s:s,s:I}", "mediaType", media_type, "digest", ds, "size", (json_int_t)len);
+	if (tag)
+		json_object_set_new(desc, "annotations", json_pack("{s:s}", REF_NAME, tag));
+	json_array_append_new(keep, desc);
+	sort_descs(keep);
+	json_object_set_new(index, "manifests", keep);
+	if (!json_object_get(index, "mediaType"))
+		json_object_set_new(index, "mediaType", json_string(OCI_INDEX_V1));
+	return 1;
+}
+
+static int layout_manifest_put(struct bento_target *t, const char *reference, const char *media_type,
+			       const void *data, size_t len, struct bento_digest *out,
+			       struct bento_error *err)
+{
+	struct layout *l = L(t);
+	struct mem_src m = { data, len };
+	struct bento_blob_source src = { mem_read, &m, len, { { 0 } } };
+	char ds[BENTO_DIGEST_STRLEN];
+	const char *tag = bento_digest_valid(reference) ? NULL : reference;
+	json_t *v = NULL, *index = NULL;
+	int rc, fd = -1;
+
+	bento_digest_bytes(data, len, &src.digest);
+	bento_digest_str(&src.digest, ds);
+	if (!tag && strcmp(reference, ds) != 0)
+		return bento_error_set(err, BENTO_E_VERIFY, "manifest %s: the bytes hash to %s", reference, ds);
+	/* Referrer scans and other tools parse what is listed in index.json. */
+	rc = bento_json_parse(data, len, "manifest", &v, err);
+	json_decref(v);
+	if (rc < 0)
+		return rc;
+	rc = put_blob(l, &src, err);
+	if (rc < 0)
+		return rc;
+	rc = lock_index(l, &fd, err);
+	if (rc < 0)
+		return rc;
+	rc = load_index(l, 1, &index, err);
+	if (rc == 0 && index_add(index, tag, media_type, ds, len))
+		rc = write_index(l, index, err);
+	unlock_index(fd);
+	json_decref(index);
+	if (rc == 0 && out)
+		*out = src.digest;
+	return rc;
+}
+
+/* Read and verify manifest d (at most OCI_MANIFEST_MAX bytes) into out. */
+static int read_manifest(struct layout *l, const struct bento_digest *d, struct bento_buf *out,
+			 struct bento_error *err)
+{
+	uint64_t n;
+
+	return blob_stream(l, d, OCI_MANIFEST_MAX, buf_sink, out, &n, err);
+}
+
+static int layout_manifest_get(struct bento_target *t, const char *reference, struct bento_buf *out,
+			       char **media_type, struct bento_digest *digest, struct bento_error *err)
+{
+	struct layout *l = L(t);
+	struct bento_buf b = BENTO_BUF_INIT;
+	struct bento_digest d;
+	json_t *index = NULL, *desc, *v = NULL;
+	const char *ds, *mt = NULL;
+	long long size = -1;
+	int rc;
+
+	rc = load_index(l, 0, &index, err);
+	if (rc < 0)
+		return rc;
+	if (bento_digest_valid(reference)) {
+		desc = find_desc(index, NULL, reference);
+		ds = reference;
+	} else {
+		desc = find_desc(index, reference, NULL);
+		if (!desc) {
+			rc = bento_error_set(err, BENTO_E_NOTFOUND, "oci:%s: tag '%s' not found", l->dir, reference);
+			goto out;
+		}
+		ds = bento_json_str(desc, "digest");
+	}
+	if (!ds || bento_digest_parse(ds, &d, NULL) < 0) {
+		rc = bento_error_set(err, BENTO_E_INVALID, "oci:%s: index.json: bad digest for '%s'",
+				     l->dir, reference);
+		goto out;
+	}
+	if (desc) {
+		mt = bento_json_str(desc, "mediaType");
+		if (bento_json_int(desc, "size", &size) == 0 && size > (long long)OCI_MANIFEST_MAX) {
+			rc = bento_error_set(err, BENTO_E_VERIFY, "oci:%s: manifest %s is %lld bytes, more than the %u allowed",
+					     l->dir, ds, size, OCI_MANIFEST_MAX);
+			goto out;
+		}
+	}
+	rc = read_manifest(l, &d, &b, err);
+	if (rc < 0)
+		goto out;
+	if (size >= 0 && (uint64_t)size != b.len) {
+		rc = bento_error_set(err, BENTO_E_VERIFY, "oci:%s: manifest %s is %zu bytes, index.json says %lld",
+				     l->dir, ds, b.len, size);
+		goto out;
+	}
+	if (!mt && bento_json_parse(b.buf, b.len, "manifest", &v, NULL) == 0)
+		mt = bento_json_str(v, "mediaType");
+	if (media_type)
+		*media_type = bento_xstrdup(mt ? mt : OCI_MANIFEST_V1);
+	if (digest)
+		*digest = d;
+	bento_buf_reset(out);
+	bento_buf_add(out, b.buf, b.len);
+out:
+	json_decref(v);
+	json_decref(index);
+	bento_buf_release(&b);
+	return rc;
+}
+
+static int is_index_type(const char *mt)
+{
+	return mt && (strcmp(mt, OCI_INDEX_V1) == 0 ||
+		      strcmp(mt, "application/vnd.docker.distribution.manifest.list.v2+json") == 0);
+}
+
+/* The referrers-API descriptor for manifest m (its bytes: ds, len). */
+static json_t *referrer_desc(const json_t *m, const char *desc_mt, const char *ds, size_t len)
+{
+	const char *mt = bento_json_str(m, "mediaType");
+	const char *at = bento_json_str(m, "artifactType");
+	json_t *ann = json_object_get(m, "annotations");
+	json_t *r;
+
+	if (!at || !*at)
+		at = bento_json_str(json_object_get(m, "config"), "mediaType");
+	r = json_pack("{s:s,s:s,s:I}", "mediaType", mt ? mt : desc_mt ? desc_mt : OCI_MANIFEST_V1,
+		      "digest", ds, "size", (json_int_t)len);
+	if (at && *at)
+		json_object_set_new(r, "artifactType", json_string(at));
+	if (json_is_object(ann) && json_object_size(ann))
+		json_object_set(r, "annotations", ann);
+	return r;
+}
+
+static int digest_cmp(const void *a, const void *b)
+{
+	return strcmp(bento_json_str(*(json_t *const *)a, "digest"),
+		      bento_json_str(*(json_t *const *)b, "digest"));
+}
+
+/*
+ * Walk every manifest reachable from index.json (through nested indexes)
+ * and list those whose subject is the given digest.  A listed blob that is
+ * missing is skipped (a layout may hold descriptors of content not copied);
+ * one that does not match its digest is an error.
+ */
+static int layout_referrers(struct bento_target *t, const struct bento_digest *subject,
+			    struct bento_buf *out, struct bento_error *err)
+{
+	struct layout *l = L(t);
+	char subj[BENTO_DIGEST_STRLEN];
+	json_t *index = NULL, *work, *seen, *found, *result = NULL;
+	struct bento_buf b = BENTO_BUF_INIT;
+	size_t i;
+	int rc;
+
+	rc = load_index(l, 1, &index, err);
+	if (rc < 0)
+		return rc;
+	bento_digest_str(subject, subj);
+	work = json_copy(json_object_get(index, "manifests"));
+	seen = json_object();
+	found = json_object();
+	for (i = 0; i < json_array_size(work) && i < REFERRERS_SCAN_MAX; i++) {
+		json_t *desc = json_array_get(work, i), *m = NULL;
+		const char *ds = bento_json_str(desc, "digest");
+		const char *dmt = bento_json_str(desc, "mediaType"), *sd;
+		struct bento_digest d;
+		long long size;
+
+		if (!ds || bento_digest_parse(ds, &d, NULL) < 0 || json_object_get(seen, ds))
+			continue;
+		/* Nothing that big is a manifest: not worth reading. */
+		if (bento_json_int(desc, "size", &size) == 0 && size > (long long)OCI_MANIFEST_MAX)
+			continue;
+		json_object_set_new(seen, ds, json_true());
+		bento_buf_reset(&b);
+		rc = read_manifest(l, &d, &b, err);
+		if (rc == -BENTO_E_NOTFOUND) {
+			bento_error_clear(err);
+			rc = 0;
+			continue;
+		}
+		if (rc < 0)
+			goto out;
+		if (bento_json_parse(b.buf, b.len, ds, &m, NULL) < 0 || !json_is_object(m)) {
+			json_decref(m);
+			continue;
+		}
+		if (is_index_type(bento_json_str(m, "mediaType")) || is_index_type(dmt)) {
+			json_t *sub = json_object_get(m, "manifests");
+
+			if (json_is_array(sub))
+				json_array_extend(work, sub);
+		}
+		sd = bento_json_str(json_object_get(m, "subject"), "digest");
+		if (sd && strcmp(sd, subj) == 0)
+			json_object_set_new(found, ds, referrer_desc(m, dmt, ds, b.len));
+		json_decref(m);
+	}
+	{
+		const char *k;
+		json_t *v, *arr = json_array();
+		json_t **vv = bento_xcalloc(json_object_size(found), sizeof(*vv));
+		size_t n = 0;
+
+		json_object_foreach(found, k, v)
+			vv[n++] = v;
+		qsort(vv, n, sizeof(*vv), digest_cmp);
+		for (i = 0; i < n; i++)
+			json_array_append(arr, vv[i]);
+		free(vv);
+		result = empty_index();
+		json_object_set_new(result, "manifests", arr);
+	}
+	bento_buf_reset(out);
+	rc = bento_json_canonical(result, out, err);
+out:
+	json_decref(result);
+	json_decref(found);
+	json_decref(seen);
+	json_decref(work);
+	json_decref(index);
+	bento_buf_release(&b);
+	return rc;
+}
+
+/* Referrers are found by scanning, and manifest_put by digest lists them. */
+static int layout_referrer_add(struct bento_target *t, const struct bento_digest *subject,
+			       const char *descriptor_json, struct bento_error *err)
+{
+	(void)t;
+	(void)subject;
+	(void)descriptor_json;
+	(void)err;
+	return 0;
+}
+
+const struct bento_target_ops bento_layout_ops = {
+	.open = layout_open,
+	.close = layout_close,
+	.blob_exists = layout_blob_exists,
+	.blob_put = layout_blob_put,
+	.blob_get = layout_blob_get,
+	.manifest_put = layout_manifest_put,
+	.manifest_get = layout_manifest_get,
+	.referrers = layout_referrers,
+	.referrer_add = layout_referrer_add,
+};

@@ -277,8 +277,8 @@ static int take_attachment(struct walk *w, struct bento_archive_reader *r,
 	return 0;
 }
 
-static int check_space(struct bento_store *s, const struct bento_manifest *m, const char *name,
-		       struct bento_error *err)
+int bento_bundle_check_space(struct bento_store *s, const struct bento_manifest *m, const char *name,
+			     struct bento_error *err)
 {
 	struct statvfs sv;
 
@@ -316,8 +316,8 @@ static int tag_taken(struct bento_store *s, enum bento_kind kind, const char *na
 	return rc;
 }
 
-static int check_tags(struct bento_store *s, const struct bento_manifest *m, const char *name,
-		      struct bento_error *err)
+int bento_bundle_check_tags(struct bento_store *s, const struct bento_manifest *m, const char *name,
+			    struct bento_error *err)
 {
 	int rc = tag_taken(s, BENTO_KIND_BENTO, m->name, m->version, &m->digest, name, err);
 
@@ -366,8 +366,8 @@ static int walk_archive(struct walk *w, int fd, struct bento_error *err)
 		rc = as_verify(rc, err);
 		goto out;
 	}
-	if (w->s && ((rc = check_space(w->s, w->m, w->name, err)) ||
-		     (rc = check_tags(w->s, w->m, w->name, err))))
+	if (w->s && ((rc = bento_bundle_check_space(w->s, w->m, w->name, err)) ||
+		     (rc = bento_bundle_check_tags(w->s, w->m, w->name, err))))
 		goto out;
 	bento_manifest_entries(w->m, &w->e, &w->n);
 	w->seen = bento_xcalloc(w->n + 1, 1);
@@ -434,9 +434,11 @@ out:
 
 /* ---- import ---- */
 
-static int commit_import(struct bento_store *s, const struct walk *w, struct bento_error *err)
+int bento_bundle_commit(struct bento_store *s, const struct bento_manifest *m, const char *json,
+			size_t len, const struct bento_attachment *sigs, size_t n_sigs,
+			const struct bento_attachment *atts, size_t n_atts,
+			const char *action, json_t *details, struct bento_error *err)
 {
-	const struct bento_manifest *m = w->m;
 	struct bento_digest *blobs, *deps = bento_xcalloc(m->n_models + 1, sizeof(*deps));
 	size_t n_blobs;
 	int rc = 0;
@@ -462,23 +464,19 @@ static int commit_import(struct bento_store *s, const struct walk *w, struct ben
 	}
 	bento_manifest_blobs(m, &blobs, &n_blobs);
 	if (rc == 0) {
-		json_t *details = json_pack("{s:s, s:I, s:I}", "source", w->name, "signatures",
-					    (json_int_t)w->n_sigs, "attestations",
-					    (json_int_t)w->n_atts);
 		struct bento_event_in ev = {
-			.action = "import", .kind = BENTO_KIND_BENTO, .name = m->name,
+			.action = action, .kind = BENTO_KIND_BENTO, .name = m->name,
 			.version = m->version, .digest = &m->digest, .details = details,
 		};
 		/* The bento, its signatures and attestations and the event: one transaction. */
 		struct bento_object_put p = {
 			.kind = BENTO_KIND_BENTO, .name = m->name, .version = m->version,
-			.manifest = w->json.buf, .manifest_len = w->json.len,
+			.manifest = json, .manifest_len = len,
 			.blobs = blobs, .n_blobs = n_blobs, .deps = deps, .n_deps = m->n_models,
 			.size = m->size, .event = &ev,
-			.sigs = w->sigs, .n_sigs = w->n_sigs, .atts = w->atts, .n_atts = w->n_atts,
+			.sigs = sigs, .n_sigs = n_sigs, .atts = atts, .n_atts = n_atts,
 		};
 		rc = bento_store_put(s, &p, NULL, err);
-		json_decref(details);
 	}
 	free(blobs);
 	free(deps);
@@ -519,7 +517,13 @@ int bento_import(struct bento_store *s, int fd, const char *name,
 		goto out;
 	}
 	existed = object_present(s, &w.m->digest);
-	if ((rc = bento_blob_stage_commit(w.stage, err)) || (rc = commit_import(s, &w, err)))
+	json_t *details = json_pack("{s:s, s:I, s:I}", "source", name, "signatures",
+				    (json_int_t)w.n_sigs, "attestations", (json_int_t)w.n_atts);
+	if ((rc = bento_blob_stage_commit(w.stage, err)) == 0)
+		rc = bento_bundle_commit(s, w.m, w.json.buf, w.json.len, w.sigs, w.n_sigs, w.atts,
+					 w.n_atts, "import", details, err);
+	json_decref(details);
+	if (rc)
 		goto out;
 	if (out) {
 		memset(out, 0, sizeof(*out));

@@ -50,6 +50,23 @@ int bento_import(struct bento_store *s, int fd, const char *name,
 		 struct bento_error *err);
 
 /*
+ * What import and pull share.  check_space: the content fits the store's
+ * filesystem (-ENOSPC).  check_tags: no name:version of the bento or its
+ * models already names other content (-BENTO_E_EXISTS), found before any
+ * content is fetched.  commit: once every blob is in place, put the models,
+ * then the bento with its signatures, attestations and the history event
+ * (action, details borrowed) in one transaction.
+ */
+int bento_bundle_check_space(struct bento_store *s, const struct bento_manifest *m,
+			     const char *name, struct bento_error *err);
+int bento_bundle_check_tags(struct bento_store *s, const struct bento_manifest *m,
+			    const char *name, struct bento_error *err);
+int bento_bundle_commit(struct bento_store *s, const struct bento_manifest *m, const char *json,
+			size_t len, const struct bento_attachment *sigs, size_t n_sigs,
+			const struct bento_attachment *atts, size_t n_atts,
+			const char *action, json_t *details, struct bento_error *err);
+
+/*
  * Verify an archive without storing anything: every file is hashed against
  * bento.json (each mismatch is a FAIL in r, and checking goes on), then the
  * signatures and attestations are checked with kr.  Returns <0 only when the

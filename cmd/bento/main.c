@@ -38,13 +38,24 @@ const struct cli_cmd cli_cmds[] = {
 	  "bento key untrust KEYID" },
 	{ "list", cmd_list, "list bentos",
 	  "bento list [NAME] [-o table|json]" },
+	{ "login", cmd_login, "store registry credentials (~/.docker/config.json)",
+	  "bento login HOST -u USER [--password-stdin]" },
+	{ "logout", cmd_logout, "remove registry credentials",
+	  "bento logout HOST" },
 	{ "models", cmd_models, "import, list, show and delete models",
 	  "bento models import PATH --name N [--version V] [--label K=V]... [--framework F]\n"
 	  "                    [--format F] [--description TEXT] [--license L] [-j JOBS]\n"
 	  "                    [-o text|json|tag]\n"
 	  "bento models list [NAME] [-o table|json]\n"
 	  "bento models get REF [-o text|json|yaml|path]\n"
-	  "bento models delete REF... [--force] [-y]" },
+	  "bento models delete REF... [--force] [-y]\n"
+	  "bento models push REF TARGET [--plain-http] [--insecure] [-o text|json]\n"
+	  "bento models pull SOURCE [--plain-http] [--insecure] [-o text|json]" },
+	{ "pull", cmd_pull, "pull a bento from a registry or an oci: layout",
+	  "bento pull SOURCE [--require-signature] [--key PUB]... [--plain-http] [--insecure]\n"
+	  "           [-o text|json]" },
+	{ "push", cmd_push, "push a bento to a registry or an oci: layout",
+	  "bento push REF TARGET [--plain-http] [--insecure] [-o text|json]" },
 	{ "sign", cmd_sign, "sign a bento",
 	  "bento sign REF [--key KEY]" },
 	{ "tag", cmd_tag, "give a bento another name:version",

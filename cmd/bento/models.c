@@ -94,7 +94,7 @@ out:
 int cmd_models(int argc, char **argv)
 {
 	if (argc < 2)
-		return cli_usage("models", "wants a subcommand: import, list, get, delete");
+		return cli_usage("models", "wants a subcommand: import, list, get, delete, push, pull");
 	if (strcmp(argv[1], "import") == 0)
 		return models_import(argc - 1, argv + 1);
 	if (strcmp(argv[1], "list") == 0)
@@ -103,5 +103,10 @@ int cmd_models(int argc, char **argv)
 		return cli_get_object(BENTO_KIND_MODEL, "models", argc - 1, argv + 1);
 	if (strcmp(argv[1], "delete") == 0)
 		return cli_delete_objects(BENTO_KIND_MODEL, "models", argc - 1, argv + 1);
-	return cli_usage("models", "unknown subcommand '%s' (import, list, get, delete)", argv[1]);
+	if (strcmp(argv[1], "push") == 0)
+		return cli_models_push(argc - 1, argv + 1);
+	if (strcmp(argv[1], "pull") == 0)
+		return cli_models_pull(argc - 1, argv + 1);
+	return cli_usage("models", "unknown subcommand '%s' (import, list, get, delete, push, pull)",
+			 argv[1]);
 }

@@ -1,0 +1,568 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "cjson.h"
+#include "history.h"
+#include "manifest.h"
+#include "oci.h"
+#include "transfer.h"
+#include "trust.h"
+
+#define OCI_EMPTY_TYPE "application/vnd.oci.empty.v1+json"
+#define BENTO_SIGNATURE_ARTIFACT "application/vnd.bento.signature.v1"
+#define BENTO_SIGNATURE_LAYER "application/vnd.bento.signature.v1+minisig"
+#define BENTO_PROVENANCE_ARTIFACT "application/vnd.in-toto+json"
+#define BENTO_DSSE_LAYER "application/vnd.dsse.envelope.v1+json"
+
+void bento_push_result_release(struct bento_push_result *r)
+{
+	free(r->where);
+	memset(r, 0, sizeof(*r));
+}
+
+void bento_pull_result_release(struct bento_pull_result *r)
+{
+	bento_build_result_release(&r->object);
+	memset(r, 0, sizeof(*r));
+}
+
+/* ---- blobs from memory ---- */
+
+struct mem_source {
+	const char *p;
+	size_t n;
+};
+
+static ssize_t mem_read(void *ctx, uint64_t off, void *buf, size_t n, struct bento_error *err)
+{
+	struct mem_source *m = ctx;
+
+	(void)err;
+	if (off >= m->n)
+		return 0;
+	if (n > m->n - off)
+		n = m->n - (size_t)off;
+	memcpy(buf, m->p + off, n);
+	return (ssize_t)n;
+}
+
+static int put_bytes(struct bento_target *t, const void *p, size_t n, const char *from,
+		     struct bento_error *err)
+{
+	struct mem_source m = { p, n };
+	struct bento_blob_source src = { .read = mem_read, .ctx = &m, .size = n };
+
+	bento_digest_bytes(p, n, &src.digest);
+	return bento_target_blob_put(t, &src, from, err);
+}
+
+static int buf_sink(void *ctx, const void *p, size_t n, struct bento_error *err)
+{
+	(void)err;
+	bento_buf_add(ctx, p, n);
+	return 0;
+}
+
+/* ---- what a push needs: the object, its layers, its attachments ---- */
+
+struct object {
+	enum bento_kind kind;
+	struct bento_buf json;
+	struct bento_manifest *bento;
+	struct bento_model *model;
+	struct bento_layer *layers;
+	size_t n_layers;
+	const char *name, *version;
+};
+
+static void object_release(struct object *o)
+{
+	bento_layers_free(o->layers, o->n_layers);
+	bento_manifest_free(o->bento);
+	bento_model_free(o->model);
+	bento_buf_release(&o->json);
+	memset(o, 0, sizeof(*o));
+}
+
+static int object_load(struct bento_store *s, enum bento_kind kind, const struct bento_digest *d,
+		       struct object *o, struct bento_error *err)
+{
+	char what[BENTO_DIGEST_STRLEN];
+	int rc;
+
+	o->kind = kind;
+	bento_digest_str(d, what);
+	if ((rc = bento_store_manifest(s, kind, d, &o->json, err)))
+		return rc;
+	if (kind == BENTO_KIND_BENTO) {
+		if ((rc = bento_manifest_parse(o->json.buf, o->json.len, what, &o->bento, err)))
+			return rc;
+		bento_layers_plan(o->bento, &o->layers, &o->n_layers);
+		o->name = o->bento->name;
+		o->version = o->bento->version;
+	} else {
+		if ((rc = bento_model_parse(o->json.buf, o->json.len, what, &o->model, err)))
+			return rc;
+		bento_model_layers_plan(o->model, &o->layers, &o->n_layers);
+		o->name = o->model->name;
+		o->version = o->model->version;
+	}
+	return 0;
+}
+
+static int object_manifest(const struct object *o, struct bento_buf *out, struct bento_error *err)
+{
+	return o->kind == BENTO_KIND_BENTO
+		       ? bento_artifact_manifest(o->bento, o->json.buf, o->json.len, o->layers,
+						 o->n_layers, NULL, NULL, out, err)
+		       : bento_model_artifact_manifest(o->model, o->json.buf, o->json.len, o->layers,
+						       o->n_layers, NULL, NULL, out, err);
+}
+
+/*
+ * A repository of the same registry this object's blobs were pushed to
+ * before (from the history's push events), to mount from; NULL if none.
+ */
+static char *mount_source(struct bento_store *s, const struct bento_target_ref *ref)
+{
+	struct bento_history_filter f = { .action = "push" };
+	struct bento_event *v = NULL;
+	char *from = NULL;
+	size_t n = 0;
+
+	if (ref->is_layout || bento_history_query(s, &f, &v, &n, NULL))
+		return NULL;
+	for (size_t i = n; i-- > 0 && !from;) {
+		const char *host = bento_json_str(v[i].details, "host");
+		const char *repo = bento_json_str(v[i].details, "repo");
+		if (host && repo && strcmp(host, ref->host) == 0 && strcmp(repo, ref->repo) != 0)
+			from = bento_xstrdup(repo);
+	}
+	bento_events_free(v, n);
+	return from;
+}
+
+/*
+ * Push one attachment as a referrer of subject: its bytes as the single
+ * layer of an artifact manifest whose subject is the bento's manifest.
+ */
+static int push_referrer(struct bento_target *t, const struct bento_oci_desc *subject,
+			 const char *artifact, const char *layer_type, const char *title,
+			 const struct bento_attachment *a, const char *from, struct bento_error *err)
+{
+	static const char empty[] = "{}";
+	struct bento_buf man = BENTO_BUF_INIT, desc = BENTO_BUF_INIT;
+	struct bento_digest ld, ed, md;
+	char lds[BENTO_DIGEST_STRLEN], eds[BENTO_DIGEST_STRLEN], sds[BENTO_DIGEST_STRLEN],
+		mds[BENTO_DIGEST_STRLEN];
+	json_t *j = NULL, *dj = NULL;
+	int rc;
+
+	bento_digest_bytes(a->data, a->len, &ld);
+	bento_digest_bytes(empty, 2, &ed);
+	bento_digest_str(&ld, lds);
+	bento_digest_str(&ed, eds);
+	bento_digest_str(&subject->digest, sds);
+	if ((rc = put_bytes(t, empty, 2, from, err)) || (rc = put_bytes(t, a->data, a->len, from, err)))
+		goto out;
+	j = json_pack("{s:i, s:s, s:s, s:{s:s, s:s, s:i}, s:[{s:s, s:s, s:I, s:{s:s}}],"
+		      " s:{s:s, s:s, s:I}, s:{s:s}}",
+		      "schemaVersion", 2, "mediaType", OCI_MANIFEST_V1, "artifactType", artifact,
+		      "config", "mediaType", OCI_EMPTY_TYPE, "digest", eds, "size", 2,
+		      "layers", "mediaType", layer_type, "digest", lds, "size", (json_int_t)a->len,
+		      "annotations", "org.opencontainers.image.title", title,
+		      "subject", "mediaType", subject->media_type, "digest", sds, "size",
+		      (json_int_t)subject->size,
+		      "annotations", "org.opencontainers.image.title", title);
+	if ((rc = bento_json_canonical(j, &man, err)))
+		goto out;
+	bento_digest_bytes(man.buf, man.len, &md);
+	bento_digest_str(&md, mds);
+	if ((rc = bento_target_manifest_put(t, mds, OCI_MANIFEST_V1, man.buf, man.len, NULL, err)))
+		goto out;
+	dj = json_pack("{s:s, s:s, s:I, s:s, s:{s:s}}", "mediaType", OCI_MANIFEST_V1, "digest", mds,
+		       "size", (json_int_t)man.len, "artifactType", artifact, "annotations",
+		       "org.opencontainers.image.title", title);
+	if ((rc = bento_json_canonical(dj, &desc, err)) == 0)
+		rc = bento_target_referrer_add(t, &subject->digest, desc.buf, err);
+out:
+	json_decref(j);
+	json_decref(dj);
+	bento_buf_release(&man);
+	bento_buf_release(&desc);
+	return rc;
+}
+
+static int push_referrers(struct bento_store *s, struct bento_target *t,
+			  const struct bento_digest *d, const struct bento_oci_desc *subject,
+			  const char *from, size_t *count, struct bento_error *err)
+{
+	struct bento_attachment *sigs = NULL, *atts = NULL;
+	size_t n_sigs = 0, n_atts = 0;
+	int rc;
+
+	if ((rc = bento_store_signatures(s, d, &sigs, &n_sigs, err)) ||
+	    (rc = bento_store_attestations(s, d, &atts, &n_atts, err)))
+		goto out;
+	for (size_t i = 0; rc == 0 && i < n_sigs; i++) {
+		char *title = bento_xasprintf("%s.minisig", sigs[i].name);
+		rc = push_referrer(t, subject, BENTO_SIGNATURE_ARTIFACT, BENTO_SIGNATURE_LAYER, title,
+				   &sigs[i], from, err);
+		free(title);
+		*count += rc == 0;
+	}
+	for (size_t i = 0; rc == 0 && i < n_atts; i++) {
+		rc = push_referrer(t, subject, BENTO_PROVENANCE_ARTIFACT, BENTO_DSSE_LAYER,
+				   atts[i].name, &atts[i], from, err);
+		*count += rc == 0;
+	}
+out:
+	bento_attachments_free(sigs, n_sigs);
+	bento_attachments_free(atts, n_atts);
+	return rc;
+}
+
+int bento_push(struct bento_store *s, enum bento_kind kind, const struct bento_digest *d,
+	       const struct bento_target_ref *ref, const struct bento_target_opts *o,
+	       struct bento_push_result *out, struct bento_error *err)
+{
+	struct object obj = { 0 };
+	struct bento_target *t = NULL;
+	struct bento_target_ref where = *ref;
+	struct bento_buf man = BENTO_BUF_INIT;
+	struct bento_oci_desc subject = { .media_type = OCI_MANIFEST_V1 };
+	char *from = NULL, md[BENTO_DIGEST_STRLEN];
+	size_t referrers = 0;
+	json_t *details = NULL;
+	int rc;
+
+	if (ref->digest)
+		return bento_error_set(err, BENTO_E_USAGE,
+				       "push to a tag, not a digest: the digest is the manifest's own");
+	if ((rc = object_load(s, kind, d, &obj, err)))
+		goto out;
+	for (size_t i = 0; i < obj.n_layers; i++)
+		if ((rc = bento_layer_digest(s, &obj.layers[i], err)))
+			goto out;
+	if ((rc = bento_target_open(ref, o, &t, err)))
+		goto out;
+	from = mount_source(s, ref);
+	if ((rc = put_bytes(t, obj.json.buf, obj.json.len, from, err)))
+		goto out;
+	for (size_t i = 0; i < obj.n_layers; i++) {
+		struct bento_blob_source src;
+		if ((rc = bento_layer_source(s, &obj.layers[i], &src, err)))
+			goto out;
+		rc = bento_target_blob_put(t, &src, from, err);
+		bento_layer_source_release(&src);
+		if (rc)
+			goto out;
+	}
+	where.tag = ref->tag ? ref->tag : (char *)obj.version;
+	if ((rc = object_manifest(&obj, &man, err)) ||
+	    (rc = bento_target_manifest_put(t, where.tag, OCI_MANIFEST_V1, man.buf, man.len,
+					    &subject.digest, err)))
+		goto out;
+	subject.size = man.len;
+	if (kind == BENTO_KIND_BENTO && (rc = push_referrers(s, t, d, &subject, from, &referrers, err)))
+		goto out;
+	memset(out, 0, sizeof(*out));
+	out->where = bento_target_ref_str(&where);
+	out->manifest = subject.digest;
+	out->layers = obj.n_layers;
+	out->referrers = referrers;
+	out->stats = *bento_target_stats(t);
+	bento_digest_str(&subject.digest, md);
+	details = json_pack("{s:s, s:s, s:I, s:I, s:I}", "target", out->where, "manifest", md,
+			    "uploaded", (json_int_t)out->stats.blobs_uploaded, "skipped",
+			    (json_int_t)out->stats.blobs_skipped, "mounted",
+			    (json_int_t)out->stats.blobs_mounted);
+	if (!ref->is_layout) {
+		json_object_set_new(details, "host", json_string(ref->host));
+		json_object_set_new(details, "repo", json_string(ref->repo));
+	}
+	struct bento_event_in ev = {
+		.action = "push", .kind = kind, .name = obj.name, .version = obj.version,
+		.digest = d, .details = details,
+	};
+	rc = bento_history_append(s, &ev, err);
+out:
+	json_decref(details);
+	free(from);
+	bento_buf_release(&man);
+	bento_target_close(t);
+	object_release(&obj);
+	return rc;
+}
+
+/* ---- pull ---- */
+
+/* A small blob (config, signature, envelope) into memory, verified, at most max bytes. */
+static int get_small(struct bento_target *t, const json_t *desc, uint64_t max, struct bento_buf *out,
+		     struct bento_error *err)
+{
+	const char *ds = bento_json_str(desc, "digest");
+	struct bento_digest d;
+	long long size;
+	int rc;
+
+	if (!ds || bento_digest_parse(ds, &d, err) || bento_json_int(desc, "size", &size) ||
+	    size < 0 || (uint64_t)size > max)
+		return bento_error_set(err, BENTO_E_VERIFY,
+				       "descriptor %.80s: bad digest or size over %llu bytes",
+				       ds ? ds : "?", (unsigned long long)max);
+	if ((rc = bento_target_blob_get(t, &d, (uint64_t)size, buf_sink, out, err)))
+		return rc;
+	if (out->len != (size_t)size)
+		return bento_error_set(err, BENTO_E_VERIFY, "blob %s: %zu bytes, descriptor says %lld",
+				       ds, out->len, size);
+	return 0;
+}
+
+/* Signatures and provenance attached to the manifest, as the store keeps them. */
+static int fetch_referrers(struct bento_target *t, const struct bento_digest *subject,
+			   struct bento_attachment **sigs, size_t *n_sigs,
+			   struct bento_attachment **atts, size_t *n_atts, struct bento_error *err)
+{
+	struct bento_buf index = BENTO_BUF_INIT;
+	json_t *idx = NULL, *d;
+	size_t i;
+	int rc;
+
+	if ((rc = bento_target_referrers(t, subject, &index, err)) ||
+	    (rc = bento_json_parse(index.buf, index.len, "referrers", &idx, err)))
+		goto out;
+	json_array_foreach(json_object_get(idx, "manifests"), i, d) {
+		const char *type = bento_json_str(d, "artifactType"), *ds = bento_json_str(d, "digest");
+		int is_sig = type && strcmp(type, BENTO_SIGNATURE_ARTIFACT) == 0;
+		struct bento_buf man = BENTO_BUF_INIT, data = BENTO_BUF_INIT;
+		json_t *mj = NULL;
+		const json_t *layer;
+		const char *title;
+
+		if (!ds || !type || (!is_sig && strcmp(type, BENTO_PROVENANCE_ARTIFACT) != 0))
+			continue;	/* someone else's referrer */
+		rc = bento_target_manifest_get(t, ds, &man, NULL, NULL, err);
+		if (rc == 0)
+			rc = bento_json_parse(man.buf, man.len, ds, &mj, err);
+		layer = json_array_get(json_object_get(mj, "layers"), 0);
+		title = bento_json_str(json_object_get(layer, "annotations"),
+				       "org.opencontainers.image.title");
+		if (rc == 0 && (!layer || !title))
+			rc = bento_error_set(err, BENTO_E_VERIFY, "referrer %s has no titled layer", ds);
+		if (rc == 0)
+			rc = get_small(t, layer, 1u << 20, &data, err);
+		if (rc == 0) {
+			struct bento_attachment **v = is_sig ? sigs : atts;
+			size_t *n = is_sig ? n_sigs : n_atts, tl = strlen(title);
+			*v = bento_xrealloc(*v, (*n + 1) * sizeof(**v));
+			/* signatures are kept by key id: KEYID.minisig */
+			(*v)[*n].name = is_sig && tl > 8 ? bento_xstrndup(title, tl - 8) : bento_xstrdup(title);
+			(*v)[*n].data = bento_buf_detach(&data, &(*v)[*n].len);
+			(*n)++;
+		}
+		json_decref(mj);
+		bento_buf_release(&man);
+		bento_buf_release(&data);
+		if (rc)
+			break;
+	}
+out:
+	json_decref(idx);
+	bento_buf_release(&index);
+	return rc;
+}
+
+struct feed_ctx {
+	struct bento_layer_reader *r;
+};
+
+static int feed_sink(void *ctx, const void *p, size_t n, struct bento_error *err)
+{
+	return bento_layer_reader_feed(((struct feed_ctx *)ctx)->r, p, n, err);
+}
+
+static void mark_seen(const struct bento_layer *l, const struct bento_entry *e, size_t n,
+		      unsigned char *seen)
+{
+	for (size_t i = 0; i < l->n_files; i++) {
+		const struct bento_entry *it = bento_entries_find(e, n, l->files[i].path);
+		if (it)
+			seen[it - e] = 1;
+	}
+}
+
+/* Download (or skip) every layer into stage, checking each against the plan from bento.json. */
+static int pull_layers(struct bento_store *s, struct bento_target *t, const json_t *man,
+		       struct bento_layer *plan, size_t n_plan, const struct bento_entry *e,
+		       size_t n, struct bento_blob_stage *stage, size_t *skipped,
+		       struct bento_error *err)
+{
+	const json_t *layers = json_object_get(man, "layers");
+	unsigned char *seen = bento_xcalloc(n + 1, 1);
+	int rc = 0;
+
+	if (json_array_size(layers) != n_plan) {
+		rc = bento_error_set(err, BENTO_E_VERIFY,
+				     "the manifest has %zu layers but bento.json makes %zu",
+				     json_array_size(layers), n_plan);
+		goto out;
+	}
+	for (size_t i = 0; i < n_plan && rc == 0; i++) {
+		const json_t *l = json_array_get(layers, i);
+		const char *ds = bento_json_str(l, "digest");
+		struct bento_digest d;
+		long long size;
+		struct feed_ctx fc = { 0 };
+
+		if (!ds || bento_digest_parse(ds, &d, err) || bento_json_int(l, "size", &size) || size < 0) {
+			rc = bento_error_set(err, BENTO_E_VERIFY, "layer %zu: bad descriptor", i);
+			break;
+		}
+		if (bento_layer_present(s, &plan[i])) {
+			mark_seen(&plan[i], e, n, seen);
+			(*skipped)++;
+			continue;
+		}
+		if ((rc = bento_layer_reader_new(s, stage, plan[i].title, e, n, seen, &fc.r, err)))
+			break;
+		rc = bento_target_blob_get(t, &d, (uint64_t)size, feed_sink, &fc, err);
+		if (rc == 0)
+			rc = bento_layer_reader_finish(fc.r, err);
+		bento_layer_reader_free(fc.r);
+	}
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (!seen[i])
+			rc = bento_error_set(err, BENTO_E_VERIFY,
+					     "%s: listed in bento.json but in no layer", e[i].path);
+out:
+	free(seen);
+	return rc;
+}
+
+int bento_pull(struct bento_store *s, enum bento_kind kind, const struct bento_target_ref *ref,
+	       const struct bento_target_opts *o, const struct bento_import_opts *io,
+	       struct bento_pull_result *out, struct bento_error *err)
+{
+	static const struct bento_keyring none = BENTO_KEYRING_INIT;
+	const struct bento_keyring *kr = io && io->keys ? io->keys : &none;
+	struct bento_report local = { 0 }, *r = io && io->report ? io->report : &local;
+	struct bento_target *t = NULL;
+	struct bento_buf man = BENTO_BUF_INIT, config = BENTO_BUF_INIT;
+	struct bento_attachment *sigs = NULL, *atts = NULL;
+	size_t n_sigs = 0, n_atts = 0, n = 0, skipped = 0;
+	struct bento_entry *e = NULL;
+	struct bento_blob_stage *stage = NULL;
+	struct object obj = { .kind = kind };
+	struct bento_digest md, cd;
+	char *where = bento_target_ref_str(ref), mds[BENTO_DIGEST_STRLEN];
+	const char *reference = ref->digest ? ref->digest : ref->tag ? ref->tag : "latest";
+	const char *want = kind == BENTO_KIND_BENTO ? BENTO_ARTIFACT_BUNDLE : BENTO_ARTIFACT_MODEL;
+	json_t *mj = NULL, *details = NULL;
+	int rc, existed;
+
+	if ((rc = bento_target_open(ref, o, &t, err)) ||
+	    (rc = bento_target_manifest_get(t, reference, &man, NULL, &md, err)) ||
+	    (rc = bento_json_parse(man.buf, man.len, where, &mj, err)))
+		goto out;
+	if (!bento_json_str(mj, "artifactType") || strcmp(bento_json_str(mj, "artifactType"), want)) {
+		rc = bento_error_set(err, BENTO_E_INVALID, "%s is not a %s (artifactType %s)", where,
+				     kind == BENTO_KIND_BENTO ? "bento" : "bento model",
+				     bento_json_str(mj, "artifactType") ? bento_json_str(mj, "artifactType")
+									: "none");
+		goto out;
+	}
+	/* bento.json first: everything else is checked against it. */
+	if ((rc = get_small(t, json_object_get(mj, "config"), BENTO_MANIFEST_MAX, &config, err)))
+		goto out;
+	bento_digest_bytes(config.buf, config.len, &cd);
+	if (kind == BENTO_KIND_BENTO) {
+		if ((rc = bento_manifest_parse(config.buf, config.len, "bento.json", &obj.bento, err)))
+			goto bad;
+		bento_layers_plan(obj.bento, &obj.layers, &obj.n_layers);
+		bento_manifest_entries(obj.bento, &e, &n);
+		if ((rc = fetch_referrers(t, &md, &sigs, &n_sigs, &atts, &n_atts, err)))
+			goto out;
+		/* Trust is settled before a single layer is fetched. */
+		bento_check_signatures(r, obj.bento, config.buf, config.len, sigs, n_sigs, kr);
+		bento_check_attestations(r, obj.bento, atts, n_atts, kr);
+		if ((rc = bento_policy_check(io ? io->policy : NULL, io && io->require_signature,
+					     obj.bento->name, r, kr, err)) ||
+		    (rc = bento_bundle_check_space(s, obj.bento, where, err)) ||
+		    (rc = bento_bundle_check_tags(s, obj.bento, where, err)))
+			goto out;
+	} else {
+		if ((rc = bento_model_parse(config.buf, config.len, "model.json", &obj.model, err)))
+			goto bad;
+		bento_model_layers_plan(obj.model, &obj.layers, &obj.n_layers);
+		bento_model_entries(obj.model, &e, &n);
+	}
+	stage = bento_blob_stage_new(s);
+	if ((rc = pull_layers(s, t, mj, obj.layers, obj.n_layers, e, n, stage, &skipped, err)))
+		goto out;
+	char cds[BENTO_DIGEST_STRLEN];
+	bento_digest_str(&md, mds);
+	bento_digest_str(&cd, cds);
+	existed = bento_store_resolve(s, kind, cds, &(struct bento_object_ref){ 0 }, NULL) == 0;
+	details = json_pack("{s:s, s:s, s:I}", "source", where, "manifest", mds, "layers_skipped",
+			    (json_int_t)skipped);
+	if ((rc = bento_blob_stage_commit(stage, err)))
+		goto out;
+	if (kind == BENTO_KIND_BENTO) {
+		rc = bento_bundle_commit(s, obj.bento, config.buf, config.len, sigs, n_sigs, atts,
+					 n_atts, "pull", details, err);
+	} else {
+		struct bento_digest *blobs = bento_xcalloc(obj.model->n_files + 1, sizeof(*blobs));
+		for (size_t i = 0; i < obj.model->n_files; i++)
+			blobs[i] = obj.model->files[i].digest;
+		struct bento_event_in ev = {
+			.action = "pull", .kind = kind, .name = obj.model->name,
+			.version = obj.model->version, .digest = &obj.model->digest, .details = details,
+		};
+		struct bento_object_put p = {
+			.kind = BENTO_KIND_MODEL, .name = obj.model->name, .version = obj.model->version,
+			.manifest = config.buf, .manifest_len = config.len, .blobs = blobs,
+			.n_blobs = obj.model->n_files, .size = obj.model->size, .event = &ev,
+		};
+		rc = bento_store_put(s, &p, NULL, err);
+		free(blobs);
+	}
+	if (rc)
+		goto out;
+	memset(out, 0, sizeof(*out));
+	out->object.name = bento_xstrdup(kind == BENTO_KIND_BENTO ? obj.bento->name : obj.model->name);
+	out->object.version = bento_xstrdup(kind == BENTO_KIND_BENTO ? obj.bento->version
+								    : obj.model->version);
+	out->object.digest = cd;
+	out->object.size = kind == BENTO_KIND_BENTO ? obj.bento->size : obj.model->size;
+	out->object.n_files = n;
+	out->object.existed = existed;
+	out->object.signed_by_key = r->trusted_signatures > 0;
+	out->manifest = md;
+	out->layers = obj.n_layers;
+	out->layers_skipped = skipped;
+	out->stats = *bento_target_stats(t);
+	goto out;
+bad:
+	/* A config that is not a valid manifest is damaged content, not bad usage. */
+	bento_error_prefix(err, "%s", where);
+	if (rc == -BENTO_E_INVALID) {
+		rc = -BENTO_E_VERIFY;
+		if (err)
+			err->code = rc;
+	}
+out:
+	json_decref(details);
+	json_decref(mj);
+	bento_blob_stage_free(stage);
+	bento_entries_free(e, n);
+	bento_attachments_free(sigs, n_sigs);
+	bento_attachments_free(atts, n_atts);
+	object_release(&obj);
+	bento_buf_release(&man);
+	bento_buf_release(&config);
+	bento_report_release(&local);
+	bento_target_close(t);
+	free(where);
+	return rc;
+}

@@ -9,6 +9,11 @@
 #               (target: bento at >= 90% of tar's speed)
 #   RSS         peak resident memory of build/export/import (target < 64 MiB)
 #
+#   registry    bento push / pull of a bento with BENCH_MB/2 MiB of weights (two of
+#               the files above) to/from a loopback docker-registry, vs skopeo
+#               copy of the same bytes (oci layout -> registry, registry -> oci
+#               layout); push target >= skopeo, pull target >= 2x skopeo; an
+#               unchanged re-push under 0.5 s; peak RSS
 #   sign        bento build --sign vs bento build of a 100-file bento, and
 #               verify --full of it signed vs unsigned (target: < 5 ms added)
 #
@@ -121,3 +126,51 @@ t_vs=$(PREP="" best "$BENTO" verify --full b100)
 ms() { calc %+.1f "1000 * ($1 - $2)"; }
 echo "sign:     build --sign $t_signed s vs build $t_plain s: $(ms "$t_signed" "$t_plain") ms; verify --full signed $t_vs s vs unsigned $t_vu s: $(ms "$t_vs" "$t_vu") ms  (target < 5 ms each)"
 rm -rf "$sctx" "$DIR/cfg"
+
+# ---- registry: push and pull against a loopback docker-registry ----
+if command -v docker-registry > /dev/null && command -v skopeo > /dev/null; then
+	unset XDG_CONFIG_HOME
+	reg=$DIR/reg
+	export BENTO_HOME="$DIR/home-reg"
+	rctx=$DIR/ctx-reg
+	rm -rf "$BENTO_HOME" "$rctx" "$DIR/lay"
+	mkdir -p "$rctx"
+	printf '#!/bin/sh\nexec sleep 1\n' > "$rctx/serve.sh"
+	chmod +x "$rctx/serve.sh"
+	printf 'name: pushbench\nservice: ["./serve.sh"]\ninclude: ["serve.sh"]\nmodels:\n  - {name: w0, path: %s}\n  - {name: w1, path: %s}\n' \
+		"$ctx/models/w/part0.bin" "$ctx/models/w/part1.bin" > "$rctx/bentofile.yaml"
+	"$BENTO" build "$rctx" --version 1 > /dev/null 2>&1
+	"$BENTO" push pushbench:1 "oci:$DIR/lay" > /dev/null 2>&1	# the same bytes, for skopeo
+	fresh_registry() {
+		sh "$(dirname "$0")/registry.sh" stop "$reg" > /dev/null 2>&1 || true
+		rm -rf "$reg"
+		port=$(sh "$(dirname "$0")/registry.sh" start "$reg" | cut -d' ' -f1)
+	}
+	timed() { t0=$(now); "$@" > /dev/null 2> "$DIR/err" || { echo "bench: failed: $*" >&2; cat "$DIR/err" >&2; exit 1; }; t1=$(now); awk "BEGIN{print $t1 - $t0}"; }
+	minof() { printf '%s\n' "$@" | sort -g | head -n 1; }
+	bp="" sp=""
+	i=0
+	while [ $i -lt "$RUNS" ]; do
+		fresh_registry
+		bp="$bp $(timed "$BENTO" push pushbench:1 "127.0.0.1:$port/bench:1")"
+		fresh_registry
+		sp="$sp $(timed skopeo copy --quiet --preserve-digests --dest-tls-verify=false "oci:$DIR/lay:1" "docker://127.0.0.1:$port/bench:1")"
+		i=$((i + 1))
+	done
+	t_bpush=$(minof $bp)
+	t_spush=$(minof $sp)
+	t_repush=$(PREP="" best "$BENTO" push pushbench:1 "127.0.0.1:$port/bench:1")
+	# the registry now holds the bento (skopeo's copy has the same digests)
+	"$BENTO" push pushbench:1 "127.0.0.1:$port/bench:1" > /dev/null 2>&1
+	t_bpull=$(PREP="rm -rf '$DIR/home-pull'" best env BENTO_HOME="$DIR/home-pull" "$BENTO" pull "127.0.0.1:$port/bench:1")
+	t_spull=$(PREP="rm -rf '$DIR/lay-pull'" best skopeo copy --quiet --src-tls-verify=false "docker://127.0.0.1:$port/bench:1" "oci:$DIR/lay-pull:1")
+	rm -rf "$DIR/home-pull"
+	r_pull=$(BENTO_HOME="$DIR/home-pull" rss_mib "$BENTO" pull "127.0.0.1:$port/bench:1")
+	fresh_registry
+	r_push=$(rss_mib "$BENTO" push pushbench:1 "127.0.0.1:$port/bench:1")
+	echo "push:     bento push $t_bpush s   skopeo copy $t_spush s   ratio $(ratio "$t_bpush" "$t_spush")x  (target <= 1.00x)"
+	echo "pull:     bento pull $t_bpull s   skopeo copy $t_spull s   bento $(ratio "$t_spull" "$t_bpull")x faster  (target >= 2x)"
+	echo "re-push:  unchanged bento $t_repush s  (target < 0.5 s);  peak RSS push $r_push MiB, pull $r_pull MiB"
+	sh "$(dirname "$0")/registry.sh" stop "$reg" > /dev/null 2>&1 || true
+	rm -rf "$reg" "$DIR/lay" "$DIR/lay-pull" "$DIR/home-pull" "$BENTO_HOME" "$rctx"
+fi

@@ -100,6 +100,7 @@ struct req {
 	struct stream *stream;	/* 2xx bodies go here instead */
 	int no_retry;		/* the caller handles connection errors and 5xx */
 	int follow;		/* follow redirects (GET/HEAD) */
+	int conn_failed;	/* out: the failure was the connection (worth resuming) */
 };
 
 static struct reg *R(struct bento_target *t)
@@ -753,6 +754,7 @@ static int do_request(struct bento_target *t, struct req *rq, struct resp *rs, s
 	int attempt = 0, auth_tries = 0, redirects = 0, rc;
 	CURLcode cc;
 
+	rq->conn_failed = 0;
 	for (;;) {
 		resp_release(rs);
 		/* Proactively fetch a token for a scope we have not seen yet. */
@@ -789,6 +791,7 @@ static int do_request(struct bento_target *t, struct req *rq, struct resp *rs, s
 				backoff(t, attempt++, -1);
 				continue;
 			}
+			rq->conn_failed = conn_error(cc);
 			rc = bento_error_set(err, BENTO_E_NETWORK, "%s: %s: %s", r->name, rq->what,
 					     r->curl_errbuf[0] ? r->curl_errbuf : curl_easy_strerror(cc));
 			goto out;
@@ -1053,7 +1056,7 @@ static int upload_finish(struct bento_target *t, const char *scope, const char *
 	rq.headers = curl_slist_append(NULL, "Content-Type: application/octet-stream");
 	rc = do_request(t, &rq, rs, err);
 	if (rc < 0) {
-		*transient = rc == -BENTO_E_NETWORK;
+		*transient = rq.conn_failed;
 		goto out;
 	}
 	if (rs->status != 201) {
@@ -1103,7 +1106,7 @@ static int upload_chunks(struct bento_target *t, const char *scope, char **locat
 		rc = do_request(t, &rq, &rs, err);
 		curl_slist_free_all(rq.headers);
 		if (rc < 0) {
-			*transient = rc == -BENTO_E_NETWORK;
+			*transient = rq.conn_failed;
 			break;
 		}
 		if (rs.status != 202) {
@@ -1256,7 +1259,7 @@ static int reg_blob_get(struct bento_target *t, const struct bento_digest *d, ui
 			rc = http_error(t, &rq, &rs, err);
 			goto out;
 		}
-		if (rc < 0 && rc != -BENTO_E_NETWORK)
+		if (rc < 0 && !rq.conn_failed)
 			goto out;
 		if (++attempt >= MAX_ATTEMPTS) {
 			if (rc == 0)

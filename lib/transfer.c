@@ -1,5 +1,8 @@
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cjson.h"
 #include "history.h"
@@ -392,52 +395,138 @@ static void mark_seen(const struct bento_layer *l, const struct bento_entry *e, 
 	}
 }
 
+/*
+ * Layers are fetched in parallel, one target session per worker (a
+ * session is not shared between threads); each file lands in the shared
+ * stage, and each plan entry is touched by exactly one worker.
+ */
+struct pull_job {
+	struct bento_store *s;
+	const struct bento_target_ref *ref;
+	const struct bento_target_opts *o;
+	const json_t *layers;
+	struct bento_layer *plan;
+	const struct bento_entry *e;
+	size_t n;
+	unsigned char *seen;
+	struct bento_blob_stage *stage;
+	atomic_size_t next;
+	atomic_int failed;
+	pthread_mutex_t lock;
+	size_t skipped;
+	struct bento_target_stats stats;
+	int rc;
+	struct bento_error err;
+};
+
+static int pull_one(struct pull_job *j, struct bento_target *t, size_t i, struct bento_error *err)
+{
+	const json_t *l = json_array_get(j->layers, i);
+	const char *ds = bento_json_str(l, "digest");
+	struct feed_ctx fc = { 0 };
+	struct bento_digest d;
+	long long size;
+	int rc;
+
+	if (!ds || bento_digest_parse(ds, &d, err) || bento_json_int(l, "size", &size) || size < 0)
+		return bento_error_set(err, BENTO_E_VERIFY, "layer %zu: bad descriptor", i);
+	if (bento_layer_present(j->s, &j->plan[i])) {
+		mark_seen(&j->plan[i], j->e, j->n, j->seen);
+		pthread_mutex_lock(&j->lock);
+		j->skipped++;
+		pthread_mutex_unlock(&j->lock);
+		return 0;
+	}
+	if ((rc = bento_layer_reader_new(j->s, j->stage, j->plan[i].title, j->e, j->n, j->seen,
+					 &fc.r, err)))
+		return rc;
+	rc = bento_target_blob_get(t, &d, (uint64_t)size, feed_sink, &fc, err);
+	if (rc == 0)
+		rc = bento_layer_reader_finish(fc.r, err);
+	bento_layer_reader_free(fc.r);
+	return rc;
+}
+
+static void add_stats(struct bento_target_stats *a, const struct bento_target_stats *b)
+{
+	a->blobs_uploaded += b->blobs_uploaded;
+	a->bytes_uploaded += b->bytes_uploaded;
+	a->blobs_skipped += b->blobs_skipped;
+	a->blobs_mounted += b->blobs_mounted;
+	a->blobs_downloaded += b->blobs_downloaded;
+	a->bytes_downloaded += b->bytes_downloaded;
+	a->retries += b->retries;
+}
+
+static void *pull_worker(void *arg)
+{
+	struct pull_job *j = arg;
+	struct bento_target *t = NULL;
+	struct bento_error err = { 0 };
+	int rc = bento_target_open(j->ref, j->o, &t, &err);
+
+	while (rc == 0 && !atomic_load(&j->failed)) {
+		size_t i = atomic_fetch_add(&j->next, 1);
+		if (i >= json_array_size(j->layers))
+			break;
+		rc = pull_one(j, t, i, &err);
+	}
+	pthread_mutex_lock(&j->lock);
+	if (rc && !j->rc) {
+		j->rc = rc;
+		j->err = err;
+	}
+	if (t)
+		add_stats(&j->stats, bento_target_stats(t));
+	pthread_mutex_unlock(&j->lock);
+	if (rc)
+		atomic_store(&j->failed, 1);
+	bento_target_close(t);
+	return NULL;
+}
+
 /* Download (or skip) every layer into stage, checking each against the plan from bento.json. */
-static int pull_layers(struct bento_store *s, struct bento_target *t, const json_t *man,
+static int pull_layers(struct bento_store *s, const struct bento_target_ref *ref,
+		       const struct bento_target_opts *o, const json_t *man,
 		       struct bento_layer *plan, size_t n_plan, const struct bento_entry *e,
 		       size_t n, struct bento_blob_stage *stage, size_t *skipped,
-		       struct bento_error *err)
+		       struct bento_target_stats *stats, struct bento_error *err)
 {
-	const json_t *layers = json_object_get(man, "layers");
-	unsigned char *seen = bento_xcalloc(n + 1, 1);
-	int rc = 0;
+	struct pull_job j = {
+		.s = s, .ref = ref, .o = o, .layers = json_object_get(man, "layers"), .plan = plan,
+		.e = e, .n = n, .stage = stage,
+	};
+	pthread_t tids[4];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t nt = cpus > 1 ? (size_t)(cpus > 4 ? 4 : cpus) : 1, started = 0;
 
-	if (json_array_size(layers) != n_plan) {
-		rc = bento_error_set(err, BENTO_E_VERIFY,
-				     "the manifest has %zu layers but bento.json makes %zu",
-				     json_array_size(layers), n_plan);
-		goto out;
-	}
-	for (size_t i = 0; i < n_plan && rc == 0; i++) {
-		const json_t *l = json_array_get(layers, i);
-		const char *ds = bento_json_str(l, "digest");
-		struct bento_digest d;
-		long long size;
-		struct feed_ctx fc = { 0 };
-
-		if (!ds || bento_digest_parse(ds, &d, err) || bento_json_int(l, "size", &size) || size < 0) {
-			rc = bento_error_set(err, BENTO_E_VERIFY, "layer %zu: bad descriptor", i);
-			break;
-		}
-		if (bento_layer_present(s, &plan[i])) {
-			mark_seen(&plan[i], e, n, seen);
-			(*skipped)++;
-			continue;
-		}
-		if ((rc = bento_layer_reader_new(s, stage, plan[i].title, e, n, seen, &fc.r, err)))
-			break;
-		rc = bento_target_blob_get(t, &d, (uint64_t)size, feed_sink, &fc, err);
-		if (rc == 0)
-			rc = bento_layer_reader_finish(fc.r, err);
-		bento_layer_reader_free(fc.r);
-	}
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		if (!seen[i])
-			rc = bento_error_set(err, BENTO_E_VERIFY,
-					     "%s: listed in bento.json but in no layer", e[i].path);
-out:
-	free(seen);
-	return rc;
+	if (json_array_size(j.layers) != n_plan)
+		return bento_error_set(err, BENTO_E_VERIFY,
+				       "the manifest has %zu layers but bento.json makes %zu",
+				       json_array_size(j.layers), n_plan);
+	j.seen = bento_xcalloc(n + 1, 1);
+	atomic_init(&j.next, 0);
+	atomic_init(&j.failed, 0);
+	pthread_mutex_init(&j.lock, NULL);
+	if (nt > n_plan)
+		nt = n_plan ? n_plan : 1;
+	for (size_t i = 1; i < nt; i++)
+		if (pthread_create(&tids[started], NULL, pull_worker, &j) == 0)
+			started++;
+	pull_worker(&j);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(tids[i], NULL);
+	pthread_mutex_destroy(&j.lock);
+	*skipped = j.skipped;
+	add_stats(stats, &j.stats);
+	for (size_t i = 0; j.rc == 0 && i < n; i++)
+		if (!j.seen[i])
+			j.rc = bento_error_set(&j.err, BENTO_E_VERIFY,
+					       "%s: listed in bento.json but in no layer", e[i].path);
+	free(j.seen);
+	if (j.rc && err)
+		*err = j.err;
+	return j.rc;
 }
 
 int bento_pull(struct bento_store *s, enum bento_kind kind, const struct bento_target_ref *ref,
@@ -455,6 +544,7 @@ int bento_pull(struct bento_store *s, enum bento_kind kind, const struct bento_t
 	struct bento_blob_stage *stage = NULL;
 	struct object obj = { .kind = kind };
 	struct bento_digest md, cd;
+	struct bento_target_stats layer_stats = { 0 };
 	char *where = bento_target_ref_str(ref), mds[BENTO_DIGEST_STRLEN];
 	const char *reference = ref->digest ? ref->digest : ref->tag ? ref->tag : "latest";
 	const char *want = kind == BENTO_KIND_BENTO ? BENTO_ARTIFACT_BUNDLE : BENTO_ARTIFACT_MODEL;
@@ -498,7 +588,8 @@ int bento_pull(struct bento_store *s, enum bento_kind kind, const struct bento_t
 		bento_model_entries(obj.model, &e, &n);
 	}
 	stage = bento_blob_stage_new(s);
-	if ((rc = pull_layers(s, t, mj, obj.layers, obj.n_layers, e, n, stage, &skipped, err)))
+	if ((rc = pull_layers(s, ref, o, mj, obj.layers, obj.n_layers, e, n, stage, &skipped,
+			      &layer_stats, err)))
 		goto out;
 	char cds[BENTO_DIGEST_STRLEN];
 	bento_digest_str(&md, mds);
@@ -542,6 +633,7 @@ int bento_pull(struct bento_store *s, enum bento_kind kind, const struct bento_t
 	out->layers = obj.n_layers;
 	out->layers_skipped = skipped;
 	out->stats = *bento_target_stats(t);
+	add_stats(&out->stats, &layer_stats);
 	goto out;
 bad:
 	/* A config that is not a valid manifest is damaged content, not bad usage. */

@@ -123,8 +123,10 @@ static int object_manifest(const struct object *o, struct bento_buf *out, struct
 }
 
 /*
- * A repository of the same registry this object's blobs were pushed to
- * before (from the history's push events), to mount from; NULL if none.
+ * The repository of the most recent push (of anything) to another
+ * repository of the same registry, from the history, to mount from: the
+ * registry mounts what it has there and declines the rest, which is then
+ * uploaded.  NULL if there is none.
  */
 static char *mount_source(struct bento_store *s, const struct bento_target_ref *ref)
 {

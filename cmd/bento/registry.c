@@ -43,8 +43,10 @@ static int parse_transfer(const char *cmd, int pull, int argc, char **argv, stru
 		case 'i': a->topts.insecure = 1; break;
 		case 'r':
 		case 'k':
+			/* Only bentos carry signatures; a model's trust comes from the bentos using it. */
 			if (!pull)
-				return cli_usage(cmd, "--%s is for pull", c == 'r' ? "require-signature" : "key");
+				return cli_usage(cmd, "--%s is for bento pull",
+						 c == 'r' ? "require-signature" : "key");
 			if (c == 'r') {
 				a->require_signature = 1;
 			} else {
@@ -112,10 +114,9 @@ static int do_push(enum bento_kind kind, const char *cmd, int argc, char **argv)
 		json_decref(j);
 	} else {
 		printf("pushed %s:%s to %s\n%s\n", obj.name, obj.version, r.where, d);
-		fprintf(stderr, "%zu layers: %llu uploaded, %llu already there, %llu mounted; %zu referrers\n",
-			r.layers, (unsigned long long)r.stats.blobs_uploaded,
-			(unsigned long long)r.stats.blobs_skipped, (unsigned long long)r.stats.blobs_mounted,
-			r.referrers);
+		fprintf(stderr, "%zu layers, %zu referrers; blobs: %llu uploaded, %llu already there, %llu mounted\n",
+			r.layers, r.referrers, (unsigned long long)r.stats.blobs_uploaded,
+			(unsigned long long)r.stats.blobs_skipped, (unsigned long long)r.stats.blobs_mounted);
 	}
 out:
 	free(a.keys);
@@ -128,6 +129,7 @@ out:
 
 static int do_pull(enum bento_kind kind, const char *cmd, int argc, char **argv)
 {
+	/* pull=1 allows --require-signature/--key; models carry no signatures. */
 	struct transfer_args a;
 	struct bento_target_ref ref = { 0 };
 	struct bento_keyring kr = BENTO_KEYRING_INIT;
@@ -139,7 +141,7 @@ static int do_pull(enum bento_kind kind, const char *cmd, int argc, char **argv)
 	struct bento_store *s = NULL;
 	int rc;
 
-	if ((rc = parse_transfer(cmd, 1, argc, argv, &a)))
+	if ((rc = parse_transfer(cmd, kind == BENTO_KIND_BENTO, argc, argv, &a)))
 		return rc;
 	if (argc - optind != 1) {
 		rc = cli_usage(cmd, "wants one SOURCE (HOST/REPO[:TAG|@DIGEST] or oci:DIR[:TAG])");
@@ -210,7 +212,7 @@ int cli_models_push(int argc, char **argv)
 
 int cli_models_pull(int argc, char **argv)
 {
-	return do_pull(BENTO_KIND_MODEL, "models", argc, argv);
+	return do_pull(BENTO_KIND_MODEL, "models", argc, argv);	/* no trust options: see parse_transfer */
 }
 
 /* ---- login / logout ---- */

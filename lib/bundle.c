@@ -268,8 +268,10 @@ static int take_attachment(struct walk *w, struct bento_archive_reader *r,
 		    (is_sig || !(*v)[i].name[blen]))
 			return bento_error_set(err, BENTO_E_UNSAFE, "%s: %s: duplicate entry", w->name,
 					       ae->path);
-	if ((rc = read_all(r, ae->size, &data, err)))
+	if ((rc = read_all(r, ae->size, &data, err))) {
+		bento_buf_release(&data);
 		return rc;
+	}
 	*v = bento_xrealloc(*v, (*n + 1) * sizeof(**v));
 	(*v)[*n].name = is_sig ? bento_xstrndup(base, BENTO_KEYID_HEXLEN) : bento_xstrdup(base);
 	(*v)[*n].data = bento_buf_detach(&data, &(*v)[*n].len);

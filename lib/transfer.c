@@ -123,28 +123,39 @@ static int object_manifest(const struct object *o, struct bento_buf *out, struct
 }
 
 /*
- * The repository of the most recent push (of anything) to another
- * repository of the same registry, from the history, to mount from: the
- * registry mounts what it has there and declines the rest, which is then
+ * A repository of the same registry to mount blobs from, from the
+ * history's push events: one this very object was pushed to (it has every
+ * blob), else the most recent push of anything there (it may share some).
+ * The registry mounts what it has and declines the rest, which is then
  * uploaded.  NULL if there is none.
  */
-static char *mount_source(struct bento_store *s, const struct bento_target_ref *ref)
+static char *mount_source(struct bento_store *s, const struct bento_target_ref *ref,
+			  const struct bento_digest *d)
 {
 	struct bento_history_filter f = { .action = "push" };
 	struct bento_event *v = NULL;
-	char *from = NULL;
+	char ds[BENTO_DIGEST_STRLEN], *same = NULL, *any = NULL;
 	size_t n = 0;
 
 	if (ref->is_layout || bento_history_query(s, &f, &v, &n, NULL))
 		return NULL;
-	for (size_t i = n; i-- > 0 && !from;) {
+	bento_digest_str(d, ds);
+	for (size_t i = n; i-- > 0 && !same;) {
 		const char *host = bento_json_str(v[i].details, "host");
 		const char *repo = bento_json_str(v[i].details, "repo");
-		if (host && repo && strcmp(host, ref->host) == 0 && strcmp(repo, ref->repo) != 0)
-			from = bento_xstrdup(repo);
+		if (!host || !repo || strcmp(host, ref->host) != 0 || strcmp(repo, ref->repo) == 0)
+			continue;
+		if (strcmp(v[i].digest, ds) == 0)
+			same = bento_xstrdup(repo);
+		else if (!any)
+			any = bento_xstrdup(repo);
 	}
 	bento_events_free(v, n);
-	return from;
+	if (same) {
+		free(any);
+		return same;
+	}
+	return any;
 }
 
 /*
@@ -251,7 +262,7 @@ int bento_push(struct bento_store *s, enum bento_kind kind, const struct bento_d
 			goto out;
 	if ((rc = bento_target_open(ref, o, &t, err)))
 		goto out;
-	from = mount_source(s, ref);
+	from = mount_source(s, ref, d);
 	if ((rc = put_bytes(t, obj.json.buf, obj.json.len, from, err)))
 		goto out;
 	for (size_t i = 0; i < obj.n_layers; i++) {

@@ -76,7 +76,8 @@ int bento_keyring_add_trusted(struct bento_keyring *kr, struct bento_error *err)
 		}
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), name_cmp);	/* stable order for reports */
+	if (n)
+		qsort(names, n, sizeof(*names), name_cmp);	/* stable order for reports */
 	for (size_t i = 0; i < n; i++) {
 		if (rc == 0)
 			rc = bento_keyring_add_file(kr, names[i], err);

@@ -60,14 +60,16 @@ grep_q() {
 }
 
 # A digest of the whole store's metadata and blob listing, to prove a failed
-# command left the store exactly as it was.  The stat cache is left out: it
-# describes the user's files (dev, inode, mtime -> digest), not the store's
-# content, and a failed build may rightly remember a file it has read.
+# command left the store exactly as it was.  The caches are left out: the
+# stat cache describes the user's files (dev, inode, mtime -> digest) and the
+# layer cache digests derived from content already stored; a failed build or
+# push may rightly remember what it computed.
 store_state() {
 	{
 		if [ -f "$BENTO_HOME/store.db" ]; then
 			sqlite3 "$BENTO_HOME/store.db" .dump |
-				grep -v -e '^INSERT INTO history' -e '^INSERT INTO stat_cache' || true
+				grep -v -e '^INSERT INTO history' -e '^INSERT INTO stat_cache' \
+					-e '^INSERT INTO layer_cache' || true
 		fi
 		if [ -d "$BENTO_HOME/blobs" ]; then
 			find "$BENTO_HOME/blobs" -type f | sort

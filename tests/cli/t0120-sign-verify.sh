@@ -11,7 +11,6 @@ export BENTO_KEY_PASSWORD=test-password
 K=$XDG_CONFIG_HOME/bento/keys
 kit() { python3 "$FIX/trustkit.py" "$@"; }
 mktar() { python3 "$FIX/mktar.py" "$@"; }
-id_of() { sed -n '1s/^untrusted comment: minisign public key //p' "$1"; }
 # Flip one bit in the middle of a file, in place (twice restores it).
 flip() {
 	python3 -c '

@@ -12,7 +12,6 @@ unset CI GITHUB_ACTIONS GITLAB_CI JENKINS_URL BUILDKITE CIRCLECI BENTO_ACTOR
 
 K=$XDG_CONFIG_HOME/bento/keys
 kit() { python3 "$FIX/trustkit.py" "$@"; }
-id_of() { sed -n '1s/^untrusted comment: minisign public key //p' "$1"; }
 RD=predicate.buildDefinition.resolvedDependencies
 EP=predicate.buildDefinition.externalParameters
 BP=predicate.runDetails.byproducts

@@ -11,7 +11,6 @@ unset BENTO_ACTOR CI GITHUB_ACTIONS GITLAB_CI JENKINS_URL BUILDKITE CIRCLECI
 K=$XDG_CONFIG_HOME/bento/keys
 DB=$BENTO_HOME/store.db
 ME=$(id -un)@$(uname -n)
-id_of() { sed -n '1s/^untrusted comment: minisign public key //p' "$1"; }
 # Pass when exit status $2 is $1 (a failing check must not pass for a wanted 1 or 3).
 code_is() { [ "$2" = "$1" ] || { echo "exit $2, wanted $1"; cat err 2> /dev/null; return 1; }; }
 # A copy of the store to tamper with: BENTO_HOME=$TMP/$1.

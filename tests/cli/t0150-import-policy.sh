@@ -11,7 +11,6 @@ K=$XDG_CONFIG_HOME/bento/keys
 T=$XDG_CONFIG_HOME/bento/trusted
 P=$XDG_CONFIG_HOME/bento/policy.yaml
 SRC=$TMP/src
-id_of() { sed -n '1s/^untrusted comment: minisign public key //p' "$1"; }
 code_is() { [ "$2" = "$1" ] || { echo "exit $2, wanted $1"; cat err 2> /dev/null; return 1; }; }
 # The number of events in the store's history.
 events() { bento history -o json > "$TMP/.ev.json" && jget "$TMP/.ev.json" "#len"; }

@@ -1,0 +1,177 @@
+#!/bin/bash
+# Registry Basic auth (docker-registry with htpasswd): refused without
+# credentials with a message naming the host and bento login; bento login
+# writes ~/.docker/config.json (or $DOCKER_CONFIG/config.json) as docker
+# does, mode 0600; push/pull then work; logout removes the entry; a wrong
+# password is refused; the password is never printed or logged.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/fixtures/common.sh"
+if ! [ -x /usr/bin/docker-registry ] || ! command -v skopeo > /dev/null ||
+	! command -v curl > /dev/null; then
+	echo "1..0 # SKIP docker-registry, skopeo or curl missing (scripts/install-deps.sh)"
+	exit 0
+fi
+. "$(dirname "$0")/fixtures/registry.sh.inc"
+unset DOCKER_CONFIG REGISTRY_AUTH_FILE
+
+PASS=Zq9-s3cr3t-wX7pass
+registry_start a --htpasswd "alice:$PASS"
+H=127.0.0.1:$REG_a_PORT
+CFG=$HOME/.docker/config.json
+B64=$(printf 'alice:%s' "$PASS" | base64 -w0)
+
+mkctx "$TMP/ctx" demo
+
+# Every command's output goes to files under $TMP/outs, checked for the password at the end.
+mkdir -p "$TMP/outs"
+n=0
+# keep CMD...: run CMD, keeping its stdout and stderr (exit status kept).
+keep() {
+	n=$(ls "$TMP/outs" | wc -l)
+	"$@" > "$TMP/outs/$n.out" 2> "$TMP/outs/$n.err"
+	_rc=$?
+	cp "$TMP/outs/$n.out" out
+	cp "$TMP/outs/$n.err" err
+	return $_rc
+}
+# save: keep refused's out and err files too.
+save() {
+	n=$(ls "$TMP/outs" | wc -l)
+	cp out "$TMP/outs/$n.out" && cp err "$TMP/outs/$n.err"
+}
+mode() { stat -c %a "$1"; }
+
+test_expect_success 'setup: build demo:1, the registry asks for Basic auth' '
+	bento build ctx --version 1 -o json > b.json 2> /dev/null &&
+	jget b.json digest > d &&
+	: the layer digests are cached in the store by the first push of a bento,
+	: wherever it goes: warm that cache so that a refused push changes nothing &&
+	bento push demo:1 "oci:$TMP/warm" > /dev/null 2>&1 &&
+	test "$(curl -s -o /dev/null -w "%{http_code}" "http://$H/v2/")" = 401
+'
+
+test_expect_success 'push without credentials: exit 5 naming the host and bento login' '
+	refused 5 bento push demo:1 "$H/team/demo"; rc=$?; save; test $rc = 0 &&
+	grep_q err "$H" && grep_q err "bento login" &&
+	! test -e "$CFG"
+'
+
+test_expect_success 'pull without credentials: exit 5, store unchanged' '
+	refused 5 bento pull "$H/team/demo:1"; rc=$?; save; test $rc = 0 &&
+	grep_q err "bento login"
+'
+
+test_expect_success 'login: usage errors (no -u, no HOST, empty password) exit 2' '
+	refused 2 sh -c "printf %s x | \"$BENTO\" login $H --password-stdin" &&
+	refused 2 sh -c "printf %s x | \"$BENTO\" login -u alice --password-stdin" &&
+	refused 2 sh -c "printf \"\\n\" | \"$BENTO\" login $H -u alice --password-stdin" &&
+	! test -e "$CFG"
+'
+
+test_expect_success 'login --password-stdin writes ~/.docker/config.json, mode 0600, base64 auth' '
+	keep sh -c "printf %s \"$PASS\" | timeout 60 \"$BENTO\" login $H -u alice --password-stdin" &&
+	grep_q out "$H" &&
+	test -f "$CFG" && test "$(mode "$CFG")" = 600 &&
+	python3 -c "
+import json, sys
+c = json.load(open(sys.argv[1]))
+assert c[\"auths\"][sys.argv[2]][\"auth\"] == sys.argv[3], c
+" "$CFG" "$H" "$B64"
+'
+
+test_expect_success 'with the credentials: push, skopeo sees it, pull into an empty store verifies' '
+	keep bento push demo:1 "$H/team/demo" -o json &&
+	cp out push.json && jget push.json manifest > man &&
+	timeout 60 skopeo inspect --raw --tls-verify=false --creds "alice:$PASS" \
+		"docker://$H/team/demo:1" > raw.json &&
+	test "sha256:$(sha256sum < raw.json | cut -c1-64)" = "$(cat man)" &&
+	export BENTO_HOME=$TMP/p1 &&
+	keep bento pull "$H/team/demo:1" -o json &&
+	test "$(jget out digest)" = "$(cat d)" &&
+	bento verify --full demo:1 > /dev/null 2>&1
+'
+
+test_expect_success 'login keeps the other entries of an existing config.json' '
+	python3 -c "
+import json, sys
+c = json.load(open(sys.argv[1]))
+c[\"auths\"][\"other.example:5000\"] = {\"auth\": \"b3RoZXI6eA==\"}
+c[\"credHelpers\"] = {\"example.org\": \"none\"}
+json.dump(c, open(sys.argv[1], \"w\"))
+" "$CFG" &&
+	keep sh -c "printf %s \"$PASS\" | timeout 60 \"$BENTO\" login $H -u alice --password-stdin" &&
+	python3 -c "
+import json, sys
+c = json.load(open(sys.argv[1]))
+assert c[\"auths\"][\"other.example:5000\"][\"auth\"] == \"b3RoZXI6eA==\", c
+assert c[\"credHelpers\"] == {\"example.org\": \"none\"}, c
+assert c[\"auths\"][sys.argv[2]][\"auth\"] == sys.argv[3], c
+" "$CFG" "$H" "$B64" &&
+	test "$(mode "$CFG")" = 600
+'
+
+test_expect_success 'logout removes the entry (and only it); push fails again with exit 5' '
+	keep bento logout "$H" &&
+	python3 -c "
+import json, sys
+c = json.load(open(sys.argv[1]))
+assert sys.argv[2] not in c.get(\"auths\", {}), c
+assert \"other.example:5000\" in c[\"auths\"], c
+" "$CFG" "$H" &&
+	test "$(mode "$CFG")" = 600 &&
+	refused 5 bento push demo:1 "$H/team/demo2"; rc=$?; save; test $rc = 0 &&
+	grep_q err "bento login"
+'
+
+test_expect_success 'a wrong password: push and pull exit 5, store unchanged' '
+	keep sh -c "printf %s wrong-password | timeout 60 \"$BENTO\" login $H -u alice --password-stdin" &&
+	refused 5 bento push demo:1 "$H/team/demo"; rc=$?; save; test $rc = 0 &&
+	grep -qi "auth" err && grep_q err "$H" &&
+	export BENTO_HOME=$TMP/p2 && bento list > /dev/null &&
+	refused 5 bento pull "$H/team/demo:1"; rc=$?; save; test $rc = 0 &&
+	! grep -q wrong-password err out &&
+	bento logout "$H" > /dev/null
+'
+
+test_expect_success 'DOCKER_CONFIG is honoured: login writes DIR/config.json, push reads it' '
+	export DOCKER_CONFIG=$TMP/dc &&
+	mkdir -p "$DOCKER_CONFIG" &&
+	keep sh -c "printf %s \"$PASS\" | timeout 60 \"$BENTO\" login $H -u alice --password-stdin" &&
+	test -f "$DOCKER_CONFIG/config.json" && test "$(mode "$DOCKER_CONFIG/config.json")" = 600 &&
+	test "$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[\"auths\"][sys.argv[2]][\"auth\"])" \
+		"$DOCKER_CONFIG/config.json" "$H")" = "$B64" &&
+	: login with DOCKER_CONFIG set did not write ~/.docker/config.json &&
+	python3 -c "import json,sys; sys.exit(sys.argv[2] in json.load(open(sys.argv[1]))[\"auths\"])" "$CFG" "$H" &&
+	keep bento push demo:1 "$H/team/dc" -o json &&
+	export BENTO_HOME=$TMP/p3 &&
+	keep bento pull "$H/team/dc:1" &&
+	test "$(list_digest demo:1)" = "$(cat d)"
+'
+
+test_expect_success 'DOCKER_CONFIG pointing elsewhere: the ~/.docker credentials are not used' '
+	keep sh -c "printf %s \"$PASS\" | timeout 60 \"$BENTO\" login $H -u alice --password-stdin" &&
+	export DOCKER_CONFIG=$TMP/empty-dc &&
+	refused 5 bento push demo:1 "$H/team/dc2"; rc=$?; save; test $rc = 0 &&
+	grep_q err "bento login" &&
+	unset DOCKER_CONFIG && bento logout "$H" > /dev/null
+'
+
+test_expect_success 'credentials written by skopeo login into ~/.docker/config.json work' '
+	rm -f "$CFG" &&
+	printf %s "$PASS" | timeout 60 skopeo login --tls-verify=false --authfile "$CFG" \
+		-u alice --password-stdin "$H" > /dev/null 2>&1 &&
+	keep bento push demo:1 "$H/team/sk" &&
+	grep_q out "pushed demo:1 to $H/team/sk:1"
+'
+
+test_expect_success 'the password appears in no output, no history and no store file' '
+	keep bento history -o json &&
+	grep -q "\"push\"" out &&
+	ls "$TMP/outs" | wc -l > count && test "$(cat count)" -ge 20 &&
+	! grep -rqF -- "$PASS" "$TMP/outs" &&
+	! grep -rqF -- "$B64" "$TMP/outs" &&
+	! grep -rqaF -- "$PASS" "$BENTO_HOME" "$TMP/p1" "$TMP/p2" "$TMP/p3" &&
+	! grep -rqaF -- "$B64" "$BENTO_HOME" "$TMP/p1" "$TMP/p3"
+'
+
+test_done

@@ -1,0 +1,196 @@
+#!/bin/bash
+# oci:DIR, an OCI image layout directory as a push/pull target: skopeo
+# reads what bento wrote, a pull into an empty store verifies, and the
+# layout interoperates with a registry both ways through skopeo copy
+# (bento -> oci:DIR -> skopeo -> registry -> bento, and
+# bento -> registry -> skopeo -> oci:DIR2 -> bento).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/fixtures/common.sh"
+if ! [ -x /usr/bin/docker-registry ] || ! command -v skopeo > /dev/null ||
+	! command -v curl > /dev/null; then
+	echo "1..0 # SKIP docker-registry, skopeo or curl missing (scripts/install-deps.sh)"
+	exit 0
+fi
+. "$(dirname "$0")/fixtures/registry.sh.inc"
+export BENTO_KDF_FAST=1
+
+registry_start r
+H=127.0.0.1:$REG_r_PORT
+K=$XDG_CONFIG_HOME/bento/keys
+
+sha() { echo "sha256:$(sha256sum "$1" | cut -c1-64)"; }
+skr() { timeout 60 skopeo inspect --raw "oci:$1"; }
+skd() { timeout 60 skopeo inspect --raw --tls-verify=false "docker://$1"; }
+
+mkctx "$TMP/ctx" demo
+
+test_expect_success 'setup: build demo:1 and demo:2' '
+	bento build ctx --version 1 -o json > b1.json 2> /dev/null && jget b1.json digest > d1 &&
+	printf "# v2\n" >> ctx/service.py &&
+	bento build ctx --version 2 -o json > b2.json 2> /dev/null && jget b2.json digest > d2
+'
+
+test_expect_success 'push to oci:DIR makes an OCI image layout' '
+	bento push demo:1 "oci:$TMP/lay" -o json > p.json 2> err &&
+	test "$(jget p.json target)" = "oci:$TMP/lay:1" &&
+	jget p.json manifest > m1 &&
+	test "$(jget lay/oci-layout imageLayoutVersion)" = 1.0.0 &&
+	test "$(jget lay/index.json schemaVersion)" = 2 &&
+	test -f "lay/blobs/sha256/$(cut -c8- m1)" &&
+	test -f "lay/blobs/sha256/$(cut -c8- d1)" &&
+	for f in lay/blobs/sha256/*; do
+		test "$(sha "$f")" = "sha256:${f##*/}" || { echo "bad blob $f"; return 1; }
+	done &&
+	python3 -c "
+import json
+idx = json.load(open(\"lay/index.json\"))
+tags = {m.get(\"annotations\", {}).get(\"org.opencontainers.image.ref.name\"): m[\"digest\"] for m in idx[\"manifests\"]}
+assert tags.get(\"1\") == \"$(cat m1)\", idx
+"
+'
+
+test_expect_success 'skopeo inspect --raw oci:DIR:TAG shows the bento artifact manifest' '
+	skr "$TMP/lay:1" > raw.json &&
+	test "$(sha raw.json)" = "$(cat m1)" &&
+	test "$(jget raw.json artifactType)" = application/vnd.bento.bundle.v1 &&
+	test "$(jget raw.json config.mediaType)" = application/vnd.bento.manifest.v1+json &&
+	test "$(jget raw.json config.digest)" = "$(cat d1)" &&
+	jget raw.json layers.*.annotations > ann &&
+	test "$(grep -c "org.opencontainers.image.title" ann)" = 2
+'
+
+test_expect_success 'pull from oci:DIR into an empty store: same digest, verify --full' '
+	export BENTO_HOME=$TMP/p1 &&
+	bento pull "oci:$TMP/lay:1" -o json > pl.json 2> err &&
+	test "$(jget pl.json digest)" = "$(cat d1)" &&
+	test "$(jget pl.json manifest)" = "$(cat m1)" &&
+	bento verify --full demo:1 > /dev/null 2>&1 &&
+	bento history --action pull -o json > h.json &&
+	grep_q h.json "$(cat m1)"
+'
+
+test_expect_success 'the same bento has the same manifest digest in a layout and in a registry' '
+	bento push demo:1 "$H/lib/demo" -o json > pr.json 2> err &&
+	test "$(jget pr.json manifest)" = "$(cat m1)"
+'
+
+test_expect_success 'a second push to the layout writes no blob; a second tag joins index.json' '
+	find lay/blobs -type f | sort > before &&
+	bento push demo:1 "oci:$TMP/lay" -o json > p2.json 2> err &&
+	test "$(jget p2.json stats.blobs_uploaded)" = 0 &&
+	find lay/blobs -type f | sort | cmp - before &&
+	bento push demo:2 "oci:$TMP/lay" -o json > p3.json 2> err &&
+	bento push demo:1 "oci:$TMP/lay:stable" > /dev/null 2> err &&
+	skr "$TMP/lay:2" > raw2.json && test "$(jget raw2.json config.digest)" = "$(cat d2)" &&
+	skr "$TMP/lay:stable" | cmp - raw.json &&
+	skr "$TMP/lay:1" | cmp - raw.json
+'
+
+test_expect_success 'skopeo copy oci:DIR -> registry (--preserve-digests), then bento pull from it' '
+	timeout 120 skopeo copy --preserve-digests --dest-tls-verify=false \
+		"oci:$TMP/lay:1" "docker://$H/from/skopeo:1" > /dev/null 2> sk.err ||
+		{ cat sk.err; false; } &&
+	skd "$H/from/skopeo:1" | cmp - raw.json &&
+	export BENTO_HOME=$TMP/p2 &&
+	bento pull "$H/from/skopeo:1" -o json > pl.json 2> err &&
+	test "$(jget pl.json digest)" = "$(cat d1)" &&
+	test "$(jget pl.json manifest)" = "$(cat m1)" &&
+	bento verify --full demo:1 > /dev/null 2>&1
+'
+
+test_expect_success 'bento push -> registry -> skopeo copy -> oci:DIR2, then bento pull oci:DIR2' '
+	bento push demo:2 "$H/lib/demo" > /dev/null 2> err &&
+	timeout 120 skopeo copy --preserve-digests --src-tls-verify=false \
+		"docker://$H/lib/demo:2" "oci:$TMP/lay2:2" > /dev/null 2> sk.err ||
+		{ cat sk.err; false; } &&
+	skr "$TMP/lay2:2" | cmp - raw2.json &&
+	export BENTO_HOME=$TMP/p3 &&
+	bento pull "oci:$TMP/lay2:2" -o json > pl.json 2> err &&
+	test "$(jget pl.json digest)" = "$(cat d2)" &&
+	bento verify --full demo:2 > /dev/null 2>&1
+'
+
+test_expect_success 'bento pull of a layout skopeo copied without --preserve-digests' '
+	timeout 120 skopeo copy --src-tls-verify=false \
+		"docker://$H/lib/demo:1" "oci:$TMP/lay3:1" > /dev/null 2> sk.err ||
+		{ cat sk.err; false; } &&
+	export BENTO_HOME=$TMP/p4 &&
+	bento pull "oci:$TMP/lay3:1" > /dev/null 2> err &&
+	test "$(list_digest demo:1)" = "$(cat d1)" &&
+	bento verify --full demo:1 > /dev/null 2>&1
+'
+
+test_expect_success 'signed bento in a layout: referrers travel, pull --require-signature' '
+	bento key generate --no-password > /dev/null 2>&1 &&
+	mkctx sctx signed &&
+	bento build sctx --version 1 --sign -o json > s.json 2> /dev/null &&
+	bento push signed:1 "oci:$TMP/slay" -o json > sp.json 2> err &&
+	test "$(jget sp.json referrers)" = 2 &&
+	export BENTO_HOME=$TMP/s1 XDG_CONFIG_HOME=$TMP/cfg-none &&
+	bento list > /dev/null &&
+	refused 3 bento pull --require-signature "oci:$TMP/slay:1" &&
+	export XDG_CONFIG_HOME=$TMP/cfg-trust &&
+	bento key trust "$K/default.pub" > /dev/null 2>&1 &&
+	bento pull --require-signature "oci:$TMP/slay:1" -o json > spl.json 2> err &&
+	test "$(jget spl.json trusted_signatures)" = 1 &&
+	test "$(jget spl.json digest)" = "$(jget s.json digest)"
+'
+
+test_expect_success 'models push/pull through a layout' '
+	bento models import ctx/models/emb --name emb --version 7 -o json > mi.json 2> /dev/null &&
+	bento models push emb:7 "oci:$TMP/mlay" > /dev/null 2> err &&
+	skr "$TMP/mlay:7" > mraw.json &&
+	test "$(jget mraw.json artifactType)" = application/vnd.bento.model.v1 &&
+	export BENTO_HOME=$TMP/mstore &&
+	bento models pull "oci:$TMP/mlay:7" > /dev/null 2> err &&
+	test "$(list_digest models emb:7)" = "$(jget mi.json digest)"
+'
+
+test_expect_success 'a layout that does not exist, a missing tag: exit 4, store unchanged' '
+	export BENTO_HOME=$TMP/p1 &&
+	refused 4 bento pull "oci:$TMP/nosuch:1" &&
+	refused 4 bento pull "oci:$TMP/lay:nosuchtag" &&
+	grep_q err nosuchtag
+'
+
+test_expect_success 'a corrupted blob in the layout: exit 3, store unchanged' '
+	cp -r lay bad &&
+	layer=$(jget raw2.json layers.1.digest | cut -c8-) &&
+	chmod u+w "bad/blobs/sha256/$layer" &&
+	python3 -c "
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, \"rb\").read())
+b[len(b) // 2] ^= 1
+open(p, \"wb\").write(b)" "bad/blobs/sha256/$layer" &&
+	export BENTO_HOME=$TMP/p5 && bento list > /dev/null &&
+	refused 3 bento pull "oci:$TMP/bad:2" &&
+	grep -qi digest err
+'
+
+test_expect_success 'a layout manifest over 4 MiB: exit 3, store unchanged' '
+	cp -r lay huge &&
+	python3 -c "
+import hashlib, json
+m = json.load(open(\"raw.json\"))
+m[\"annotations\"][\"pad\"] = \"x\" * (5 << 20)
+b = json.dumps(m).encode()
+h = hashlib.sha256(b).hexdigest()
+open(\"huge/blobs/sha256/\" + h, \"wb\").write(b)
+idx = json.load(open(\"huge/index.json\"))
+idx[\"manifests\"].append({\"mediaType\": \"application/vnd.oci.image.manifest.v1+json\",
+    \"digest\": \"sha256:\" + h, \"size\": len(b),
+    \"annotations\": {\"org.opencontainers.image.ref.name\": \"huge\"}})
+json.dump(idx, open(\"huge/index.json\", \"w\"))
+" &&
+	export BENTO_HOME=$TMP/p1 &&
+	refused 3 bento pull "oci:$TMP/huge:huge" &&
+	grep -q "4194304\|4 MiB" err
+'
+
+test_expect_success 'usage: oci: with an empty directory or tag exits 2' '
+	refused 2 bento push demo:1 "oci:" &&
+	refused 2 bento push demo:1 "oci:$TMP/lay:"
+'
+
+test_done

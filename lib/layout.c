@@ -559,24 +559,6 @@ static int layout_blob_get(struct bento_target *t, const struct bento_digest *d,
 	return 0;
 }
 
-struct mem_src {
-	const char *p;
-	size_t n;
-};
-
-static ssize_t mem_read(void *ctx, uint64_t off, void *buf, size_t n, struct bento_error *err)
-{
-	struct mem_src *m = ctx;
-
-	(void)err;
-	if (off >= m->n)
-		return 0;
-	if (n > m->n - off)
-		n = m->n - (size_t)off;
-	memcpy(buf, m->p + off, n);
-	return (ssize_t)n;
-}
-
 /* Sort key: ref name ("" when untagged), then digest. */
 static int desc_cmp(const void *a, const void *b)
 {
@@ -642,15 +624,15 @@ static int layout_manifest_put(struct bento_target *t, const char *reference, co
 			       struct bento_error *err)
 {
 	struct layout *l = L(t);
-	struct mem_src m = { data, len };
-	struct bento_blob_source src = { mem_read, &m, len, { { 0 } } };
+	struct bento_mem_source m;
+	const struct bento_blob_source *src = &m.src;
 	char ds[BENTO_DIGEST_STRLEN];
 	const char *tag = bento_digest_valid(reference) ? NULL : reference;
 	json_t *v = NULL, *index = NULL;
 	int rc, fd = -1;
 
-	bento_digest_bytes(data, len, &src.digest);
-	bento_digest_str(&src.digest, ds);
+	bento_mem_source_init(&m, data, len);
+	bento_digest_str(&src->digest, ds);
 	if (!tag && strcmp(reference, ds) != 0)
 		return bento_error_set(err, BENTO_E_VERIFY, "manifest %s: the bytes hash to %s", reference, ds);
 	/* Referrer scans and other tools parse what is listed in index.json. */
@@ -658,7 +640,7 @@ static int layout_manifest_put(struct bento_target *t, const char *reference, co
 	json_decref(v);
 	if (rc < 0)
 		return rc;
-	rc = put_blob(l, &src, err);
+	rc = put_blob(l, src, err);
 	if (rc < 0)
 		return rc;
 	rc = lock_index(l, &fd, err);
@@ -670,7 +652,7 @@ static int layout_manifest_put(struct bento_target *t, const char *reference, co
 	unlock_index(fd);
 	json_decref(index);
 	if (rc == 0 && out)
-		*out = src.digest;
+		*out = src->digest;
 	return rc;
 }
 

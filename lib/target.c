@@ -398,3 +398,26 @@ int bento_target_referrer_add(struct bento_target *t, const struct bento_digest 
 {
 	return t->ops->referrer_add(t, subject, descriptor_json, err);
 }
+
+static ssize_t mem_read(void *ctx, uint64_t off, void *buf, size_t n, struct bento_error *err)
+{
+	struct bento_mem_source *m = ctx;
+
+	(void)err;
+	if (off >= m->n)
+		return 0;
+	if (n > m->n - off)
+		n = m->n - (size_t)off;
+	memcpy(buf, m->p + off, n);
+	return (ssize_t)n;
+}
+
+void bento_mem_source_init(struct bento_mem_source *m, const void *p, size_t n)
+{
+	m->p = p;
+	m->n = n;
+	m->src.read = mem_read;
+	m->src.ctx = m;
+	m->src.size = n;
+	bento_digest_bytes(p, n, &m->src.digest);
+}

@@ -53,6 +53,17 @@ struct bento_blob_source {
 	struct bento_digest digest;	/* known before the upload */
 };
 
+/*
+ * A source over n bytes in memory (p borrowed: it must outlive the
+ * source), with its digest computed here.  Use &m->src.
+ */
+struct bento_mem_source {
+	struct bento_blob_source src;
+	const char *p;
+	size_t n;
+};
+void bento_mem_source_init(struct bento_mem_source *m, const void *p, size_t n);
+
 /* A sink for downloaded bytes; 0 or <0 with err set. */
 typedef int (*bento_sink_fn)(void *ctx, const void *p, size_t n, struct bento_error *err);
 

@@ -31,32 +31,13 @@ void bento_pull_result_release(struct bento_pull_result *r)
 
 /* ---- blobs from memory ---- */
 
-struct mem_source {
-	const char *p;
-	size_t n;
-};
-
-static ssize_t mem_read(void *ctx, uint64_t off, void *buf, size_t n, struct bento_error *err)
-{
-	struct mem_source *m = ctx;
-
-	(void)err;
-	if (off >= m->n)
-		return 0;
-	if (n > m->n - off)
-		n = m->n - (size_t)off;
-	memcpy(buf, m->p + off, n);
-	return (ssize_t)n;
-}
-
 static int put_bytes(struct bento_target *t, const void *p, size_t n, const char *from,
 		     struct bento_error *err)
 {
-	struct mem_source m = { p, n };
-	struct bento_blob_source src = { .read = mem_read, .ctx = &m, .size = n };
+	struct bento_mem_source m;
 
-	bento_digest_bytes(p, n, &src.digest);
-	return bento_target_blob_put(t, &src, from, err);
+	bento_mem_source_init(&m, p, n);
+	return bento_target_blob_put(t, &m.src, from, err);
 }
 
 static int buf_sink(void *ctx, const void *p, size_t n, struct bento_error *err)

@@ -246,8 +246,11 @@ test_expect_success 'a 500 answered once or twice on push (blob upload, manifest
 	proxy_faults p --status 500 --times 2 --match "^PUT /v2/[^ ]*/manifests/" &&
 	bento push demo:1 "$P/s500/demo" -o json > out 2> err &&
 	test "$(jget out stats.retries)" -ge 2 &&
+	# From a store with no push history (filled by a pull): nothing to mount, so blobs upload.
+	export BENTO_HOME=$TMP/s503home && bento pull "$R/src/big:1" > /dev/null 2>&1 &&
 	proxy_faults p --status 503 --times 1 --match "^PUT /v2/[^ ]*/blobs/uploads/" &&
 	bento push big:1 "$P/s503/big" -o json > out 2> err &&
+	test "$(jget out stats.blobs_mounted)" = 0 &&
 	test "$(jget out stats.retries)" -ge 1 &&
 	proxy_faults p &&
 	pull_verifies "$R/s503/big:1" "$(cat big.d)"

@@ -24,7 +24,19 @@ trap 'rm -rf "$TMP"' EXIT
 bento() { "$BENTO" "$@"; }
 
 _run() {
+	touch "$TMP/.start"
 	( cd "$TMP" && eval "$1" ) > "$TMP/.out" 2>&1
+}
+
+# After a failure: the start of every err*/out* file in $TMP the test wrote,
+# since commands there often redirect their output and tests stay silent.
+_dump_outputs() {
+	find "$TMP" -maxdepth 1 -type f \( -name 'err*' -o -name 'out*' \) \
+		-newer "$TMP/.start" 2> /dev/null | sort | while read -r f; do
+		echo "-- ${f#"$TMP"/}:"
+		head -c 2000 "$f"
+		echo
+	done
 }
 
 _report() {
@@ -34,7 +46,7 @@ _report() {
 	else
 		test_failures=$((test_failures + 1))
 		echo "not ok $test_count - $2"
-		sed 's/^/#   /' "$TMP/.out"
+		{ cat "$TMP/.out"; _dump_outputs; } | sed 's/^/#   /'
 	fi
 }
 

@@ -225,7 +225,7 @@ test_expect_success 'BENTO_SIGNING_KEY names the key when --key is not given' '
 test_expect_success 'a key made by minisign -G -W signs in bento and verifies' '
 	minisign -G -W -p ms.pub -s ms.key > /dev/null &&
 	bento sign demo:1 --key ms.key > out &&
-	msid=$(comment_id ms.pub) &&
+	msid=$(id_of ms.pub) &&
 	grep_q out "with key $msid" &&
 	bento verify demo:1 --key ms.pub > v && grep_q v "ok   signature $msid: good signature" &&
 	bento key trust ms.pub > out && grep_q out "trusted key $msid" &&
@@ -234,7 +234,7 @@ test_expect_success 'a key made by minisign -G -W signs in bento and verifies' '
 
 test_expect_success 'a signature by the minisign key verifies in minisign' '
 	bento export demo:1 d.bento > /dev/null && mkdir x && tar -xf d.bento -C x &&
-	msid=$(comment_id ms.pub) &&
+	msid=$(id_of ms.pub) &&
 	minisign -Vm x/bento.json -x "x/signatures/$msid.minisig" -p ms.pub > mv &&
 	grep_q mv "Signature and comment signature verified" &&
 	grep_q mv "Trusted comment: bento demo:1 sha256:"

@@ -110,8 +110,8 @@ static int object_manifest(const struct object *o, struct bento_buf *out, struct
  * The registry mounts what it has and declines the rest, which is then
  * uploaded.  NULL if there is none.
  */
-static char *mount_source(struct bento_store *s, const struct bento_target_ref *ref,
-			  const struct bento_digest *d)
+char *bento_mount_source(struct bento_store *s, const struct bento_target_ref *ref,
+			 const struct bento_digest *d)
 {
 	struct bento_history_filter f = { .action = "push" };
 	struct bento_event *v = NULL;
@@ -243,7 +243,7 @@ int bento_push(struct bento_store *s, enum bento_kind kind, const struct bento_d
 			goto out;
 	if ((rc = bento_target_open(ref, o, &t, err)))
 		goto out;
-	from = mount_source(s, ref, d);
+	from = bento_mount_source(s, ref, d);
 	if ((rc = put_bytes(t, obj.json.buf, obj.json.len, from, err)))
 		goto out;
 	for (size_t i = 0; i < obj.n_layers; i++) {
@@ -588,7 +588,9 @@ int bento_pull(struct bento_store *s, enum bento_kind kind, const struct bento_t
 	char cds[BENTO_DIGEST_STRLEN];
 	bento_digest_str(&md, mds);
 	bento_digest_str(&cd, cds);
-	existed = bento_store_resolve(s, kind, cds, &(struct bento_object_ref){ 0 }, NULL) == 0;
+	struct bento_object_ref have = { 0 };
+	existed = bento_store_resolve(s, kind, cds, &have, NULL) == 0;
+	bento_object_ref_release(&have);
 	details = json_pack("{s:s, s:s, s:I}", "source", where, "manifest", mds, "layers_skipped",
 			    (json_int_t)skipped);
 	if ((rc = bento_blob_stage_commit(stage, err)))

@@ -630,6 +630,158 @@ int bento_layer_write(struct bento_store *s, struct bento_layer *l,
 	return rc;
 }
 
+struct hash_write {
+	struct bento_hasher *h;
+	int fd;
+};
+
+static int hash_write_cb(void *ctx, const void *p, size_t n, struct bento_error *err)
+{
+	struct hash_write *hw = ctx;
+	int rc;
+
+	bento_hasher_update(hw->h, p, n);
+	if ((rc = bento_write_all(hw->fd, p, n)) < 0)
+		return bento_error_errno(err, -rc, "write");
+	return 0;
+}
+
+static int write_zeros(int fd, uint64_t n, struct bento_error *err)
+{
+	static const char zeros[512];
+	int rc;
+
+	while (n) {
+		size_t k = n < sizeof(zeros) ? (size_t)n : sizeof(zeros);
+		if ((rc = bento_write_all(fd, zeros, k)) < 0)
+			return bento_error_errno(err, -rc, "write");
+		n -= k;
+	}
+	return 0;
+}
+
+/*
+ * len bytes of bfd from offset 0 to fd: copy_file_range, so the data never
+ * crosses user space; through a buffer when the kernel cannot (another
+ * filesystem, no support).  0, -1 with errno, or -2 when bfd ends early.
+ */
+static int copy_range(int bfd, int fd, uint64_t len)
+{
+	loff_t in = 0;
+	char *buf = NULL;
+
+	while (len) {
+		size_t want = len > (1u << 30) ? (1u << 30) : (size_t)len;
+		ssize_t k = buf ? -1 : copy_file_range(bfd, &in, fd, NULL, want, 0);
+
+		if (k < 0 && !buf && (errno == EXDEV || errno == ENOSYS || errno == EINVAL ||
+				      errno == EOPNOTSUPP))
+			buf = bento_xmalloc(CHUNK);
+		if (buf) {
+			k = pread(bfd, buf, want < CHUNK ? want : CHUNK, in);
+			if (k > 0 && bento_write_all(fd, buf, (size_t)k) < 0)
+				k = -1;
+			else if (k > 0)
+				in += k;
+		}
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			free(buf);
+			return k < 0 ? -1 : -2;
+		}
+		len -= (uint64_t)k;
+	}
+	free(buf);
+	return 0;
+}
+
+/* The bytes of a layer whose digest is known: headers written, file data copied in the kernel. */
+static int copy_layer(struct layer_src *ls, int fd, struct bento_error *err)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < ls->t.n && rc == 0; i++) {
+		const struct tar_ent *e = &ls->t.e[i];
+		const char *what = e->path + sizeof(TAR_ROOT);
+		int bfd;
+
+		if ((rc = bento_write_all(fd, e->hdr, e->hlen)) < 0)
+			return bento_error_errno(err, -rc, "write");
+		if (!e->file)
+			continue;
+		if ((rc = bento_blob_open(ls->s, &e->file->digest, &bfd, err))) {
+			bento_error_prefix(err, "%s", what);
+			return rc;
+		}
+		rc = copy_range(bfd, fd, e->file->size);
+		if (rc == -1)
+			rc = bento_error_errno(err, errno, "%s: copy", what);
+		else if (rc == -2)
+			rc = bento_error_set(err, BENTO_E_CORRUPT, "%s: blob is shorter than its %llu bytes",
+					     what, (unsigned long long)e->file->size);
+		close(bfd);
+		if (rc == 0)
+			rc = write_zeros(fd, e->end - e->off - e->hlen - e->file->size, err);
+	}
+	if (rc == 0)
+		rc = write_zeros(fd, TRAILER, err);
+	return rc;
+}
+
+int bento_layer_digest_cached(struct bento_store *s, struct bento_layer *l,
+			      struct bento_error *err)
+{
+	struct layer_src *ls;
+	int rc;
+
+	if (l->have_digest)
+		return 1;
+	if ((rc = src_new(s, l, &ls, err)))
+		return rc;
+	rc = bento_store_layer_cache_get(s, &ls->t.key, &l->digest, &l->size, err);
+	if (rc == 1 && l->size == ls->t.size)
+		l->have_digest = 1;
+	else if (rc == 1)
+		rc = 0;
+	src_free(ls);
+	return rc;
+}
+
+int bento_layer_write_fd(struct bento_store *s, struct bento_layer *l, int fd,
+			 struct bento_error *err)
+{
+	struct layer_src *ls;
+	int rc;
+
+	if ((rc = src_new(s, l, &ls, err)))
+		return rc;
+	if (!l->have_digest && (rc = bento_store_layer_cache_get(s, &ls->t.key, &l->digest,
+								 &l->size, err)) == 1 &&
+	    l->size == ls->t.size)
+		l->have_digest = 1;
+	if (rc < 0)
+		goto out;
+	if (l->have_digest) {
+		rc = copy_layer(ls, fd, err);
+	} else {
+		struct hash_write hw = { .h = bento_hasher_new(), .fd = fd };
+		rc = src_stream(ls, hash_write_cb, &hw, err);
+		bento_hasher_final(hw.h, &l->digest);
+		bento_hasher_free(hw.h);
+		if (rc == 0) {
+			l->size = ls->t.size;
+			l->have_digest = 1;
+			(void)bento_store_layer_cache_put(s, &ls->t.key, &l->digest, l->size, NULL);
+		}
+	}
+	if (rc)
+		bento_error_prefix(err, "layer %s", l->title);
+out:
+	src_free(ls);
+	return rc;
+}
+
 /* ---- the artifact manifest ---- */
 
 static json_t *descriptor(const char *media_type, const struct bento_digest *d, uint64_t size)

@@ -134,6 +134,21 @@ int bento_layer_write(struct bento_store *s, struct bento_layer *l,
 		      int (*write)(void *ctx, const void *p, size_t n, struct bento_error *err),
 		      void *ctx, struct bento_error *err);
 
+/* 1 with l->digest/size filled when the layer cache knows them, 0 when not (nothing is hashed). */
+int bento_layer_digest_cached(struct bento_store *s, struct bento_layer *l,
+			      struct bento_error *err);
+
+/*
+ * Write layer l's bytes to fd (from its current offset) in one pass, for
+ * an image layout or archive: when l's digest is known (l->have_digest or
+ * the layer cache) the file data goes with copy_file_range, never through
+ * user space; else it is hashed on the way, which fills l->digest/size and
+ * the layer cache.  The caller names the result by l->digest.  Errors as
+ * bento_layer_digest, or -errno naming the layer.
+ */
+int bento_layer_write_fd(struct bento_store *s, struct bento_layer *l, int fd,
+			 struct bento_error *err);
+
 /* An OCI descriptor, for a subject. */
 struct bento_oci_desc {
 	const char *media_type;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "target.h"
 #include "target_internal.h"
@@ -420,4 +421,34 @@ void bento_mem_source_init(struct bento_mem_source *m, const void *p, size_t n)
 	m->src.ctx = m;
 	m->src.size = n;
 	bento_digest_bytes(p, n, &m->src.digest);
+}
+
+static ssize_t fd_read(void *ctx, uint64_t offset, void *buf, size_t n, struct bento_error *err)
+{
+	struct bento_fd_source *f = ctx;
+	ssize_t k;
+
+	if (offset >= f->src.size)
+		return 0;
+	if (n > f->src.size - offset)
+		n = (size_t)(f->src.size - offset);
+	do
+		k = pread(f->fd, buf, n, (off_t)offset);
+	while (k < 0 && errno == EINTR);
+	if (k < 0)
+		return bento_error_errno(err, errno, "read");
+	if (k == 0)
+		return bento_error_set(err, BENTO_E_CORRUPT, "a file of %llu bytes ended early",
+				       (unsigned long long)f->src.size);
+	return k;
+}
+
+void bento_fd_source_init(struct bento_fd_source *f, int fd, uint64_t size,
+			  const struct bento_digest *d)
+{
+	f->fd = fd;
+	f->src.read = fd_read;
+	f->src.ctx = f;
+	f->src.size = size;
+	f->src.digest = *d;
 }

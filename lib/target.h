@@ -64,6 +64,18 @@ struct bento_mem_source {
 };
 void bento_mem_source_init(struct bento_mem_source *m, const void *p, size_t n);
 
+/*
+ * A source over size bytes of an open file (borrowed: it must outlive the
+ * source) whose digest the caller knows, d: a registry checks it on upload,
+ * a layout on write.  Use &f->src.
+ */
+struct bento_fd_source {
+	struct bento_blob_source src;
+	int fd;
+};
+void bento_fd_source_init(struct bento_fd_source *f, int fd, uint64_t size,
+			  const struct bento_digest *d);
+
 /* A sink for downloaded bytes; 0 or <0 with err set. */
 typedef int (*bento_sink_fn)(void *ctx, const void *p, size_t n, struct bento_error *err);
 

@@ -53,4 +53,12 @@ int bento_pull(struct bento_store *s, enum bento_kind kind, const struct bento_t
 	       const struct bento_target_opts *o, const struct bento_import_opts *io,
 	       struct bento_pull_result *out, struct bento_error *err);
 
+/*
+ * A repository of ref's registry to mount object d's blobs from, found in
+ * the history's push events: one d itself was pushed to, else the most
+ * recent push of anything there; NULL if none (or ref is a layout).  New.
+ */
+char *bento_mount_source(struct bento_store *s, const struct bento_target_ref *ref,
+			 const struct bento_digest *d);
+
 #endif

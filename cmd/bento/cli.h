@@ -112,6 +112,7 @@ char *cli_read_password(const char *prompt);
 
 /* Commands. */
 int cmd_build(int argc, char **argv);
+int cmd_containerize(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_fsck(int argc, char **argv);

@@ -14,6 +14,11 @@ const struct cli_cmd cli_cmds[] = {
 	{ "build", cmd_build, "build a bento from a bentofile",
 	  "bento build [CONTEXT] [-f BENTOFILE] [--name N] [--version V] [--label K=V]...\n"
 	  "            [--strict] [--sign[=KEY] | --key KEY] [-j JOBS] [-o text|json|tag]" },
+	{ "containerize", cmd_containerize, "make an OCI image of a bento, without a container engine",
+	  "bento containerize REF [--base scratch|oci:DIR[:TAG]|HOST/REPO[:TAG|@DIGEST]]\n"
+	  "                   [--output oci:DIR[:TAG]|docker-archive:FILE|HOST/REPO[:TAG]]\n"
+	  "                   [--platform OS/ARCH] [--shim PATH] [--plain-http] [--insecure]\n"
+	  "                   [-o text|json]" },
 	{ "delete", cmd_delete, "delete bentos from the store",
 	  "bento delete REF... [-y]" },
 	{ "export", cmd_export, "write a bento as a .bento archive",

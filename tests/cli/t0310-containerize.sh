@@ -1,0 +1,272 @@
+#!/bin/bash
+# bento containerize: the three outputs (oci: layout, docker-archive,
+# registry) read back by umoci and skopeo; the image's layers, config and
+# annotations; determinism; reuse of the bento's layers (same digests as
+# push, mounted in a registry, not rewritten in a layout); base images from
+# a layout and from a registry; bad input.  Running the image with runc is
+# t0320.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/fixtures/common.sh"
+for t in umoci skopeo curl python3; do
+	if ! command -v $t > /dev/null; then
+		echo "1..0 # SKIP $t missing (scripts/install-deps.sh)"
+		exit 0
+	fi
+done
+if ! [ -x /usr/bin/docker-registry ]; then
+	echo "1..0 # SKIP docker-registry missing (scripts/install-deps.sh)"
+	exit 0
+fi
+# The shim under test; an ASan build's shim is dynamic and cannot run FROM
+# scratch, so the plain build's static one stands in for it there.
+SHIM=$BUILD/bento-shim
+if [ -x "$SHIM" ] && readelf -l "$SHIM" 2> /dev/null | grep -q INTERP; then
+	SHIM=$SRC/build/bento-shim
+fi
+if ! [ -x "$SHIM" ]; then
+	echo "1..0 # SKIP no static bento-shim (run make)"
+	exit 0
+fi
+export BENTO_SHIM=$SHIM
+. "$(dirname "$0")/fixtures/registry.sh.inc"
+
+registry_start r
+H=127.0.0.1:$REG_r_PORT
+uploads() { count_requests "$REG_r_LOG" 'PUT|PATCH' "/v2/${1:-[^ ]*}/blobs/uploads/"; }
+sk() { timeout 60 skopeo inspect --raw --tls-verify=false "$@"; }
+skc() { timeout 60 skopeo inspect --config --raw --tls-verify=false "$@"; }
+py() { python3 -c "$@"; }
+
+mkctx "$TMP/ctx" demo
+cat >> "$TMP/ctx/bentofile.yaml" <<'EOF'
+envs:
+  MODE: fast
+image:
+  ports: [3000]
+  env:
+    LOG: info
+EOF
+mkweights "$TMP/ctx/models/emb/big.bin" $((17 * 1024 * 1024)) 9
+
+test_expect_success 'setup: build demo:1' '
+	bento build ctx --version 1 -o json > b.json && jget b.json digest > demo.digest
+'
+
+test_expect_success 'containerize to oci:DIR: -o json names the image, its layers and what was written' '
+	bento containerize demo:1 --output "oci:$TMP/img" -o json > c.json 2> err &&
+	test "$(jget c.json output)" = "oci:$TMP/img:1" &&
+	test "$(jget c.json digest)" = "$(cat demo.digest)" &&
+	test "$(jget c.json platform)" = linux/amd64 &&
+	test "$(jget c.json base)" = null &&
+	test "$(jget c.json layers.#len)" = 5 &&
+	test "$(jget c.json layers.*.role | tr "\n" " ")" = "shim code model model-file meta " &&
+	test "$(jget c.json layers_written)" = 5 &&
+	jget c.json image > image.digest &&
+	test "$(cat "$TMP/img/oci-layout")" = "{\"imageLayoutVersion\":\"1.0.0\"}"
+'
+
+test_expect_success 'the text output: containerized NAME:VERSION to OUTPUT, then the image digest' '
+	bento containerize demo:1 --output "oci:$TMP/img" > out 2> err &&
+	grep_q out "containerized demo:1 to oci:$TMP/img:1" &&
+	grep -qx "$(cat image.digest)" out &&
+	grep_q err "0 written"
+'
+
+test_expect_success 'skopeo and umoci read the layout; the bento layers have the digests push gives them' '
+	sk "oci:$TMP/img:1" > man.json &&
+	test "sha256:$(sha256sum < man.json | cut -c1-64)" = "$(cat image.digest)" &&
+	test "$(jget man.json mediaType)" = application/vnd.oci.image.manifest.v1+json &&
+	test "$(jget man.json config.mediaType)" = application/vnd.oci.image.config.v1+json &&
+	bento push demo:1 "oci:$TMP/art" -o json > push.json 2> err &&
+	sk "oci:$TMP/art:1" > art.json &&
+	test "$(jget art.json layers.*.digest)" = "$(jget man.json layers.*.digest | sed -n 2,4p)" &&
+	umoci stat --image "$TMP/img:1" > stat.out &&
+	grep_q stat.out "bento containerize: shim layer"
+'
+
+test_expect_success 'the config: entrypoint the shim, cmd the service, workdir, user, env, ports, labels' '
+	skc "oci:$TMP/img:1" > cfg.json &&
+	test "$(jget cfg.json config.Entrypoint.0)" = /usr/local/bin/bento-shim &&
+	test "$(jget cfg.json config.Cmd | tr -d "\n")" = "[\"./run.sh\",\"--port\",\"3000\"]" &&
+	test "$(jget cfg.json config.WorkingDir)" = /bento/src &&
+	test "$(jget cfg.json config.User)" = 65532:65532 &&
+	jget cfg.json "config.Env.*" > env &&
+	grep -qx "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" env &&
+	grep -qx MODE=fast env && grep -qx LOG=info env &&
+	test "$(jget cfg.json config.ExposedPorts.#keys)" = 3000/tcp &&
+	test "$(jget cfg.json config.Labels.team)" = ml &&
+	jget cfg.json config.Labels > labels.json &&
+	grep -qF "\"dev.bento.digest\":\"$(cat demo.digest)\"" labels.json &&
+	test "$(jget cfg.json "rootfs.diff_ids.*")" = "$(jget man.json layers.*.digest)" &&
+	test "$(jget cfg.json history.#len)" = 5 &&
+	test "$(jget cfg.json architecture)" = amd64 && test "$(jget cfg.json os)" = linux
+'
+
+test_expect_success 'umoci unpack: the shim, the files under /bento, bento.json byte for byte' '
+	umoci unpack --image "$TMP/img:1" bundle > /dev/null &&
+	cmp bundle/rootfs/usr/local/bin/bento-shim "$SHIM" &&
+	test -x bundle/rootfs/usr/local/bin/bento-shim &&
+	cmp bundle/rootfs/bento/src/service.py ctx/service.py &&
+	cmp bundle/rootfs/bento/models/emb/big.bin ctx/models/emb/big.bin &&
+	bento get demo:1 -o json > bj.json && cmp bundle/rootfs/bento/bento.json bj.json 2> /dev/null ||
+	test "sha256:$(sha256sum < bundle/rootfs/bento/bento.json | cut -c1-64)" = "$(cat demo.digest)"
+'
+
+test_expect_success 'deterministic: another layout, another store (imported), the same image digest' '
+	bento export demo:1 d.bento > /dev/null &&
+	BENTO_HOME=$TMP/other bento import d.bento > /dev/null &&
+	BENTO_HOME=$TMP/other bento containerize demo:1 --output "oci:$TMP/img2" -o json > c2.json &&
+	test "$(jget c2.json image)" = "$(cat image.digest)" &&
+	diff -r "$TMP/img/blobs" "$TMP/img2/blobs"
+'
+
+test_expect_success 'docker-archive: manifest.json, config and diff_ids right; skopeo copies it' '
+	bento containerize demo:1 --output docker-archive:img.tar -o json > da.json &&
+	test "$(jget da.json image)" = "$(cat image.digest)" &&
+	tar -xOf img.tar manifest.json > dm.json &&
+	test "$(jget dm.json 0.RepoTags.0)" = demo:1 &&
+	cfgblob=$(jget dm.json 0.Config) &&
+	tar -xOf img.tar "$cfgblob" > dcfg.json && cmp dcfg.json cfg.json &&
+	for l in $(jget dm.json 0.Layers.*); do
+		echo "sha256:$(tar -xOf img.tar "$l" | sha256sum | cut -c1-64)"
+	done > dl && test "$(cat dl)" = "$(jget cfg.json "rootfs.diff_ids.*")" &&
+	timeout 60 skopeo copy -q docker-archive:img.tar "oci:$TMP/fromarchive:x" &&
+	: skopeo rewrites the config on the way, the layers stay &&
+	skc "oci:$TMP/fromarchive:x" > fc.json &&
+	test "$(jget fc.json "rootfs.diff_ids.*")" = "$(jget cfg.json "rootfs.diff_ids.*")" &&
+	test "$(jget fc.json config.Entrypoint.0)" = /usr/local/bin/bento-shim
+'
+
+test_expect_success 'skopeo copy oci: to the registry, and it serves the same manifest' '
+	timeout 120 skopeo copy -q --preserve-digests --dest-tls-verify=false "oci:$TMP/img:1" "docker://$H/copied/demo:1" &&
+	sk "docker://$H/copied/demo:1" > reg.json && cmp reg.json man.json
+'
+
+test_expect_success 'containerize to a registry: the weights pushed as the bento artifact are mounted' '
+	bento push demo:1 "$H/team/demo" > /dev/null 2>&1 &&
+	before=$(uploads team/app) &&
+	bento containerize demo:1 --output "$H/team/app:1" -o json > r.json 2> err &&
+	test "$(jget r.json image)" = "$(cat image.digest)" &&
+	test "$(jget r.json output)" = "$H/team/app:1" &&
+	sk "docker://$H/team/app:1" | cmp - man.json &&
+	after=$(uploads team/app) &&
+	echo "uploads $before -> $after" &&
+	: shim, meta and config are new there, the three bento layers are mounted &&
+	test $((after - before)) = 3 &&
+	count_requests "$REG_r_LOG" POST "/v2/team/app/blobs/uploads/\?(.*&)?mount=" > mounts &&
+	test "$(cat mounts)" -ge 3
+'
+
+test_expect_success 'a second containerize to the registry uploads nothing' '
+	before=$(uploads team/app) &&
+	bento containerize demo:1 --output "$H/team/app:1" -o json > r2.json 2> err &&
+	test "$(uploads team/app)" = "$before" &&
+	test "$(jget r2.json layers_written)" = 0
+'
+
+test_expect_success 'only the code changed: only the code and meta layers are rewritten' '
+	printf "# v2\n" >> ctx/service.py &&
+	bento build ctx --version 2 > /dev/null &&
+	bento containerize demo:2 --output "oci:$TMP/img" -o json > v2.json &&
+	test "$(jget v2.json layers.*.written | tr "\n" " ")" = "false true false false true " &&
+	sk "oci:$TMP/img:2" > man2.json &&
+	test "$(jget man2.json layers.2.digest)" = "$(jget man.json layers.2.digest)" &&
+	test "$(jget man2.json layers.3.digest)" = "$(jget man.json layers.3.digest)" &&
+	test "$(jget man2.json layers.1.digest)" != "$(jget man.json layers.1.digest)" &&
+	: both tags in one layout &&
+	sk "oci:$TMP/img:1" | cmp - man.json
+'
+
+mkbase() { # mkbase DIR TAG: a busybox base image with a non-root user
+	umoci init --layout "$1" && umoci new --image "$1:$2" &&
+	mkdir -p rfs/bin rfs/etc && cp /bin/busybox rfs/bin/ &&
+	printf "root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n" > rfs/etc/passwd &&
+	printf "root:x:0:\napp:x:1000:\n" > rfs/etc/group &&
+	umoci insert --image "$1:$2" rfs / > /dev/null &&
+	umoci config --image "$1:$2" --config.user app --config.env BASE=1
+}
+
+test_expect_success 'a base from an oci: layout: its layers first, hard-linked, its user and env kept' '
+	mkbase "$TMP/base" 1 &&
+	sk "oci:$TMP/base:1" > bman.json &&
+	bento containerize demo:1 --base "oci:$TMP/base:1" --output "oci:$TMP/withbase" -o json > wb.json &&
+	test "$(jget wb.json base.name)" = "oci:$TMP/base:1" &&
+	test "$(jget wb.json base.digest)" = "sha256:$(sha256sum < bman.json | cut -c1-64)" &&
+	sk "oci:$TMP/withbase:1" > wman.json &&
+	test "$(jget wman.json layers.0.digest)" = "$(jget bman.json layers.0.digest)" &&
+	test "$(jget wman.json layers.0.mediaType)" = "$(jget bman.json layers.0.mediaType)" &&
+	test "$(jget wman.json layers.#len)" = 6 &&
+	py "import json;a=json.load(open(\"wman.json\"))[\"annotations\"];assert a[\"org.opencontainers.image.base.name\"]==\"oci:$TMP/base:1\", a" &&
+	l=$(jget bman.json layers.0.digest | cut -c8-) &&
+	test "$(stat -c %i "$TMP/base/blobs/sha256/$l")" = "$(stat -c %i "$TMP/withbase/blobs/sha256/$l")" &&
+	skc "oci:$TMP/withbase:1" > wcfg.json &&
+	test "$(jget wcfg.json config.User)" = app &&
+	jget wcfg.json "config.Env.*" | grep -qx BASE=1 &&
+	umoci unpack --image "$TMP/withbase:1" wbundle > /dev/null &&
+	test -x wbundle/rootfs/bin/busybox && test -f wbundle/rootfs/bento/bento.json
+'
+
+test_expect_success 'a base from a registry: resolved to its digest, the same image as from the layout' '
+	timeout 60 skopeo copy -q --dest-tls-verify=false "oci:$TMP/base:1" "docker://$H/lib/base:1" &&
+	bento containerize demo:1 --base "$H/lib/base:1" --output "oci:$TMP/withrbase" -o json > rb.json &&
+	test "$(jget rb.json base.digest)" = "$(jget wb.json base.digest)" &&
+	sk "oci:$TMP/withrbase:1" > rman.json &&
+	test "$(jget rman.json layers)" = "$(jget wman.json layers)" &&
+	test "$(jget rman.json config)" = "$(jget wman.json config)" &&
+	: the downloaded base blobs are not left in the store &&
+	test -z "$(ls "$BENTO_HOME/tmp")"
+'
+
+test_expect_success 'to the base registry itself: the base layers are mounted from its repository' '
+	bento containerize demo:1 --base "$H/lib/base:1" --output "$H/team/withbase:1" -o json > rm.json &&
+	count_requests "$REG_r_LOG" POST "/v2/team/withbase/blobs/uploads/\?(.*&)?from=lib(%2F|/)base" > m &&
+	test "$(cat m)" -ge 1
+'
+
+test_expect_success 'history: a containerize event names the image and where it went' '
+	bento history demo:1 --action containerize -o json > h.json &&
+	jget h.json "*.details.output" > outs &&
+	grep -qx "oci:$TMP/img:1" outs && grep -qx "$H/team/app:1" outs &&
+	jget h.json "*.details.image" | grep -qx "$(cat image.digest)"
+'
+
+test_expect_success 'bad input: no such bento (4), bad --platform and output (2), store unchanged' '
+	refused 4 bento containerize nope:1 --output "oci:$TMP/x" &&
+	refused 2 bento containerize demo:1 --platform linux &&
+	refused 2 bento containerize demo:1 --output "$H/team/app@sha256:$(printf %064d 0)" &&
+	refused 2 bento containerize &&
+	! test -e "$TMP/x"
+'
+
+test_expect_success 'bad input: a shim for another architecture, a dynamic shim FROM scratch' '
+	refused 1 bento containerize demo:1 --platform linux/arm64 --output "oci:$TMP/x" &&
+	grep_q err "is for amd64" &&
+	refused 1 bento containerize demo:1 --shim /bin/ls --output "oci:$TMP/x" &&
+	grep_q err "dynamically linked" &&
+	refused 1 bento containerize demo:1 --shim ctx/service.py --output "oci:$TMP/x" &&
+	grep_q err "not a 64-bit little-endian ELF" &&
+	refused 4 bento containerize demo:1 --shim "$TMP/none" --output "oci:$TMP/x" &&
+	! test -e "$TMP/x"
+'
+
+test_expect_success 'bad base: a missing tag (4), a base for another platform, a corrupt base blob (3)' '
+	refused 4 bento containerize demo:1 --base "oci:$TMP/base:nope" --output "oci:$TMP/x" &&
+	grep_q err nope &&
+	cp -r "$TMP/base" "$TMP/armbase" &&
+	umoci config --image "$TMP/armbase:1" --architecture arm64 --tag 1 &&
+	refused 1 bento containerize demo:1 --base "oci:$TMP/armbase:1" --output "oci:$TMP/x" &&
+	grep_q err "is for linux/arm64, not linux/amd64" &&
+	cp -r "$TMP/base" "$TMP/badbase" &&
+	f=$TMP/badbase/blobs/sha256/$(jget bman.json layers.0.digest | cut -c8-) &&
+	chmod u+w "$f" && printf "\\x00" | dd of="$f" bs=1 seek=100 conv=notrunc 2> /dev/null &&
+	refused 3 bento containerize demo:1 --base "oci:$TMP/badbase:1" --output "oci:$TMP/x" &&
+	grep_q err "does not match" &&
+	! test -e "$TMP/x/index.json"
+'
+
+test_expect_success 'an unreachable registry: exit 5, nothing written, store unchanged' '
+	refused 5 bento containerize demo:1 --base 127.0.0.1:1/lib/base:1 --output "oci:$TMP/x" &&
+	! test -e "$TMP/x/index.json"
+'
+
+test_done

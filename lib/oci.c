@@ -630,74 +630,111 @@ int bento_layer_write(struct bento_store *s, struct bento_layer *l,
 	return rc;
 }
 
-struct hash_write {
-	struct bento_hasher *h;
-	int fd;
-};
-
-static int hash_write_cb(void *ctx, const void *p, size_t n, struct bento_error *err)
+/*
+ * len bytes of bfd from offset 0 to fd with copy_file_range, so the data
+ * never crosses user space (here a plain write(2) is several times
+ * slower); through a buffer when the kernel cannot (another filesystem, no
+ * support).  With h, the bytes are also read and hashed, a chunk at a
+ * time, just before the kernel copies that chunk.  0, -1 with errno, or -2
+ * when bfd ends early.
+ */
+static int copy_range(int bfd, int fd, uint64_t len, struct bento_hasher *h)
 {
-	struct hash_write *hw = ctx;
+	loff_t in = 0;
+	char *buf = h ? bento_xmalloc(CHUNK) : NULL;
+	int fallback = 0, rc = 0;
+
+	while (len && rc == 0) {
+		size_t want = h || fallback ? (len < CHUNK ? (size_t)len : CHUNK)
+					    : (len > (1u << 30) ? (1u << 30) : (size_t)len);
+		ssize_t k = 0;
+
+		if (h || fallback) {
+			if (!buf)
+				buf = bento_xmalloc(CHUNK);
+			k = pread(bfd, buf, want, in);
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0) {
+				rc = k < 0 ? -1 : -2;
+				break;
+			}
+			if (h)
+				bento_hasher_update(h, buf, (size_t)k);
+			want = (size_t)k;
+		}
+		if (!fallback) {
+			loff_t at = in;
+			size_t done = 0;
+			while (done < want) {
+				k = copy_file_range(bfd, &at, fd, NULL, want - done, 0);
+				if (k < 0 && errno == EINTR)
+					continue;
+				if (k <= 0)
+					break;
+				done += (size_t)k;
+			}
+			if (done == want) {
+				in += (loff_t)want;
+				len -= want;
+				continue;
+			}
+			if (k == 0 && !h) {
+				rc = -2;
+				break;
+			}
+			if (done || !(errno == EXDEV || errno == ENOSYS || errno == EINVAL ||
+				      errno == EOPNOTSUPP)) {
+				rc = -1;
+				break;
+			}
+			/* another filesystem, or no support: through the buffer from here on */
+			fallback = 1;
+			if (!h)
+				continue;
+		}
+		if (bento_write_all(fd, buf, want) < 0) {
+			rc = -1;
+			break;
+		}
+		in += (loff_t)want;
+		len -= want;
+	}
+	free(buf);
+	return rc;
+}
+
+/* hash (when h) and write n bytes */
+static int put_bytes(int fd, const void *p, size_t n, struct bento_hasher *h,
+		     struct bento_error *err)
+{
 	int rc;
 
-	bento_hasher_update(hw->h, p, n);
-	if ((rc = bento_write_all(hw->fd, p, n)) < 0)
+	if (h)
+		bento_hasher_update(h, p, n);
+	if ((rc = bento_write_all(fd, p, n)) < 0)
 		return bento_error_errno(err, -rc, "write");
 	return 0;
 }
 
-static int write_zeros(int fd, uint64_t n, struct bento_error *err)
+static int put_zeros(int fd, uint64_t n, struct bento_hasher *h, struct bento_error *err)
 {
 	static const char zeros[512];
-	int rc;
+	int rc = 0;
 
-	while (n) {
+	while (n && rc == 0) {
 		size_t k = n < sizeof(zeros) ? (size_t)n : sizeof(zeros);
-		if ((rc = bento_write_all(fd, zeros, k)) < 0)
-			return bento_error_errno(err, -rc, "write");
+		rc = put_bytes(fd, zeros, k, h, err);
 		n -= k;
 	}
-	return 0;
+	return rc;
 }
 
 /*
- * len bytes of bfd from offset 0 to fd: copy_file_range, so the data never
- * crosses user space; through a buffer when the kernel cannot (another
- * filesystem, no support).  0, -1 with errno, or -2 when bfd ends early.
+ * The layer's bytes to fd: headers and padding written, file data copied
+ * by the kernel from the blobs; with h, every byte hashed on the way.
  */
-static int copy_range(int bfd, int fd, uint64_t len)
-{
-	loff_t in = 0;
-	char *buf = NULL;
-
-	while (len) {
-		size_t want = len > (1u << 30) ? (1u << 30) : (size_t)len;
-		ssize_t k = buf ? -1 : copy_file_range(bfd, &in, fd, NULL, want, 0);
-
-		if (k < 0 && !buf && (errno == EXDEV || errno == ENOSYS || errno == EINVAL ||
-				      errno == EOPNOTSUPP))
-			buf = bento_xmalloc(CHUNK);
-		if (buf) {
-			k = pread(bfd, buf, want < CHUNK ? want : CHUNK, in);
-			if (k > 0 && bento_write_all(fd, buf, (size_t)k) < 0)
-				k = -1;
-			else if (k > 0)
-				in += k;
-		}
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0) {
-			free(buf);
-			return k < 0 ? -1 : -2;
-		}
-		len -= (uint64_t)k;
-	}
-	free(buf);
-	return 0;
-}
-
-/* The bytes of a layer whose digest is known: headers written, file data copied in the kernel. */
-static int copy_layer(struct layer_src *ls, int fd, struct bento_error *err)
+static int copy_layer(struct layer_src *ls, int fd, struct bento_hasher *h, struct bento_error *err)
 {
 	int rc = 0;
 
@@ -706,15 +743,13 @@ static int copy_layer(struct layer_src *ls, int fd, struct bento_error *err)
 		const char *what = e->path + sizeof(TAR_ROOT);
 		int bfd;
 
-		if ((rc = bento_write_all(fd, e->hdr, e->hlen)) < 0)
-			return bento_error_errno(err, -rc, "write");
-		if (!e->file)
+		if ((rc = put_bytes(fd, e->hdr, e->hlen, h, err)) || !e->file)
 			continue;
 		if ((rc = bento_blob_open(ls->s, &e->file->digest, &bfd, err))) {
 			bento_error_prefix(err, "%s", what);
 			return rc;
 		}
-		rc = copy_range(bfd, fd, e->file->size);
+		rc = copy_range(bfd, fd, e->file->size, h);
 		if (rc == -1)
 			rc = bento_error_errno(err, errno, "%s: copy", what);
 		else if (rc == -2)
@@ -722,10 +757,10 @@ static int copy_layer(struct layer_src *ls, int fd, struct bento_error *err)
 					     what, (unsigned long long)e->file->size);
 		close(bfd);
 		if (rc == 0)
-			rc = write_zeros(fd, e->end - e->off - e->hlen - e->file->size, err);
+			rc = put_zeros(fd, e->end - e->off - e->hlen - e->file->size, h, err);
 	}
 	if (rc == 0)
-		rc = write_zeros(fd, TRAILER, err);
+		rc = put_zeros(fd, TRAILER, h, err);
 	return rc;
 }
 
@@ -763,12 +798,12 @@ int bento_layer_write_fd(struct bento_store *s, struct bento_layer *l, int fd,
 	if (rc < 0)
 		goto out;
 	if (l->have_digest) {
-		rc = copy_layer(ls, fd, err);
+		rc = copy_layer(ls, fd, NULL, err);
 	} else {
-		struct hash_write hw = { .h = bento_hasher_new(), .fd = fd };
-		rc = src_stream(ls, hash_write_cb, &hw, err);
-		bento_hasher_final(hw.h, &l->digest);
-		bento_hasher_free(hw.h);
+		struct bento_hasher *h = bento_hasher_new();
+		rc = copy_layer(ls, fd, h, err);
+		bento_hasher_final(h, &l->digest);
+		bento_hasher_free(h);
 		if (rc == 0) {
 			l->size = ls->t.size;
 			l->have_digest = 1;

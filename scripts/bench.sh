@@ -16,6 +16,12 @@
 #               unchanged re-push under 0.5 s; peak RSS
 #   sign        bento build --sign vs bento build of a 100-file bento, and
 #               verify --full of it signed vs unsigned (target: < 5 ms added)
+#   image       bento containerize of a bento with BENCH_MB/2 MiB of weights to
+#               an oci: layout vs umoci init/new/insert of the same files
+#               (target: bento >= 5x faster), with the layer cache cold (first
+#               image of a bento never pushed) and warm; a second containerize
+#               with only the code changed (only code and meta written); peak
+#               RSS; the shim's size and start-up overhead
 #
 # Data lives in $BENCH_DIR (default build/bench); BENCH_MB defaults to 2048.
 set -eu
@@ -173,4 +179,52 @@ if command -v docker-registry > /dev/null && command -v skopeo > /dev/null; then
 	echo "re-push:  unchanged bento $t_repush s  (target < 0.5 s);  peak RSS push $r_push MiB, pull $r_pull MiB"
 	sh "$(dirname "$0")/registry.sh" stop "$reg" > /dev/null 2>&1 || true
 	rm -rf "$reg" "$DIR/lay" "$DIR/lay-pull" "$DIR/home-pull" "$BENTO_HOME" "$rctx"
+fi
+
+# ---- containerize: an image of a bento vs umoci building the same files ----
+SHIM=$B/bento-shim
+if readelf -l "$SHIM" 2> /dev/null | grep -q INTERP; then SHIM=$(pwd)/build/bento-shim; fi
+if command -v umoci > /dev/null && [ -x "$SHIM" ]; then
+	export BENTO_HOME="$DIR/home-img" BENTO_SHIM="$SHIM"
+	ictx=$DIR/ctx-img
+	rm -rf "$BENTO_HOME" "$ictx" "$DIR/img" "$DIR/umoci" "$DIR/rootfs"
+	mkdir -p "$ictx"
+	printf '#!/bin/sh\nexec sleep 1\n' > "$ictx/serve.sh"
+	chmod +x "$ictx/serve.sh"
+	printf 'name: imgbench\nservice: ["./serve.sh"]\ninclude: ["serve.sh"]\nmodels:\n  - {name: w0, path: %s}\n  - {name: w1, path: %s}\n' \
+		"$ctx/models/w/part0.bin" "$ctx/models/w/part1.bin" > "$ictx/bentofile.yaml"
+	"$BENTO" build "$ictx" --version 1 > /dev/null 2>&1
+	# the same files for umoci, as the image has them (hard links: no copy to time)
+	mkdir -p "$DIR/rootfs/bento/src" "$DIR/rootfs/bento/models/w0" "$DIR/rootfs/bento/models/w1"
+	ln "$ctx/models/w/part0.bin" "$DIR/rootfs/bento/models/w0/part0.bin"
+	ln "$ctx/models/w/part1.bin" "$DIR/rootfs/bento/models/w1/part1.bin"
+	cp "$ictx/serve.sh" "$DIR/rootfs/bento/src/"
+	cp "$SHIM" "$DIR/rootfs/bento/"
+	cold="sqlite3 '$BENTO_HOME/store.db' 'DELETE FROM layer_cache'"
+	t_icold=$(PREP="rm -rf '$DIR/img'; $cold" best "$BENTO" containerize imgbench:1 --output "oci:$DIR/img")
+	t_iwarm=$(PREP="rm -rf '$DIR/img'" best "$BENTO" containerize imgbench:1 --output "oci:$DIR/img")
+	t_umoci=$(PREP="rm -rf '$DIR/umoci'" best sh -c "umoci init --layout '$DIR/umoci' && umoci new --image '$DIR/umoci:t' && umoci insert --image '$DIR/umoci:t' '$DIR/rootfs' /")
+	printf '# v2\n' >> "$ictx/serve.sh"
+	"$BENTO" build "$ictx" --version 2 > /dev/null 2>&1
+	t0=$(now)
+	"$BENTO" containerize imgbench:2 --output "oci:$DIR/img" -o json > "$DIR/img2.json" 2> "$DIR/err"
+	t_icode=$(calc %.3f "$(now) - $t0")
+	written=$(grep -c '"written": true' "$DIR/img2.json" || true)
+	rm -rf "$DIR/img"
+	r_img=$(rss_mib "$BENTO" containerize imgbench:1 --output "oci:$DIR/img")
+	echo "image:    bento containerize $t_icold s (cold layer cache), $t_iwarm s (warm)   umoci init/new/insert $t_umoci s   bento $(ratio "$t_umoci" "$t_icold")x / $(ratio "$t_umoci" "$t_iwarm")x faster  (target >= 5x)"
+	echo "image:    code changed: $t_icode s, $written layers written (code and meta); peak RSS $r_img MiB"
+	# the shim: size, and what it adds to starting a program (BENTO_VERIFY=size)
+	sroot=$DIR/shimroot
+	rm -rf "$sroot" && mkdir -p "$sroot"
+	"$BENTO" export imgbench:2 - --compression none 2> /dev/null | tar -xf - -C "$sroot" --exclude='models/*'
+	mkdir -p "$sroot/models/w0" "$sroot/models/w1"
+	ln -f "$ctx/models/w/part0.bin" "$sroot/models/w0/part0.bin"
+	ln -f "$ctx/models/w/part1.bin" "$sroot/models/w1/part1.bin"
+	n=200
+
+	t_true=$(best sh -c "n=$n; i=0; while [ \$i -lt $n ]; do /bin/true; i=\$((i + 1)); done")
+	t_shim=$(best env BENTO_ROOT="$sroot" BENTO_SHIM_QUIET=1 sh -c "i=0; while [ \$i -lt $n ]; do '$SHIM' /bin/true || exit 1; i=\$((i + 1)); done")
+	echo "shim:     $(stat -c %s "$SHIM") bytes (target < 1048576), static; start-up overhead $(calc %.2f "1000 * ($t_shim - $t_true) / $n") ms per start (BENTO_VERIFY=size, 4 files, $((MB / 2)) MiB)"
+	rm -rf "$DIR/img" "$DIR/umoci" "$DIR/rootfs" "$sroot" "$BENTO_HOME" "$ictx" "$DIR/img2.json"
 fi

@@ -49,6 +49,15 @@ test_expect_code 3 'refused import under valgrind' '
 test_expect_code 4 'missing ref under valgrind' 'vg get nope:1'
 test_expect_code 1 'bad bentofile under valgrind' '
 	mkdir bad && echo "servce: x" > bad/bentofile.yaml && vg build bad'
+test_expect_success 'containerize (layout, docker-archive, a base) under valgrind' '
+	mkdir -p base/rfs/bin && cp /bin/busybox base/rfs/bin/ &&
+	umoci init --layout base/l && umoci new --image base/l:1 &&
+	umoci insert --image base/l:1 base/rfs / > /dev/null &&
+	vg containerize vg --shim /bin/busybox --output oci:img > /dev/null 2>&1 &&
+	vg containerize vg --shim /bin/busybox --base oci:base/l:1 --output docker-archive:img.tar > /dev/null 2>&1 &&
+	test -s img.tar'
+test_expect_code 1 'containerize refused under valgrind' '
+	vg containerize vg --shim /bin/ls --output oci:img2 > /dev/null 2> err; rc=$?; grep -q "dynamically linked" err && exit $rc'
 test_expect_success 'delete, fsck and gc under valgrind' '
 	vg delete -y vg:stable > /dev/null && vg fsck > /dev/null && vg gc > /dev/null'
 test_done

@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -647,26 +648,78 @@ int bento_version_derive(const json_t *obj, char out[17], struct bento_error *er
 	return 0;
 }
 
+/*
+ * Civil dates by arithmetic (Howard Hinnant's days_from_civil and its
+ * inverse), not gmtime/strptime: UTC needs no time-zone database, and the
+ * static bento-shim stays small without libc's time and scanf code.
+ */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
 void bento_time_rfc3339(int64_t t, char out[32])
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
+	int64_t days = (t >= 0 ? t : t - 86399) / 86400, secs = t - days * 86400, y;
+	unsigned m, d;
 
-	gmtime_r(&tt, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	char buf[96];
+
+	civil_from_days(days, &y, &m, &d);
+	snprintf(buf, sizeof(buf), "%04lld-%02u-%02uT%02u:%02u:%02uZ", (long long)y, m, d,
+		 (unsigned)(secs / 3600), (unsigned)(secs / 60 % 60), (unsigned)(secs % 60));
+	memcpy(out, buf, 31);	/* 20 bytes for years 0 to 9999 */
+	out[31] = 0;
+}
+
+/* n decimal digits at s, or -1 */
+static int digits(const char *s, int n)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
 }
 
 int bento_time_parse(const char *s, int64_t *out)
 {
-	struct tm tm;
-	char back[32];
-	const char *end;
+	static const unsigned char mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int y, mo, d, h, mi, se;
 
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (!end || *end)
+	/* exactly YYYY-MM-DDTHH:MM:SSZ */
+	if (strlen(s) != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+	    s[16] != ':' || s[19] != 'Z')
 		return -BENTO_E_INVALID;
-	*out = (int64_t)timegm(&tm);
-	bento_time_rfc3339(*out, back);
-	return strcmp(back, s) == 0 ? 0 : -BENTO_E_INVALID;
+	y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2);
+	h = digits(s + 11, 2), mi = digits(s + 14, 2), se = digits(s + 17, 2);
+	if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h < 0 || h > 23 ||
+	    mi < 0 || mi > 59 || se < 0 || se > 59)
+		return -BENTO_E_INVALID;
+	if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+		return -BENTO_E_INVALID;
+	*out = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se;
+	return 0;
 }

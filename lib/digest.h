@@ -1,5 +1,6 @@
 /*
- * digest.h - streaming SHA-256 (OpenSSL EVP; uses SHA-NI where the CPU has it).
+ * digest.h - streaming SHA-256 (OpenSSL EVP; uses SHA-NI where the CPU has it;
+ * libsodium's when built with BENTO_DIGEST_SODIUM, for the static bento-shim).
  *
  * Digests are written as "sha256:<64 lowercase hex>" everywhere bento shows
  * or stores them.

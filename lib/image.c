@@ -656,8 +656,12 @@ static int make_config(struct image *im, struct bento_error *err)
 		json_array_append_new(ids, json_string(ds));
 		if (!strcmp(b->role, "base"))
 			continue;
-		h = json_pack("{s:s}", "created_by",
-			      b->kind == SRC_LAYER ? b->layer->title : b->role);
+		if (b->kind == SRC_LAYER)
+			h = json_pack("{s:s++}", "created_by", "bento ", b->layer->title, " in /bento");
+		else if (!strcmp(b->role, "shim"))
+			h = json_pack("{s:s}", "created_by", "bento-shim " BENTO_SHIM_PATH);
+		else
+			h = json_pack("{s:s}", "created_by", "bento.json, signatures, attestations in /bento");
 		json_object_set_new(h, "comment",
 				    json_sprintf("bento containerize: %s layer", role_of(b)));
 		json_object_set_new(h, "created", json_string(created_of(im)));

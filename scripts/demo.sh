@@ -47,36 +47,29 @@ if ! command -v umoci > /dev/null || ! command -v runc > /dev/null || [ "$(id -u
 	exit 0
 fi
 run umoci unpack --image "$work/iris.oci:demo" "$work/bundle"
-# Free loopback ports for the service and the shim's health endpoint; the
-# container shares the host's network so curl can reach it.
-ports=$(python3 -c 'import socket
-ss = [socket.socket() for _ in range(2)]
-for s in ss: s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))')
-port=${ports% *} health=${ports#* }
-python3 - "$work/bundle/config.json" "$port" "$health" <<'PY'
+# The container keeps its own network namespace (its loopback only); curl
+# reaches it through nsenter.  The shim's probes on 8081.
+python3 - "$work/bundle/config.json" <<'PY'
 import json, sys
-path, port, health = sys.argv[1], sys.argv[2], sys.argv[3]
-c = json.load(open(path))
-p = c["process"]
-p["terminal"] = False
-p["args"] = [a if a != "3000" else port for a in p["args"]]
-p["env"] += ["BENTO_HEALTH_PORT=" + health, "BENTO_SERVICE_PORT=" + port, "BENTO_VERIFY=full"]
-ns = c["linux"]["namespaces"]
-c["linux"]["namespaces"] = [n for n in ns if n["type"] != "network"]
-json.dump(c, open(path, "w"))
+c = json.load(open(sys.argv[1]))
+c["process"]["terminal"] = False
+c["process"]["env"] += ["BENTO_HEALTH_PORT=8081", "BENTO_VERIFY=full"]
+json.dump(c, open(sys.argv[1], "w"))
 PY
 id=bento-demo-$$
-say "runc run -d -b $work/bundle $id   (service on 127.0.0.1:$port, health on :$health)"
+say "runc run -d -b $work/bundle $id"
 runc --root "$work/runc" run -d -b "$work/bundle" --pid-file "$work/pid" "$id" > "$work/runc.log" 2>&1 < /dev/null
 trap 'runc --root "$work/runc" delete -f "$id" > /dev/null 2>&1; rm -rf "$work"' EXIT
+inside() { nsenter --net="/proc/$(cat "$work/pid")/ns/net" "$@"; }
 for _ in $(seq 1 100); do
-	curl -sf "http://127.0.0.1:$health/readyz" > /dev/null 2>&1 && break
+	inside curl -sf http://127.0.0.1:8081/readyz > /dev/null 2>&1 && break
 	sleep 0.1
 done
-run curl -s "http://127.0.0.1:$health/readyz"
+say "(in the container's network namespace) curl http://127.0.0.1:8081/readyz"
+inside curl -s http://127.0.0.1:8081/readyz
 echo
-run curl -s -X POST "http://127.0.0.1:$port/predict" -d '{"features": [5.1, 3.5, 1.4, 0.2]}'
+say "(in the container's network namespace) curl -X POST http://127.0.0.1:3000/predict -d '{\"features\": [5.1, 3.5, 1.4, 0.2]}'"
+inside curl -s -X POST http://127.0.0.1:3000/predict -d '{"features": [5.1, 3.5, 1.4, 0.2]}'
 echo
 run runc --root "$work/runc" kill "$id" TERM
 for _ in $(seq 1 50); do

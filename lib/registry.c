@@ -1576,3 +1576,37 @@ const struct bento_target_ops bento_registry_ops = {
 	.referrers = reg_referrers,
 	.referrer_add = reg_referrer_add,
 };
+
+int bento_registry_login_check(const char *host, const char *user, const char *pass,
+			       const struct bento_target_opts *o, struct bento_error *err)
+{
+	struct bento_target_ref ref = { .host = (char *)host, .repo = (char *)"-" };
+	struct bento_target *t = NULL;
+	struct resp rs;
+	struct req rq = { .method = "GET", .scope = "", .what = "login" };
+	struct reg *r;
+	int rc;
+
+	if ((rc = bento_target_open(&ref, o, &t, err)))
+		return rc;
+	r = R(t);
+	/* these credentials, not the ones config.json may hold */
+	r->creds_loaded = 1;
+	r->user = bento_xstrdup(user);
+	r->pass = bento_xstrdup(pass);
+	rq.url = bento_xasprintf("%s/v2/", r->base);
+	resp_init(&rs);
+	rc = do_request(t, &rq, &rs, err);
+	if (rc == 0 && rs.status == 401)
+		rc = bento_error_set(err, BENTO_E_NETWORK, "%s: login failed: wrong user or password",
+				     host);
+	else if (rc == 0 && (rs.status < 200 || rs.status > 299))
+		rc = http_error(t, &rq, &rs, err);
+	else if (rc < 0 && strstr(err ? err->msg : "", "authentication failed"))
+		rc = bento_error_set(err, BENTO_E_NETWORK, "%s: login failed: wrong user or password",
+				     host);
+	resp_release(&rs);
+	free((char *)rq.url);
+	bento_target_close(t);
+	return rc;
+}

@@ -161,4 +161,13 @@ int bento_target_referrers(struct bento_target *t, const struct bento_digest *su
 int bento_target_referrer_add(struct bento_target *t, const struct bento_digest *subject,
 			      const char *descriptor_json, struct bento_error *err);
 
+/*
+ * bento login's check: GET /v2/ on host with user and password (Basic, or
+ * the Bearer token flow), whatever config.json holds.  0 when the
+ * registry accepts them; -BENTO_E_NETWORK "login failed: wrong user or
+ * password", or the transport or HTTP error.
+ */
+int bento_registry_login_check(const char *host, const char *user, const char *pass,
+			       const struct bento_target_opts *o, struct bento_error *err);
+
 #endif

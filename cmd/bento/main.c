@@ -44,7 +44,7 @@ const struct cli_cmd cli_cmds[] = {
 	{ "list", cmd_list, "list bentos",
 	  "bento list [NAME] [-o table|json]" },
 	{ "login", cmd_login, "store registry credentials (~/.docker/config.json)",
-	  "bento login HOST -u USER [--password-stdin]" },
+	  "bento login HOST -u USER [--password-stdin] [--plain-http] [--insecure]" },
 	{ "logout", cmd_logout, "remove registry credentials",
 	  "bento logout HOST" },
 	{ "models", cmd_models, "import, list, show and delete models",

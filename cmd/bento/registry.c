@@ -234,8 +234,11 @@ int cmd_login(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "username", required_argument, NULL, 'u' },
 		{ "password-stdin", no_argument, NULL, 'P' },
+		{ "plain-http", no_argument, NULL, 'p' },
+		{ "insecure", no_argument, NULL, 'i' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct bento_target_opts topts = { 0 };
 	struct bento_error err = { 0 };
 	const char *user = NULL;
 	char *pass = NULL;
@@ -247,6 +250,10 @@ int cmd_login(int argc, char **argv)
 			user = optarg;
 		else if (c == 'P')
 			from_stdin = 1;
+		else if (c == 'p')
+			topts.plain_http = 1;
+		else if (c == 'i')
+			topts.insecure = 1;
 		else
 			return cli_usage("login", "invalid option");
 	}
@@ -262,7 +269,10 @@ int cmd_login(int argc, char **argv)
 		free(pass);
 		return cli_usage("login", "empty password");
 	}
-	rc = bento_dockercfg_set(NULL, argv[optind], user, pass, &err);
+	/* as docker login does: only credentials the registry accepts are kept */
+	rc = bento_registry_login_check(argv[optind], user, pass, &topts, &err);
+	if (rc == 0)
+		rc = bento_dockercfg_set(NULL, argv[optind], user, pass, &err);
 	sodium_memzero(pass, strlen(pass));
 	free(pass);
 	if (rc)

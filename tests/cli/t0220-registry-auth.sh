@@ -123,8 +123,22 @@ assert \"other.example:5000\" in c[\"auths\"], c
 	grep_q err "bento login"
 '
 
-test_expect_success 'a wrong password: push and pull exit 5, store unchanged' '
-	keep sh -c "printf %s wrong-password | timeout 60 \"$BENTO\" login $H -u alice --password-stdin" &&
+test_expect_success 'login with a wrong password: exit 5, nothing written to config.json' '
+	cp "$CFG" cfg.before &&
+	refused 5 sh -c "printf %s wrong-password | timeout 60 \"$BENTO\" login $H -u alice --password-stdin" &&
+	grep_q err "login failed: wrong user or password" &&
+	cmp cfg.before "$CFG" &&
+	refused 5 sh -c "printf %s x | timeout 60 \"$BENTO\" login 127.0.0.1:1 -u alice --password-stdin" &&
+	cmp cfg.before "$CFG"
+'
+
+test_expect_success 'stale credentials (a wrong password in config.json): push and pull exit 5, store unchanged' '
+	python3 -c "
+import base64, json, sys
+c = json.load(open(sys.argv[1]))
+c.setdefault(\"auths\", {})[sys.argv[2]] = {\"auth\": base64.b64encode(b\"alice:wrong-password\").decode()}
+json.dump(c, open(sys.argv[1], \"w\"))
+" "$CFG" "$H" &&
 	refused 5 bento push demo:1 "$H/team/demo"; rc=$?; save; test $rc = 0 &&
 	grep -qi "auth" err && grep_q err "$H" &&
 	export BENTO_HOME=$TMP/p2 && bento list > /dev/null &&

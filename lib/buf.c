@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <dirent.h>
 
 #include "buf.h"
 #include "error.h"
@@ -257,4 +258,40 @@ int bento_mkdir_p(const char *path, unsigned mode, struct bento_error *err)
 		rc = bento_error_set(err, BENTO_E_FAIL, "%s: not a directory", path);
 	free(p);
 	return rc;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int bento_dir_list(const char *dir, const char *suffix, int full, char ***out, size_t *n)
+{
+	size_t k = strlen(suffix);
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	*out = NULL;
+	*n = 0;
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		if (len <= k || strcmp(de->d_name + len - k, suffix) != 0)
+			continue;
+		*out = bento_xrealloc(*out, (*n + 1) * sizeof(**out));
+		(*out)[(*n)++] = full ? bento_xasprintf("%s/%s", dir, de->d_name)
+				      : bento_xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (*n)
+		qsort(*out, *n, sizeof(**out), name_cmp);
+	return 0;
+}
+
+void bento_strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
 }

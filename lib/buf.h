@@ -61,6 +61,15 @@ struct bento_error;
 int bento_mkdir_p(const char *path, unsigned mode, struct bento_error *err);
 
 /* Checked allocation helpers (abort on OOM). */
+/*
+ * The entries of dir whose names end in suffix (and are longer than it),
+ * sorted bytewise so that whatever is done with them is reproducible;
+ * "dir/NAME" when full, else NAME.  0, or -errno from opendir (-ENOENT for
+ * a missing dir).  Free with bento_strv_free.
+ */
+int bento_dir_list(const char *dir, const char *suffix, int full, char ***out, size_t *n);
+void bento_strv_free(char **v, size_t n);	/* NULL ok */
+
 void *bento_xmalloc(size_t n);
 void *bento_xcalloc(size_t n, size_t size);
 void *bento_xrealloc(void *p, size_t n);

@@ -28,8 +28,8 @@ static int load_manifest(struct bento_store *s, const struct bento_digest *d,
 	return rc;
 }
 
-static int write_attachments(struct bento_archive_writer *w, const char *dir,
-			     const char *suffix, const struct bento_attachment *v, size_t n,
+int bento_write_attachments(struct bento_archive_writer *w, const char *dir,
+			    const char *suffix, const struct bento_attachment *v, size_t n,
 			     struct bento_error *err)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -63,8 +63,8 @@ int bento_export(struct bento_store *s, const struct bento_digest *d, int fd,
 	bento_manifest_entries(m, &e, &n);
 	if ((rc = bento_archive_writer_open(fd, comp, mtime, &w, err)) ||
 	    (rc = bento_archive_write_bytes(w, "bento.json", 0644, json.buf, json.len, err)) ||
-	    (rc = write_attachments(w, "signatures", ".minisig", sigs, n_sigs, err)) ||
-	    (rc = write_attachments(w, "attestations", "", atts, n_atts, err)))
+	    (rc = bento_write_attachments(w, "signatures", ".minisig", sigs, n_sigs, err)) ||
+	    (rc = bento_write_attachments(w, "attestations", "", atts, n_atts, err)))
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		int bfd;

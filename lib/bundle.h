@@ -19,6 +19,14 @@
 #define BENTO_ATTACHMENTS_MAX 256		/* of each kind */
 
 /*
+ * Each attachment as DIR/NAME+SUFFIX (0644) into w: "signatures", ".minisig"
+ * and "attestations", "" in an archive; under "bento/" in an image.
+ */
+int bento_write_attachments(struct bento_archive_writer *w, const char *dir,
+			    const char *suffix, const struct bento_attachment *v, size_t n,
+			    struct bento_error *err);
+
+/*
  * Write bento d as an archive to fd: bento.json first, then its signatures
  * (signatures/KEYID.minisig) and attestations (attestations/NAME), then
  * every content file sorted bytewise by path, each header normalised

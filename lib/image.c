@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "archive.h"
+#include "bundle.h"
 #include "cjson.h"
 #include "history.h"
 #include "image.h"
@@ -272,23 +273,14 @@ static int meta_layer(struct image *im, struct iblob *b, struct bento_error *err
 	    (rc = bento_archive_write_dir(w, "bento", err)))
 		goto out;
 	/* bytewise path order: attestations/, bento.json, signatures/ */
-	if (im->n_atts && (rc = bento_archive_write_dir(w, "bento/attestations", err)))
+	if ((im->n_atts && (rc = bento_archive_write_dir(w, "bento/attestations", err))) ||
+	    (rc = bento_write_attachments(w, "bento/attestations", "", im->atts, im->n_atts, err)) ||
+	    (rc = bento_archive_write_bytes(w, "bento/bento.json", 0644, im->json.buf, im->json.len,
+					    err)) ||
+	    (im->n_sigs && (rc = bento_archive_write_dir(w, "bento/signatures", err))) ||
+	    (rc = bento_write_attachments(w, "bento/signatures", ".minisig", im->sigs, im->n_sigs,
+					  err)))
 		goto out;
-	for (size_t i = 0; rc == 0 && i < im->n_atts; i++) {
-		char *p = bento_xasprintf("bento/attestations/%s", im->atts[i].name);
-		rc = bento_archive_write_bytes(w, p, 0644, im->atts[i].data, im->atts[i].len, err);
-		free(p);
-	}
-	if (rc || (rc = bento_archive_write_bytes(w, "bento/bento.json", 0644, im->json.buf,
-						  im->json.len, err)))
-		goto out;
-	if (im->n_sigs && (rc = bento_archive_write_dir(w, "bento/signatures", err)))
-		goto out;
-	for (size_t i = 0; rc == 0 && i < im->n_sigs; i++) {
-		char *p = bento_xasprintf("bento/signatures/%s.minisig", im->sigs[i].name);
-		rc = bento_archive_write_bytes(w, p, 0644, im->sigs[i].data, im->sigs[i].len, err);
-		free(p);
-	}
 	if (rc || (rc = bento_archive_writer_close(w, err)))
 		goto out;
 	bento_digest_bytes(b->mem.buf, b->mem.len, &b->digest);
@@ -300,13 +292,6 @@ out:
 }
 
 /* ---- the base image ---- */
-
-static int buf_sink(void *ctx, const void *p, size_t n, struct bento_error *err)
-{
-	(void)err;
-	bento_buf_add(ctx, p, n);
-	return 0;
-}
 
 static int fd_sink(void *ctx, const void *p, size_t n, struct bento_error *err)
 {
@@ -457,7 +442,7 @@ static int load_base(struct image *im, struct bento_error *err)
 				     (unsigned long long)csize);
 		goto out;
 	}
-	if ((rc = bento_target_blob_get(bt, &cd, csize, buf_sink, &cfg, err)) ||
+	if ((rc = bento_target_blob_get(bt, &cd, csize, bento_buf_sink, &cfg, err)) ||
 	    (rc = bento_json_parse(cfg.buf, cfg.len, "base config", &im->base_config, err)))
 		goto out;
 	os = bento_json_str(im->base_config, "os");

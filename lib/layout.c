@@ -412,13 +412,6 @@ out:
 	return rc;
 }
 
-static int buf_sink(void *ctx, const void *p, size_t n, struct bento_error *err)
-{
-	(void)err;
-	bento_buf_add(ctx, p, n);
-	return 0;
-}
-
 static int layout_blob_exists(struct bento_target *t, const struct bento_digest *d, uint64_t *size,
 			      struct bento_error *err)
 {
@@ -662,7 +655,7 @@ static int read_manifest(struct layout *l, const struct bento_digest *d, struct 
 {
 	uint64_t n;
 
-	return blob_stream(l, d, OCI_MANIFEST_MAX, buf_sink, out, &n, err);
+	return blob_stream(l, d, OCI_MANIFEST_MAX, bento_buf_sink, out, &n, err);
 }
 
 static int layout_manifest_get(struct bento_target *t, const char *reference, struct bento_buf *out,

@@ -78,6 +78,8 @@ void bento_fd_source_init(struct bento_fd_source *f, int fd, uint64_t size,
 
 /* A sink for downloaded bytes; 0 or <0 with err set. */
 typedef int (*bento_sink_fn)(void *ctx, const void *p, size_t n, struct bento_error *err);
+/* A sink appending to the struct bento_buf ctx. */
+int bento_buf_sink(void *ctx, const void *p, size_t n, struct bento_error *err);
 
 /* Transfer counters, for tests and reports. */
 struct bento_target_stats {

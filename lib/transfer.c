@@ -40,13 +40,6 @@ static int put_bytes(struct bento_target *t, const void *p, size_t n, const char
 	return bento_target_blob_put(t, &m.src, from, err);
 }
 
-static int buf_sink(void *ctx, const void *p, size_t n, struct bento_error *err)
-{
-	(void)err;
-	bento_buf_add(ctx, p, n);
-	return 0;
-}
-
 /* ---- what a push needs: the object, its layers, its attachments ---- */
 
 struct object {
@@ -308,7 +301,7 @@ static int get_small(struct bento_target *t, const json_t *desc, uint64_t max, s
 		return bento_error_set(err, BENTO_E_VERIFY,
 				       "descriptor %.80s: bad digest or size over %llu bytes",
 				       ds ? ds : "?", (unsigned long long)max);
-	if ((rc = bento_target_blob_get(t, &d, (uint64_t)size, buf_sink, out, err)))
+	if ((rc = bento_target_blob_get(t, &d, (uint64_t)size, bento_buf_sink, out, err)))
 		return rc;
 	if (out->len != (size_t)size)
 		return bento_error_set(err, BENTO_E_VERIFY, "blob %s: %zu bytes, descriptor says %lld",

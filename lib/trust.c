@@ -1,4 +1,3 @@
-#include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <stdarg.h>
@@ -50,40 +49,21 @@ int bento_keyring_add_file(struct bento_keyring *kr, const char *path, struct be
 	return 0;
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 int bento_keyring_add_trusted(struct bento_keyring *kr, struct bento_error *err)
 {
-	char *dir = bento_config_path("trusted"), **names = NULL;
-	size_t n = 0;
-	struct dirent *de;
-	DIR *d = opendir(dir);
-	int rc = 0;
+	char *dir = bento_config_path("trusted"), **names;
+	size_t n;
+	int rc = bento_dir_list(dir, ".pub", 1, &names, &n);
 
-	if (!d) {
-		rc = errno == ENOENT ? 0 : bento_error_errno(err, errno, "%s", dir);
+	if (rc < 0) {
+		rc = rc == -ENOENT ? 0 : bento_error_errno(err, -rc, "%s", dir);
 		free(dir);
 		return rc;
 	}
-	while ((de = readdir(d))) {
-		size_t len = strlen(de->d_name);
-		if (len > 4 && strcmp(de->d_name + len - 4, ".pub") == 0) {
-			names = bento_xrealloc(names, (n + 1) * sizeof(*names));
-			names[n++] = bento_xasprintf("%s/%s", dir, de->d_name);
-		}
-	}
-	closedir(d);
-	if (n)
-		qsort(names, n, sizeof(*names), name_cmp);	/* stable order for reports */
-	for (size_t i = 0; i < n; i++) {
-		if (rc == 0)
-			rc = bento_keyring_add_file(kr, names[i], err);
-		free(names[i]);
-	}
-	free(names);
+	/* in name order: stable reports */
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = bento_keyring_add_file(kr, names[i], err);
+	bento_strv_free(names, n);
 	free(dir);
 	return rc;
 }

@@ -3,7 +3,6 @@
  * a trusted key signed those very bytes, and the files on disk are the ones
  * it lists.  Each refusal is one line naming the path and what differs.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -165,18 +164,6 @@ static int comment_names(const char *tc, const char *digest)
 	return 0;
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int has_suffix(const char *s, const char *suf)
-{
-	size_t n = strlen(s), k = strlen(suf);
-
-	return n > k && strcmp(s + n - k, suf) == 0;
-}
-
 /*
  * Like bento verify (lib/trust.c): a signature that names a trusted key must
  * verify, so one bad signature refuses the bento even next to a good one
@@ -245,24 +232,15 @@ int shim_check_signatures(const struct shim_config *c, const struct bento_manife
 	char *dir = bento_xasprintf("%s/signatures", c->root), **names = NULL;
 	char digest[BENTO_DIGEST_STRLEN];
 	size_t n = 0;
-	struct dirent *de;
-	DIR *d = opendir(dir);
-	int rc = 0, good = 0;
+	int rc = bento_dir_list(dir, ".minisig", 0, &names, &n), good = 0;
 
 	bento_digest_str(&m->digest, digest);
-	if (!d && errno != ENOENT) {
-		shim_log("%s: %s", dir, strerror(errno));
+	if (rc < 0 && rc != -ENOENT) {
+		shim_log("%s: %s", dir, strerror(-rc));
 		rc = SHIM_EXIT_SIGNATURE;
 		goto out;
 	}
-	while (d && (de = readdir(d))) {
-		if (has_suffix(de->d_name, ".minisig")) {
-			names = bento_xrealloc(names, (n + 1) * sizeof(*names));
-			names[n++] = bento_xstrdup(de->d_name);
-		}
-	}
-	if (n)
-		qsort(names, n, sizeof(*names), name_cmp);
+	rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = check_one_sig(c, dir, names[i], json, len, digest, &good, &others, signer,
 				   signer_len);
@@ -274,11 +252,7 @@ int shim_check_signatures(const struct shim_config *c, const struct bento_manife
 		rc = SHIM_EXIT_SIGNATURE;
 	}
 out:
-	if (d)
-		closedir(d);
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	bento_strv_free(names, n);
 	free(dir);
 	bento_buf_release(&others);
 	return rc;

@@ -8,7 +8,6 @@
  * environment, since a container's Cmd belongs to the service.
  * See man/bento-shim.1.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -164,40 +163,20 @@ static int add_key_file(struct shim_config *c, const char *var, const char *path
 	return 0;
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Every NAME.pub in dir, in name order so that errors are reproducible. */
 static int add_key_dir(struct shim_config *c, const char *var, const char *dir)
 {
-	char **names = NULL;
-	size_t n = 0;
-	struct dirent *de;
-	DIR *d = opendir(dir);
-	int rc = 0;
+	char **names;
+	size_t n;
+	int rc = bento_dir_list(dir, ".pub", 1, &names, &n);
 
-	if (!d) {
-		shim_log("%s: %s: %s", var, dir, strerror(errno));
+	if (rc < 0) {
+		shim_log("%s: %s: %s", var, dir, strerror(-rc));
 		return -1;
 	}
-	while ((de = readdir(d))) {
-		size_t len = strlen(de->d_name);
-		if (len > 4 && strcmp(de->d_name + len - 4, ".pub") == 0) {
-			names = bento_xrealloc(names, (n + 1) * sizeof(*names));
-			names[n++] = bento_xasprintf("%s/%s", dir, de->d_name);
-		}
-	}
-	closedir(d);
-	if (n)
-		qsort(names, n, sizeof(*names), name_cmp);
-	for (size_t i = 0; i < n; i++) {
-		if (rc == 0)
-			rc = add_key_file(c, var, names[i]);
-		free(names[i]);
-	}
-	free(names);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = add_key_file(c, var, names[i]);
+	bento_strv_free(names, n);
 	return rc;
 }
 

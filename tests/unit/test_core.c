@@ -170,9 +170,43 @@ static void test_cjson(void)
 	ok(!bento_json_is_canonical("{\"a\":1}\n", 8), "is_canonical refuses a trailing newline");
 }
 
+static void test_dir_list(void)
+{
+	char tmpl[] = "/tmp/bento-dirlist.XXXXXX", *dir = mkdtemp(tmpl), **v;
+	const char *files[] = { "b.pub", "a.pub", ".pub", "c.txt", "A.pub" };
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(*files); i++) {
+		char *p = bento_xasprintf("%s/%s", dir, files[i]);
+		close(open(p, O_CREAT | O_WRONLY, 0644));
+		free(p);
+	}
+	is_int(bento_dir_list(dir, ".pub", 0, &v, &n), 0, "dir_list: ok");
+	ok(n == 3 && !strcmp(v[0], "A.pub") && !strcmp(v[1], "a.pub") && !strcmp(v[2], "b.pub"),
+	   "dir_list: the names with the suffix (not the suffix alone), bytewise order");
+	bento_strv_free(v, n);
+	is_int(bento_dir_list(dir, ".pub", 1, &v, &n), 0, "dir_list full: ok");
+	{
+		char *want = bento_xasprintf("%s/A.pub", dir);
+		ok(n == 3 && !strcmp(v[0], want), "dir_list full: DIR/NAME");
+		free(want);
+	}
+	bento_strv_free(v, n);
+	is_int(bento_dir_list(dir, ".none", 0, &v, &n), 0, "dir_list: nothing matches: 0");
+	ok(n == 0 && v == NULL, "dir_list: an empty list");
+	for (size_t i = 0; i < sizeof(files) / sizeof(*files); i++) {
+		char *p = bento_xasprintf("%s/%s", dir, files[i]);
+		unlink(p);
+		free(p);
+	}
+	rmdir(dir);
+	is_int(bento_dir_list(dir, ".pub", 0, &v, &n), -ENOENT, "dir_list: a missing dir: -ENOENT");
+}
+
 int main(void)
 {
 	test_buf();
+	test_dir_list();
 	test_error();
 	test_digest();
 	test_cjson();

@@ -84,6 +84,8 @@ struct image {
 	struct bento_buf manifest;
 	struct bento_digest manifest_digest;
 	char *source, *revision;	/* from the provenance */
+	struct bento_digest shim_digest;
+	struct bento_digest provenance;
 };
 
 static struct iblob *add_blob(struct image *im, enum src_kind kind, const char *role,
@@ -231,7 +233,9 @@ static int shim_layer(struct image *im, struct iblob *b, struct bento_error *err
 		close(fd);
 		return bento_error_set(err, BENTO_E_INVALID, "bento-shim %s: not a regular file", path);
 	}
-	if ((rc = shim_inspect(fd, path, &arch, &is_static, err)))
+	if ((rc = shim_inspect(fd, path, &arch, &is_static, err)) ||
+	    (rc = bento_digest_fd(fd, path, &im->shim_digest, NULL, err)) ||
+	    (lseek(fd, 0, SEEK_SET) < 0 && (rc = bento_error_errno(err, errno, "%s", path))))
 		goto out;
 	if (strcmp(arch, im->arch) != 0) {
 		rc = bento_error_set(err, BENTO_E_INVALID,
@@ -723,6 +727,69 @@ static int make_manifest(struct image *im, struct bento_error *err)
 	return rc;
 }
 
+/* ---- the image's provenance ---- */
+
+static json_t *dep(const char *name, const char *uri, const struct bento_digest *d)
+{
+	char hex[BENTO_DIGEST_HEXLEN + 1];
+	json_t *j;
+
+	bento_digest_hex(d, hex);
+	j = json_pack("{s:s, s:{s:s}}", "name", name, "digest", "sha256", hex);
+	if (uri)
+		json_object_set_new(j, "uri", json_string(uri));
+	return j;
+}
+
+/*
+ * The statement (see image.h), pushed as a referrer of the image manifest
+ * just written to t.  Its subject is named NAME:VERSION of the bento, not
+ * by where it went, so every output of an image carries the same bytes.
+ */
+static int push_provenance(struct image *im, struct bento_target *t, const char *from,
+			   struct bento_error *err)
+{
+	char hex[BENTO_DIGEST_HEXLEN + 1], *bn = bento_xasprintf("%s:%s", im->m->name, im->m->version);
+	char *base = im->have_base ? bento_target_ref_str(&im->base_ref) : bento_xstrdup("scratch");
+	char *platform = bento_xasprintf("%s/%s%s%s", im->os, im->arch, im->variant ? "/" : "",
+					 im->variant ? im->variant : "");
+	struct bento_buf body = BENTO_BUF_INIT;
+	struct bento_oci_desc subject = { .media_type = OCI_MANIFEST_V1,
+					  .digest = im->manifest_digest, .size = im->manifest.len };
+	json_t *deps = json_array(), *st;
+	int rc;
+
+	json_array_append_new(deps, dep("bento", bn, &im->m->digest));
+	if (im->have_base)
+		json_array_append_new(deps, dep("base", base, &im->base_digest));
+	json_array_append_new(deps, dep("bento-shim", BENTO_SHIM_PATH, &im->shim_digest));
+	bento_digest_hex(&im->manifest_digest, hex);
+	st = json_pack("{s:s, s:[{s:s, s:{s:s}}], s:s, s:{s:{s:s, s:{s:s, s:s, s:s}, s:o},"
+		       " s:{s:{s:s, s:{s:s}}}}}",
+		       "_type", "https://in-toto.io/Statement/v1",
+		       "subject", "name", bn, "digest", "sha256", hex,
+		       "predicateType", "https://slsa.dev/provenance/v1",
+		       "predicate", "buildDefinition", "buildType", "https://bento.dev/containerize/v1",
+		       "externalParameters", "bento", bn, "base", base, "platform", platform,
+		       "resolvedDependencies", deps,
+		       "runDetails", "builder", "id", "https://bento.dev/bento-cli", "version",
+		       "bento", BENTO_VERSION);
+	rc = bento_json_canonical(st, &body, err);
+	if (rc == 0) {
+		struct bento_attachment a = { .name = (char *)"image-provenance.intoto.json",
+					      .data = body.buf, .len = body.len };
+		bento_digest_bytes(body.buf, body.len, &im->provenance);
+		rc = bento_push_referrer(t, &subject, BENTO_PROVENANCE_ARTIFACT, BENTO_PROVENANCE_ARTIFACT,
+					 a.name, &a, from, err);
+	}
+	json_decref(st);
+	bento_buf_release(&body);
+	free(bn);
+	free(base);
+	free(platform);
+	return rc;
+}
+
 /* ---- output: an OCI image layout ---- */
 
 /* A file in dir named by d: 1 when present with the right size. */
@@ -909,8 +976,10 @@ static int write_layout(struct image *im, struct bento_target *t, const struct b
 	if ((rc = make_config(im, err)) || (rc = put_mem(t, &im->config, NULL, err)) ||
 	    (rc = make_manifest(im, err)))
 		return rc;
-	return bento_target_manifest_put(t, tag, OCI_MANIFEST_V1, im->manifest.buf, im->manifest.len,
-					 NULL, err);
+	if ((rc = bento_target_manifest_put(t, tag, OCI_MANIFEST_V1, im->manifest.buf,
+					    im->manifest.len, NULL, err)))
+		return rc;
+	return push_provenance(im, t, NULL, err);
 }
 
 /* ---- output: a registry ---- */
@@ -959,6 +1028,8 @@ static int write_registry(struct image *im, struct bento_target *t, const struct
 	    (rc = make_manifest(im, err)) == 0)
 		rc = bento_target_manifest_put(t, tag, OCI_MANIFEST_V1, im->manifest.buf,
 					       im->manifest.len, NULL, err);
+	if (rc == 0)
+		rc = push_provenance(im, t, from, err);
 	free(from);
 	return rc;
 }
@@ -1221,13 +1292,21 @@ int bento_containerize(struct bento_store *s, const struct bento_digest *d,
 	if (rc)
 		goto out;
 	result_fill(&im, where, out);
-	if (t)
+	if (t) {
 		out->stats = *bento_target_stats(t);
+		out->have_provenance = 1;
+		out->provenance = im.provenance;
+	}
 	{
 		char md[BENTO_DIGEST_STRLEN];
 		bento_digest_str(&im.manifest_digest, md);
 		details = json_pack("{s:s, s:s, s:s}", "output", where, "image", md, "platform",
 				    out->platform);
+		if (out->have_provenance) {
+			char pd[BENTO_DIGEST_STRLEN];
+			bento_digest_str(&out->provenance, pd);
+			json_object_set_new(details, "provenance", json_string(pd));
+		}
 		if (im.have_base) {
 			char bd[BENTO_DIGEST_STRLEN];
 			bento_digest_str(&im.base_digest, bd);

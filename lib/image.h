@@ -17,6 +17,12 @@
  *
  * Every byte is a function of the bento, the base image's bytes and the
  * shim binary, so the same inputs give the same image digest.
+ *
+ * Provenance: an in-toto Statement (SLSA provenance v1 predicate) whose
+ * subject is the image manifest and whose resolvedDependencies are the
+ * bento, the base image (by manifest digest) and the shim binary, pushed
+ * next to the image as a referrer (artifactType application/vnd.in-toto+json)
+ * for oci: and registry outputs.  Deterministic too: no times, no host.
  */
 #ifndef BENTO_IMAGE_H
 #define BENTO_IMAGE_H
@@ -61,6 +67,8 @@ struct bento_image_result {
 	size_t n_layers;
 	uint64_t bytes_written;
 	struct bento_target_stats stats;	/* registry outputs */
+	int have_provenance;			/* oci: and registry outputs */
+	struct bento_digest provenance;		/* the statement's digest */
 };
 void bento_image_result_release(struct bento_image_result *r);
 

@@ -14,7 +14,6 @@
 #define OCI_EMPTY_TYPE "application/vnd.oci.empty.v1+json"
 #define BENTO_SIGNATURE_ARTIFACT "application/vnd.bento.signature.v1"
 #define BENTO_SIGNATURE_LAYER "application/vnd.bento.signature.v1+minisig"
-#define BENTO_PROVENANCE_ARTIFACT "application/vnd.in-toto+json"
 #define BENTO_DSSE_LAYER "application/vnd.dsse.envelope.v1+json"
 
 void bento_push_result_release(struct bento_push_result *r)
@@ -132,11 +131,7 @@ char *bento_mount_source(struct bento_store *s, const struct bento_target_ref *r
 	return any;
 }
 
-/*
- * Push one attachment as a referrer of subject: its bytes as the single
- * layer of an artifact manifest whose subject is the bento's manifest.
- */
-static int push_referrer(struct bento_target *t, const struct bento_oci_desc *subject,
+int bento_push_referrer(struct bento_target *t, const struct bento_oci_desc *subject,
 			 const char *artifact, const char *layer_type, const char *title,
 			 const struct bento_attachment *a, const char *from, struct bento_error *err)
 {
@@ -196,13 +191,13 @@ static int push_referrers(struct bento_store *s, struct bento_target *t,
 		goto out;
 	for (size_t i = 0; rc == 0 && i < n_sigs; i++) {
 		char *title = bento_xasprintf("%s.minisig", sigs[i].name);
-		rc = push_referrer(t, subject, BENTO_SIGNATURE_ARTIFACT, BENTO_SIGNATURE_LAYER, title,
+		rc = bento_push_referrer(t, subject, BENTO_SIGNATURE_ARTIFACT, BENTO_SIGNATURE_LAYER, title,
 				   &sigs[i], from, err);
 		free(title);
 		*count += rc == 0;
 	}
 	for (size_t i = 0; rc == 0 && i < n_atts; i++) {
-		rc = push_referrer(t, subject, BENTO_PROVENANCE_ARTIFACT, BENTO_DSSE_LAYER,
+		rc = bento_push_referrer(t, subject, BENTO_PROVENANCE_ARTIFACT, BENTO_DSSE_LAYER,
 				   atts[i].name, &atts[i], from, err);
 		*count += rc == 0;
 	}

@@ -23,8 +23,11 @@
 #include "build.h"
 #include "bundle.h"
 #include "error.h"
+#include "oci.h"
 #include "store.h"
 #include "target.h"
+
+#define BENTO_PROVENANCE_ARTIFACT "application/vnd.in-toto+json"
 
 struct bento_push_result {
 	char *where;			/* "host/repo:tag" or "oci:dir:tag" (new) */
@@ -52,6 +55,16 @@ void bento_pull_result_release(struct bento_pull_result *r);
 int bento_pull(struct bento_store *s, enum bento_kind kind, const struct bento_target_ref *ref,
 	       const struct bento_target_opts *o, const struct bento_import_opts *io,
 	       struct bento_pull_result *out, struct bento_error *err);
+
+/*
+ * Push one attachment as a referrer of subject: its bytes as the single
+ * layer (layer_type, titled title) of an artifact manifest (artifact) whose
+ * subject is subject, with the sha256-<hex> tag fallback where the
+ * registry has no referrers API.  from: a repository to mount from.
+ */
+int bento_push_referrer(struct bento_target *t, const struct bento_oci_desc *subject,
+			const char *artifact, const char *layer_type, const char *title,
+			const struct bento_attachment *a, const char *from, struct bento_error *err);
 
 /*
  * A repository of ref's registry to mount object d's blobs from, found in

@@ -124,6 +124,11 @@ int cmd_containerize(int argc, char **argv)
 				      (json_int_t)written, "layers_reused",
 				      (json_int_t)(r.n_layers - written), "bytes_written",
 				      (json_int_t)r.bytes_written);
+		if (r.have_provenance) {
+			char pd[BENTO_DIGEST_STRLEN];
+			bento_digest_str(&r.provenance, pd);
+			json_object_set_new(j, "provenance", json_string(pd));
+		}
 		if (r.base) {
 			char bd[BENTO_DIGEST_STRLEN];
 			bento_digest_str(&r.base_digest, bd);

@@ -120,6 +120,28 @@ test_expect_success 'deterministic: another layout, another store (imported), th
 	diff -r "$TMP/img/blobs" "$TMP/img2/blobs"
 '
 
+test_expect_success 'provenance: an in-toto statement about the image, a referrer of it in the layout' '
+	jget c.json provenance > prov.digest &&
+	python3 - "$TMP/img" "$(cat image.digest)" "$(cat demo.digest)" "$(cat prov.digest)" "$SHIM" <<-EOF
+	import hashlib, json, sys
+	d, image, bento, prov, shim = sys.argv[1:]
+	blob = lambda dg: open(d + "/blobs/" + dg.replace(":", "/"), "rb").read()
+	refs = [m for m in json.load(open(d + "/index.json"))["manifests"]
+	        if json.loads(blob(m["digest"])).get("subject", {}).get("digest") == image]
+	assert len(refs) == 1, refs
+	man = json.loads(blob(refs[0]["digest"]))
+	assert man["artifactType"] == "application/vnd.in-toto+json", man
+	body = blob(man["layers"][0]["digest"])
+	assert "sha256:" + hashlib.sha256(body).hexdigest() == prov
+	st = json.loads(body)
+	assert st["subject"][0]["digest"]["sha256"] == image[7:], st
+	deps = {x["name"]: x["digest"]["sha256"] for x in st["predicate"]["buildDefinition"]["resolvedDependencies"]}
+	assert deps["bento"] == bento[7:], deps
+	assert deps["bento-shim"] == hashlib.sha256(open(shim, "rb").read()).hexdigest(), deps
+	assert "base" not in deps
+	EOF
+'
+
 test_expect_success 'docker-archive: manifest.json, config and diff_ids right; skopeo copies it' '
 	bento containerize demo:1 --output docker-archive:img.tar -o json > da.json &&
 	test "$(jget da.json image)" = "$(cat image.digest)" &&
@@ -151,8 +173,8 @@ test_expect_success 'containerize to a registry: the weights pushed as the bento
 	sk "docker://$H/team/app:1" | cmp - man.json &&
 	after=$(uploads team/app) &&
 	echo "uploads $before -> $after" &&
-	: shim, meta and config are new there, the three bento layers are mounted &&
-	test $((after - before)) = 3 &&
+	: shim, meta, config and the provenance statement are new there, the three bento layers mounted &&
+	test $((after - before)) = 4 &&
 	count_requests "$REG_r_LOG" POST "/v2/team/app/blobs/uploads/\?(.*&)?mount=" > mounts &&
 	test "$(cat mounts)" -ge 3
 '

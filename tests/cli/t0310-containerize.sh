@@ -286,6 +286,24 @@ test_expect_success 'bad base: a missing tag (4), a base for another platform, a
 	! test -e "$TMP/x/index.json"
 '
 
+# A full disk: a 1 MiB tmpfs (root can mount one; elsewhere this is skipped).
+mkdir -p "$TMP/small"
+if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=1m tmpfs "$TMP/small" 2> /dev/null; then
+	trap 'umount "$TMP/small" 2> /dev/null; _reg_cleanup' EXIT
+	test_expect_success 'a full disk: exit 1 naming the layer and ENOSPC, no image in the layout, no stray file' '
+		refused 1 bento containerize demo:1 --output "oci:$TMP/small/img" &&
+		grep_q err "No space left on device" && grep_q err "layer" &&
+		! grep -q "\"digest\"" "$TMP/small/img/index.json" &&
+		test -z "$(ls -A "$TMP/small/img/blobs/sha256" | grep "^\.tmp")" &&
+		refused 1 bento containerize demo:1 --output "docker-archive:$TMP/small/img.tar" &&
+		grep_q err "No space left on device" &&
+		! test -e "$TMP/small/img.tar" && test -z "$(ls -A "$TMP/small" | grep bento-tmp)"
+	'
+else
+	test_count=$((test_count + 1))
+	echo "ok $test_count - a full disk # SKIP needs root to mount a small tmpfs"
+fi
+
 test_expect_success 'an unreachable registry: exit 5, nothing written, store unchanged' '
 	refused 5 bento containerize demo:1 --base 127.0.0.1:1/lib/base:1 --output "oci:$TMP/x" &&
 	! test -e "$TMP/x/index.json"

@@ -1,5 +1,8 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -153,35 +156,187 @@ static int decode_auth(const char *b64, char **user, char **pass)
 	return 0;
 }
 
+/* auths' entry for host: the exact key first, then the other spellings; NULL if none. */
+static json_t *find_entry(const json_t *auths, const char *host)
+{
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(auths))
+		return NULL;
+	v = json_object_get(auths, host);
+	if (json_is_object(v))
+		return v;
+	json_object_foreach((json_t *)auths, key, v)
+		if (json_is_object(v) && key_matches(key, host))
+			return v;
+	return NULL;
+}
+
+/* The entry holds a secret itself ("auth", or "username" and "password"). */
+static int inline_secret(const json_t *e)
+{
+	return (json_is_string(json_object_get(e, "auth")) &&
+		json_string_length(json_object_get(e, "auth")) > 0) ||
+	       (json_is_string(json_object_get(e, "username")) &&
+		json_is_string(json_object_get(e, "password")));
+}
+
+static int has_inline_auth(const json_t *root, const char *host)
+{
+	const json_t *e = find_entry(json_object_get(root, "auths"), host);
+
+	return e && inline_secret(e);
+}
+
+/* ---- credential helpers (docker-credential-NAME get|store|erase) ---- */
+
+#define HELPER_OUT_MAX (64u << 10)
+
+extern char **environ;
+
+/*
+ * Run docker-credential-<name> <verb> with input on its stdin; its stdout
+ * (at most HELPER_OUT_MAX) into out.  0 when it exited 0; 1 when it exited
+ * otherwise (out holds what it said); -errno when it could not be run.
+ */
+static int run_helper(const char *name, const char *verb, const char *input, struct bento_buf *out)
+{
+	char *prog = bento_xasprintf("docker-credential-%s", name);
+	char *argv[] = { prog, (char *)verb, NULL };
+	int in[2] = { -1, -1 }, outp[2] = { -1, -1 }, status, rc = 0;
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	char chunk[4096];
+	ssize_t k;
+
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
+	rc = -posix_spawnp(&pid, prog, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(in[0]);
+	close(outp[1]);
+	in[0] = outp[1] = -1;
+	if (rc)
+		goto out;
+	/* A helper that exits without reading its input must not kill us. */
+	{
+		struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+		sigaction(SIGPIPE, &ign, &old);
+		(void)bento_write_all(in[1], input, strlen(input));
+		sigaction(SIGPIPE, &old, NULL);
+	}
+	close(in[1]);
+	in[1] = -1;
+	while ((k = read(outp[0], chunk, sizeof(chunk))) > 0 || (k < 0 && errno == EINTR))
+		if (k > 0 && out->len + (size_t)k <= HELPER_OUT_MAX)
+			bento_buf_add(out, chunk, (size_t)k);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	rc = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+out:
+	for (int i = 0; i < 2; i++) {
+		if (in[i] >= 0)
+			close(in[i]);
+		if (outp[i] >= 0)
+			close(outp[i]);
+	}
+	free(prog);
+	return rc;
+}
+
+/* The helper config.json names for host: credHelpers[host], else credsStore; NULL if none. */
+static const char *helper_for(const json_t *root, const char *host, int *from_store)
+{
+	const json_t *h = json_object_get(root, "credHelpers");
+	const char *key;
+	json_t *v;
+
+	*from_store = 0;
+	if (json_is_object(h)) {
+		if (json_is_string(json_object_get(h, host)))
+			return json_string_value(json_object_get(h, host));
+		json_object_foreach((json_t *)h, key, v)
+			if (json_is_string(v) && key_matches(key, host))
+				return json_string_value(v);
+	}
+	*from_store = 1;
+	return json_is_string(json_object_get(root, "credsStore")) &&
+			       json_string_length(json_object_get(root, "credsStore"))
+		       ? json_string_value(json_object_get(root, "credsStore"))
+		       : NULL;
+}
+
+static int helper_get(const char *file, const char *name, const char *host, char **user,
+		      char **pass, struct bento_error *err)
+{
+	struct bento_buf out = BENTO_BUF_INIT;
+	json_t *j = NULL;
+	int rc = run_helper(name, "get", host, &out);
+
+	if (rc == -ENOENT) {
+		rc = bento_error_set(err, BENTO_E_FAIL, "%s: credential helper docker-credential-%s is not on $PATH",
+				     file, name);
+		goto done;
+	}
+	if (rc < 0) {
+		rc = bento_error_errno(err, -rc, "%s: credential helper docker-credential-%s", file, name);
+		goto done;
+	}
+	if (rc == 1) {
+		/* "credentials not found in native keychain" and the like */
+		rc = bento_error_set(err, BENTO_E_NOTFOUND, "%s: no credentials for %s (docker-credential-%s)",
+				     file, host, name);
+		goto done;
+	}
+	j = json_loadb(out.buf, out.len, 0, NULL);
+	if (!json_is_string(json_object_get(j, "Username")) ||
+	    !json_is_string(json_object_get(j, "Secret"))) {
+		rc = bento_error_set(err, BENTO_E_INVALID,
+				     "%s: docker-credential-%s get %s: not a {Username, Secret} object",
+				     file, name, host);
+		goto done;
+	}
+	*user = bento_xstrdup(json_string_value(json_object_get(j, "Username")));
+	*pass = bento_xstrdup(json_string_value(json_object_get(j, "Secret")));
+	bento_error_clear(err);
+	rc = 0;
+done:
+	json_decref(j);
+	OPENSSL_cleanse(out.buf, out.len);
+	bento_buf_release(&out);
+	return rc;
+}
+
 int bento_dockercfg_get(const char *path, const char *host, char **user, char **pass,
 			struct bento_error *err)
 {
 	char *file = bento_dockercfg_path(path);
 	json_t *root = NULL, *auths, *entry;
-	const char *key;
-	int rc;
+	const char *helper;
+	int rc, from_store;
 
 	if (!file)
 		return bento_error_set(err, BENTO_E_NOTFOUND, "no Docker config: $HOME is not set");
 	rc = load(file, &root, err);
 	if (rc < 0)
 		goto out;
+	/* a helper named for this host wins; the default store when auths holds no secret */
+	helper = helper_for(root, host, &from_store);
+	if (helper && (!from_store || !has_inline_auth(root, host))) {
+		rc = helper_get(file, helper, host, user, pass, err);
+		goto out;
+	}
 	rc = bento_error_set(err, BENTO_E_NOTFOUND, "%s: no credentials for %s", file, host);
 	auths = json_object_get(root, "auths");
 	if (!json_is_object(auths))
 		goto out;
-	/* An exact key first, then the other spellings. */
-	entry = json_object_get(auths, host);
-	if (!json_is_object(entry)) {
-		json_t *v;
-		entry = NULL;
-		json_object_foreach(auths, key, v) {
-			if (json_is_object(v) && key_matches(key, host)) {
-				entry = v;
-				break;
-			}
-		}
-	}
+	entry = find_entry(auths, host);
 	if (!entry)
 		goto out;
 	if (json_is_string(json_object_get(entry, "auth")) &&
@@ -288,7 +443,8 @@ int bento_dockercfg_set(const char *path, const char *host, const char *user, co
 {
 	char *file, *auth;
 	json_t *root = NULL, *auths;
-	int rc;
+	const char *helper;
+	int rc, from_store;
 
 	if (!host || !*host || strchr(host, '/'))
 		return bento_error_set(err, BENTO_E_USAGE, "login: '%s' is not a registry host",
@@ -312,10 +468,38 @@ int bento_dockercfg_set(const char *path, const char *host, const char *user, co
 		goto out;
 	}
 	drop_host(auths, host);
-	auth = encode_auth(user, pass);
-	json_object_set_new(auths, host, json_pack("{s:s}", "auth", auth));
-	OPENSSL_cleanse(auth, strlen(auth));
-	free(auth);
+	helper = helper_for(root, host, &from_store);
+	if (helper) {
+		/* the secret goes to the helper; auths keeps an empty entry, as docker writes it */
+		json_t *in = json_pack("{s:s, s:s, s:s}", "ServerURL", host, "Username", user,
+				       "Secret", pass);
+		char *text = json_dumps(in, JSON_COMPACT);
+		struct bento_buf out = BENTO_BUF_INIT;
+
+		rc = run_helper(helper, "store", text, &out);
+		OPENSSL_cleanse(text, strlen(text));
+		free(text);
+		json_decref(in);
+		if (rc == -ENOENT)
+			rc = bento_error_set(err, BENTO_E_FAIL,
+					     "credential helper docker-credential-%s is not on $PATH",
+					     helper);
+		else if (rc)
+			rc = rc < 0 ? bento_error_errno(err, -rc, "credential helper docker-credential-%s",
+							helper)
+				    : bento_error_set(err, BENTO_E_FAIL,
+						      "docker-credential-%s store %s failed: %.200s",
+						      helper, host, out.buf);
+		bento_buf_release(&out);
+		if (rc)
+			goto out;
+		json_object_set_new(auths, host, json_object());
+	} else {
+		auth = encode_auth(user, pass);
+		json_object_set_new(auths, host, json_pack("{s:s}", "auth", auth));
+		OPENSSL_cleanse(auth, strlen(auth));
+		free(auth);
+	}
 	rc = store(file, root, err);
 out:
 	json_decref(root);
@@ -327,7 +511,8 @@ int bento_dockercfg_remove(const char *path, const char *host, struct bento_erro
 {
 	char *file = bento_dockercfg_path(path);
 	json_t *root = NULL, *auths;
-	int rc;
+	const char *helper;
+	int rc, from_store, erased = 0;
 
 	if (!file)
 		return bento_error_set(err, BENTO_E_NOTFOUND, "logout: $HOME is not set");
@@ -335,7 +520,13 @@ int bento_dockercfg_remove(const char *path, const char *host, struct bento_erro
 	if (rc < 0)
 		goto out;
 	auths = json_object_get(root, "auths");
-	if (!json_is_object(auths) || drop_host(auths, host) == 0) {
+	helper = helper_for(root, host, &from_store);
+	if (helper) {
+		struct bento_buf out = BENTO_BUF_INIT;
+		erased = run_helper(helper, "erase", host, &out) == 0;
+		bento_buf_release(&out);
+	}
+	if ((!json_is_object(auths) || drop_host(auths, host) == 0) && !erased) {
 		rc = bento_error_set(err, BENTO_E_NOTFOUND, "%s: not logged in to %s", file, host);
 		goto out;
 	}

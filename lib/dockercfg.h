@@ -4,8 +4,14 @@
  * base64("user:pass")}}}.  The file is $DOCKER_CONFIG/config.json, else
  * $HOME/.docker/config.json, unless a path is given.
  *
- * Secrets never appear in error messages.  Credential helpers
- * ("credsStore", "credHelpers") are not consulted.
+ * Secrets never appear in error messages.
+ *
+ * Credential helpers, as docker runs them: "credHelpers": {"HOST": NAME}
+ * names docker-credential-NAME (found on $PATH) for HOST, and "credsStore":
+ * NAME for every host whose auths entry holds no secret itself.  get runs
+ * "docker-credential-NAME get" with HOST on stdin and reads {"Username",
+ * "Secret"}; set runs "store" with {"ServerURL", "Username", "Secret"} and
+ * leaves an empty auths entry; remove runs "erase".
  */
 #ifndef BENTO_DOCKERCFG_H
 #define BENTO_DOCKERCFG_H

@@ -49,6 +49,7 @@ struct reg {
 	char *realm, *service;	/* Bearer */
 	int creds_loaded;
 	char *user, *pass;
+	char cred_err[256];	/* why config.json gave none (a helper failed), for messages */
 	struct token *tokens;
 	int referrers_api;	/* -1 unknown, 0 absent, 1 present */
 	char curl_errbuf[CURL_ERROR_SIZE];
@@ -446,9 +447,14 @@ static void load_creds(struct bento_target *t)
 	if (r->creds_loaded)
 		return;
 	r->creds_loaded = 1;
-	if (bento_dockercfg_get(t->opts.docker_config, t->ref.host, &r->user, &r->pass, NULL) < 0) {
+	struct bento_error e = { 0 };
+	int rc = bento_dockercfg_get(t->opts.docker_config, t->ref.host, &r->user, &r->pass, &e);
+	if (rc < 0) {
 		r->user = NULL;
 		r->pass = NULL;
+		/* no entry at all needs no explanation; a failing helper or a bad file does */
+		if (rc != -BENTO_E_NOTFOUND || strstr(e.msg, "docker-credential-"))
+			snprintf(r->cred_err, sizeof(r->cred_err), " (%.200s)", e.msg);
 	}
 }
 
@@ -643,15 +649,15 @@ static int handle_401(struct bento_target *t, struct req *rq, const struct resp 
 		r->scheme = AUTH_BASIC;
 		if (!r->user)
 			return bento_error_set(err, BENTO_E_NETWORK,
-					       "%s: authentication required: run bento login %s",
-					       t->ref.host, t->ref.host);
+					       "%s: authentication required: run bento login %s%s",
+					       t->ref.host, t->ref.host, r->cred_err);
 		if (tried)
 			goto denied;
 		return 0;
 	}
 	if (!r->user)
-		return bento_error_set(err, BENTO_E_NETWORK, "%s: authentication required: run bento login %s",
-				       t->ref.host, t->ref.host);
+		return bento_error_set(err, BENTO_E_NETWORK, "%s: authentication required: run bento login %s%s",
+				       t->ref.host, t->ref.host, r->cred_err);
 denied:
 	return bento_error_set(err, BENTO_E_NETWORK, "%s: %s: HTTP 401: authentication failed%s%s",
 			       r->name, rq->what, r->user ? ": check bento login " : "",

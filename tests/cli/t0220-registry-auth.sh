@@ -178,6 +178,74 @@ test_expect_success 'credentials written by skopeo login into ~/.docker/config.j
 	grep_q out "pushed demo:1 to $H/team/sk:1"
 '
 
+# A credential helper as docker runs them: docker-credential-NAME get|store|erase,
+# keeping its secrets in a file of its own.
+mkdir -p "$TMP/bin"
+cat > "$TMP/bin/docker-credential-testvault" <<'EOF'
+#!/bin/sh
+exec python3 -c '
+import json, os, sys
+verb, vault = sys.argv[1], sys.argv[2]
+data = json.load(open(vault)) if os.path.exists(vault) else {}
+inp = sys.stdin.read()
+if verb == "store":
+    e = json.loads(inp)
+    data[e["ServerURL"]] = [e["Username"], e["Secret"]]
+elif verb == "get":
+    host = inp.strip()
+    if host not in data:
+        print("credentials not found in native keychain")
+        sys.exit(1)
+    print(json.dumps({"ServerURL": host, "Username": data[host][0], "Secret": data[host][1]}))
+elif verb == "erase":
+    if data.pop(inp.strip(), None) is None:
+        sys.exit(1)
+json.dump(data, open(vault, "w"))
+' "$1" "$CRED_VAULT"
+EOF
+chmod 755 "$TMP/bin/docker-credential-testvault"
+export CRED_VAULT=$TMP/vault.json
+# auths_entry HOST: config.json's auths entry for HOST, as compact JSON.
+auths_entry() {
+	python3 -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1]))["auths"][sys.argv[2]]))' "$CFG" "$1"
+}
+
+test_expect_success 'credHelpers: login stores the secret in the helper, config.json keeps an empty entry' '
+	rm -f "$CFG" "$CRED_VAULT" && mkdir -p "$(dirname "$CFG")" &&
+	printf "{\"credHelpers\": {\"%s\": \"testvault\"}}" "$H" > "$CFG" &&
+	export PATH="$TMP/bin:$PATH" &&
+	keep sh -c "printf %s \"$PASS\" | timeout 60 \"$BENTO\" login $H -u alice --password-stdin" &&
+	test "$(auths_entry "$H")" = "{}" &&
+	! grep -qF -- "$B64" "$CFG" && grep -qF -- "$PASS" "$CRED_VAULT" &&
+	keep bento push demo:1 "$H/team/helper" && grep_q out "pushed demo:1 to $H/team/helper:1"
+'
+
+test_expect_success 'credHelpers: logout erases it from the helper; push is refused again' '
+	export PATH="$TMP/bin:$PATH" &&
+	keep bento logout "$H" &&
+	! grep -qF -- "$PASS" "$CRED_VAULT" &&
+	refused 5 bento push demo:1 "$H/team/helper2"; rc=$?; save; test $rc = 0 &&
+	grep_q err "bento login" && grep_q err "docker-credential-testvault"
+'
+
+test_expect_success 'credsStore: the default helper for every host without a secret in auths' '
+	export PATH="$TMP/bin:$PATH" &&
+	printf "{\"credsStore\": \"testvault\"}" > "$CFG" &&
+	keep sh -c "printf %s \"$PASS\" | timeout 60 \"$BENTO\" login $H -u alice --password-stdin" &&
+	! grep -qF -- "$B64" "$CFG" && grep -qF -- "$PASS" "$CRED_VAULT" &&
+	keep bento push demo:1 "$H/team/store" && grep_q out "pushed demo:1 to $H/team/store:1" &&
+	keep bento logout "$H"
+'
+
+test_expect_success 'a helper that is not installed: a clear error naming it, exit 5 (push) and 1 (login)' '
+	printf "{\"credHelpers\": {\"%s\": \"nosuchhelper\"}}" "$H" > "$CFG" &&
+	refused 5 bento push demo:1 "$H/team/none"; rc=$?; save; test $rc = 0 &&
+	grep_q err "docker-credential-nosuchhelper" &&
+	refused 1 sh -c "printf %s \"$PASS\" | timeout 60 \"$BENTO\" login $H -u alice --password-stdin" &&
+	grep_q err "docker-credential-nosuchhelper" &&
+	rm -f "$CFG"
+'
+
 test_expect_success 'the password appears in no output, no history and no store file' '
 	keep bento history -o json &&
 	grep -q "\"push\"" out &&

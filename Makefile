@@ -6,6 +6,7 @@ CC ?= cc
 PKG_CONFIG ?= pkg-config
 PKGS = libarchive libgit2 libcrypto yaml-0.1 sqlite3 libcurl libsodium jansson libzstd zlib
 PREFIX ?= /usr/local
+comma := ,
 
 ifeq ($(SANITIZE),1)
 B ?= build/asan
@@ -34,7 +35,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 EMBED := $(sort $(wildcard schema/*.sql schema/*.json))
 
 .PHONY: all deps check demo bench fuzz install clean
-all: $(B)/bento $(B)/bento-shim $(B)/libbento.a $(UNIT_BIN)
+all: $(B)/bento $(B)/bento-shim $(B)/libbento.a $(UNIT_BIN) $(B)/tests/test_shim_digest
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -80,6 +81,14 @@ $(B)/shim/%.o: %.c
 
 $(B)/bento-shim: $(SHIM_OBJ)
 	$(CC) $(SHIM_LDFLAGS) $(LDFLAGS) -o $@ $(SHIM_OBJ) $(SHIM_LIBS)
+
+# The shim's SHA-256 (SHA-NI or libsodium) against libsodium's.
+$(B)/tests/test_shim_digest: tests/shim/test_digest.c tests/unit/tap.h $(B)/shim/lib/digest.o \
+		$(B)/shim/lib/buf.o $(B)/shim/lib/error.o
+	@mkdir -p $(dir $@)
+	$(CC) $(SHIM_CFLAGS) -Itests/unit -o $@ $< $(B)/shim/lib/digest.o $(B)/shim/lib/buf.o \
+		$(B)/shim/lib/error.o $(filter-out -static -s -Wl$(comma)--gc-sections,$(SHIM_LDFLAGS)) \
+		$(shell $(PKG_CONFIG) --libs libsodium)
 
 -include $(SHIM_OBJ:.o=.d)
 

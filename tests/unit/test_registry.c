@@ -803,7 +803,7 @@ static void test_dockercfg(void)
 	rc = bento_dockercfg_get(p, "r.example", &u, &pw, &err);
 	is_int(rc, -BENTO_E_NOTFOUND, "no file: NOTFOUND");
 	text = "{\"auths\":{\"other.io\":{\"auth\":\"eDp5\"},\"https://index.docker.io/v1/\":{\"auth\":\"aHViOnB3\"}},"
-	       "\"credsStore\":\"desktop\",\"proxies\":{\"default\":{\"httpProxy\":\"http://p\"}}}";
+	       "\"credHelpers\":{\"gcr.io\":\"gcloud\"},\"proxies\":{\"default\":{\"httpProxy\":\"http://p\"}}}";
 	write_file(p, text, strlen(text));
 	rc = bento_dockercfg_set(p, "r.example:5000", "ann", "pa:ss", &err);
 	is_int(rc, 0, "set %s", err.msg);
@@ -815,7 +815,7 @@ static void test_dockercfg(void)
 	u = pw = NULL;
 	text = slurp(p, NULL);
 	root = text ? json_loads(text, 0, NULL) : NULL;
-	ok(root && json_is_string(json_object_get(root, "credsStore")) &&
+	ok(root && json_is_object(json_object_get(root, "credHelpers")) &&
 	   json_object_get(json_object_get(root, "proxies"), "default") &&
 	   json_object_get(json_object_get(root, "auths"), "other.io"), "other keys are kept");
 	json_decref(root);
@@ -831,7 +831,7 @@ static void test_dockercfg(void)
 	is_int(bento_dockercfg_get(p, "r.example:5000", &u, &pw, &err), -BENTO_E_NOTFOUND, "gone");
 	is_int(bento_dockercfg_remove(p, "r.example:5000", &err), -BENTO_E_NOTFOUND, "remove again: NOTFOUND");
 	text = slurp(p, NULL);
-	ok(text && strstr(text, "other.io") && strstr(text, "credsStore"), "the rest stays");
+	ok(text && strstr(text, "other.io") && strstr(text, "credHelpers"), "the rest stays");
 	free(text);
 	is_int(bento_dockercfg_set(p, "h", "a:b", "x", &err), -BENTO_E_USAGE, "':' in the user is refused");
 	is_int(bento_dockercfg_set(p, "h", "a", "", &err), -BENTO_E_USAGE, "an empty password is refused");

@@ -48,6 +48,7 @@ struct reg {
 	enum auth_scheme scheme;
 	char *realm, *service;	/* Bearer */
 	int creds_loaded;
+	int fresh_connect;	/* the last transfer broke: do not reuse its connection */
 	char *user, *pass;
 	char cred_err[256];	/* why config.json gave none (a helper failed), for messages */
 	struct token *tokens;
@@ -735,8 +736,15 @@ static CURLcode perform_once(struct bento_target *t, struct req *rq, const char 
 	} else if (strcmp(rq->method, "DELETE") == 0) {
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
 	}
+	/*
+	 * After a broken transfer, a new connection: one the peer reset may
+	 * still sit in curl's cache and fail the retry the same way.
+	 */
+	if (r->fresh_connect)
+		curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
 	r->curl_errbuf[0] = '\0';
 	cc = curl_easy_perform(c);
+	r->fresh_connect = conn_error(cc);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rs->status);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(hdr);

@@ -1137,15 +1137,23 @@ struct attach_table {
 	const char *select;		/* name, data of an object_id, sorted by name */
 };
 
+/*
+ * The same bytes again (a re-import, a re-pull) change nothing, not even
+ * the time they were added; other bytes under the same name replace them.
+ */
 static const struct attach_table signatures = {
 	"signature",
-	"INSERT OR REPLACE INTO signatures (object_id, keyid, data, added) VALUES (?1, ?2, ?3, ?4)",
+	"INSERT INTO signatures (object_id, keyid, data, added) VALUES (?1, ?2, ?3, ?4) "
+	"ON CONFLICT (object_id, keyid) DO UPDATE SET data = excluded.data, added = excluded.added "
+	"WHERE data IS NOT excluded.data",
 	"SELECT keyid, data FROM signatures WHERE object_id = ?1 ORDER BY keyid",
 };
 
 static const struct attach_table attestations = {
 	"attestation",
-	"INSERT OR REPLACE INTO attestations (object_id, name, data, added) VALUES (?1, ?2, ?3, ?4)",
+	"INSERT INTO attestations (object_id, name, data, added) VALUES (?1, ?2, ?3, ?4) "
+	"ON CONFLICT (object_id, name) DO UPDATE SET data = excluded.data, added = excluded.added "
+	"WHERE data IS NOT excluded.data",
 	"SELECT name, data FROM attestations WHERE object_id = ?1 ORDER BY name",
 };
 

@@ -131,6 +131,8 @@ test_expect_success 'import from stdin' '
 
 test_expect_success 'importing what is already there says so and changes nothing' '
 	before=$(BENTO_HOME=$TMP/h-stdin store_state) &&
+	: a second later, so that a time written again would show &&
+	sleep 1.1 &&
 	BENTO_HOME=$TMP/h-stdin bento import demo-1.bento -o json > i.json &&
 	test "$(jget i.json existed)" = true &&
 	test "$(BENTO_HOME=$TMP/h-stdin store_state)" = "$before"

@@ -228,6 +228,31 @@ test_expect_success 'a base from an oci: layout: its layers first, hard-linked, 
 	test -x wbundle/rootfs/bin/busybox && test -f wbundle/rootfs/bento/bento.json
 '
 
+test_expect_success 'a multi-platform base (an image index): the manifest for linux/amd64 is used' '
+	cp -r "$TMP/base" "$TMP/multi" &&
+	python3 - "$TMP/multi" <<-EOF &&
+	import hashlib, json, sys
+	d = sys.argv[1]
+	idx = json.load(open(d + "/index.json"))
+	m = [x for x in idx["manifests"] if x.get("annotations", {}).get("org.opencontainers.image.ref.name") == "1"][0]
+	plat = lambda a: dict(mediaType=m["mediaType"], digest=m["digest"], size=m["size"],
+	                      platform={"os": "linux", "architecture": a})
+	other = dict(plat("arm64"), digest="sha256:" + "0" * 64)
+	body = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+	                   "manifests": [other, plat("amd64")]}).encode()
+	dg = hashlib.sha256(body).hexdigest()
+	open(d + "/blobs/sha256/" + dg, "wb").write(body)
+	idx["manifests"].append({"mediaType": "application/vnd.oci.image.index.v1+json",
+	                         "digest": "sha256:" + dg, "size": len(body),
+	                         "annotations": {"org.opencontainers.image.ref.name": "multi"}})
+	json.dump(idx, open(d + "/index.json", "w"))
+	EOF
+	bento containerize demo:1 --base "oci:$TMP/multi:multi" --output "oci:$TMP/withmulti" -o json > mb.json &&
+	test "$(jget mb.json base.digest)" = "$(jget wb.json base.digest)" &&
+	sk "oci:$TMP/withmulti:1" > mman.json &&
+	test "$(jget mman.json layers)" = "$(jget wman.json layers)"
+'
+
 test_expect_success 'a base from a registry: resolved to its digest, the same image as from the layout' '
 	timeout 60 skopeo copy -q --dest-tls-verify=false "oci:$TMP/base:1" "docker://$H/lib/base:1" &&
 	bento containerize demo:1 --base "$H/lib/base:1" --output "oci:$TMP/withrbase" -o json > rb.json &&

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -294,4 +295,29 @@ void bento_strv_free(char **v, size_t n)
 	for (size_t i = 0; i < n; i++)
 		free(v[i]);
 	free(v);
+}
+
+size_t bento_cpus(size_t max)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		return 1;
+	return max && (size_t)n > max ? max : (size_t)n;
+}
+
+void bento_parallel(void *(*fn)(void *), void *arg, size_t n)
+{
+	pthread_t tids[BENTO_PARALLEL_MAX];
+	size_t started = 0;
+
+	if (n > BENTO_PARALLEL_MAX)
+		n = BENTO_PARALLEL_MAX;
+	/* a thread that cannot be created is just one worker fewer */
+	for (size_t i = 1; i < n; i++)
+		if (pthread_create(&tids[started], NULL, fn, arg) == 0)
+			started++;
+	fn(arg);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(tids[i], NULL);
 }

@@ -70,6 +70,16 @@ int bento_mkdir_p(const char *path, unsigned mode, struct bento_error *err);
 int bento_dir_list(const char *dir, const char *suffix, int full, char ***out, size_t *n);
 void bento_strv_free(char **v, size_t n);	/* NULL ok */
 
+/* Online CPUs, at least 1, at most max (0: no cap). */
+size_t bento_cpus(size_t max);
+/*
+ * Run fn(arg) on n threads (the caller's among them, at most
+ * BENTO_PARALLEL_MAX) and return when all have returned.  The workers share
+ * arg and take work from it themselves (an atomic index).
+ */
+#define BENTO_PARALLEL_MAX 64
+void bento_parallel(void *(*fn)(void *), void *arg, size_t n);
+
 void *bento_xmalloc(size_t n);
 void *bento_xcalloc(size_t n, size_t size);
 void *bento_xrealloc(void *p, size_t n);

@@ -102,12 +102,7 @@ static void *hash_worker(void *arg)
 
 static int jobs_default(int jobs)
 {
-	long n;
-
-	if (jobs > 0)
-		return jobs;
-	n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (int)(n > 64 ? 64 : n) : 1;
+	return jobs > 0 ? jobs : (int)bento_cpus(BENTO_PARALLEL_MAX);
 }
 
 /* Hash and stage every item; nothing reaches blobs/ until the stage is committed. */
@@ -115,20 +110,14 @@ static int hash_all(struct bento_store *s, struct bento_blob_stage *stage,
 		    struct hash_item *items, size_t n, int jobs, struct bento_error *err)
 {
 	struct hash_job j = { .s = s, .stage = stage, .items = items, .n = n };
-	pthread_t tids[64];
-	int nt = jobs_default(jobs), started = 0;
+	int nt = jobs_default(jobs);
 
 	if ((size_t)nt > n)
 		nt = n ? (int)n : 1;
 	atomic_init(&j.next, 0);
 	atomic_init(&j.failed, 0);
 	pthread_mutex_init(&j.lock, NULL);
-	for (int i = 1; i < nt; i++)
-		if (pthread_create(&tids[started], NULL, hash_worker, &j) == 0)
-			started++;
-	hash_worker(&j);
-	for (int i = 0; i < started; i++)
-		pthread_join(tids[i], NULL);
+	bento_parallel(hash_worker, &j, (size_t)nt);
 	pthread_mutex_destroy(&j.lock);
 	if (j.rc && err)
 		*err = j.err;

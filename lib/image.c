@@ -1,6 +1,5 @@
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -926,6 +925,8 @@ static int put_mem(struct bento_target *t, struct iblob *b, const char *from, st
 	bento_mem_source_init(&m, b->mem.buf, b->mem.len);
 	rc = bento_target_blob_put(t, &m.src, from, err);
 	b->written = rc == 0 && bento_target_stats(t)->blobs_uploaded > before;
+	if (rc)
+		bento_error_prefix(err, strcmp(b->role, "config") ? "%s layer" : "%s", b->role);
 	return rc;
 }
 
@@ -933,9 +934,6 @@ static int write_layout(struct image *im, struct bento_target *t, const struct b
 			const char *tag, struct bento_error *err)
 {
 	struct layout_job j = { .im = im };
-	pthread_t tids[3];
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t nt = cpus > 1 ? (size_t)(cpus > 4 ? 4 : cpus) : 1, started = 0;
 	int rc = 0;
 
 	/* the small ones through the layout's own writer, which also makes blobs/sha256 */
@@ -952,12 +950,7 @@ static int write_layout(struct image *im, struct bento_target *t, const struct b
 	if (rc == 0) {
 		j.blobs = blobs;
 		atomic_init(&j.next, 0);
-		for (size_t i = 1; i < nt; i++)
-			if (pthread_create(&tids[started], NULL, layout_worker, &j) == 0)
-				started++;
-		layout_worker(&j);
-		for (size_t i = 0; i < started; i++)
-			pthread_join(tids[i], NULL);
+		bento_parallel(layout_worker, &j, bento_cpus(4));
 		for (size_t i = 0; i < im->n && rc == 0; i++) {
 			struct iblob *b = &im->v[i];
 			if (b->kind != SRC_LAYER)

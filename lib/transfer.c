@@ -478,9 +478,7 @@ static int pull_layers(struct bento_store *s, const struct bento_target_ref *ref
 		.s = s, .ref = ref, .o = o, .layers = json_object_get(man, "layers"), .plan = plan,
 		.e = e, .n = n, .stage = stage,
 	};
-	pthread_t tids[4];
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t nt = cpus > 1 ? (size_t)(cpus > 4 ? 4 : cpus) : 1, started = 0;
+	size_t nt = bento_cpus(4);
 
 	if (json_array_size(j.layers) != n_plan)
 		return bento_error_set(err, BENTO_E_VERIFY,
@@ -492,12 +490,7 @@ static int pull_layers(struct bento_store *s, const struct bento_target_ref *ref
 	pthread_mutex_init(&j.lock, NULL);
 	if (nt > n_plan)
 		nt = n_plan ? n_plan : 1;
-	for (size_t i = 1; i < nt; i++)
-		if (pthread_create(&tids[started], NULL, pull_worker, &j) == 0)
-			started++;
-	pull_worker(&j);
-	for (size_t i = 0; i < started; i++)
-		pthread_join(tids[i], NULL);
+	bento_parallel(pull_worker, &j, nt);
 	pthread_mutex_destroy(&j.lock);
 	*skipped = j.skipped;
 	add_stats(stats, &j.stats);

@@ -82,8 +82,8 @@ $(B)/shim/%.o: %.c
 $(B)/bento-shim: $(SHIM_OBJ)
 	$(CC) $(SHIM_LDFLAGS) $(LDFLAGS) -o $@ $(SHIM_OBJ) $(SHIM_LIBS)
 
-# The shim's SHA-256 (SHA-NI or libsodium) against libsodium's.
-$(B)/tests/test_shim_digest: tests/shim/test_digest.c tests/unit/tap.h $(B)/shim/lib/digest.o \
+# tests/unit/test_digest.c again, on the shim's build of digest.c (SHA-NI or libsodium).
+$(B)/tests/test_shim_digest: tests/unit/test_digest.c tests/unit/tap.h $(B)/shim/lib/digest.o \
 		$(B)/shim/lib/buf.o $(B)/shim/lib/error.o
 	@mkdir -p $(dir $@)
 	$(CC) $(SHIM_CFLAGS) -Itests/unit -o $@ $< $(B)/shim/lib/digest.o $(B)/shim/lib/buf.o \

@@ -170,7 +170,7 @@ static int take_entry(struct walk *w, struct bento_archive_reader *r, const stru
 
 	if (!w->s || bento_blob_has(w->s, &e->file->digest))
 		h = bento_hasher_new();
-	else if ((rc = bento_blob_writer_new(w->s, &bw, err)))
+	else if ((rc = bento_blob_writer_open(w->s, e->file->size, &bw, err)))
 		return rc;
 	for (;;) {
 		ssize_t k = bento_archive_read(r, w->buf, IO_BUFSZ, err);

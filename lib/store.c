@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,12 +41,14 @@
 /* put_file read size: big enough for few syscalls, small enough to stay in L2 */
 #define PUT_BUFSZ (1u << 20)
 /*
- * Files of at least PIPE_MIN bytes are copied by a helper thread, up to
- * PIPE_SLOTS chunks behind the reader (4 MiB per call in flight).
+ * Blobs of at least PIPE_MIN bytes are written by a helper thread, up to
+ * PIPE_SLOTS chunks behind the caller (4 MiB in flight).  PIPE_SLOTSZ is a
+ * multiple of any O_DIRECT alignment.
  */
 #define PIPE_MIN (16u << 20)
 #define PIPE_SLOTS 4
 #define PIPE_SLOTSZ (1u << 20)
+#define DIRECT_ALIGN 4096u
 /* hand written data to writeback every so often so the final fsync is short */
 #define WRITEBACK_CHUNK (8u << 20)
 /*
@@ -71,13 +74,17 @@ struct bento_store {
 	sqlite3_stmt *cache_get, *cache_put;
 };
 
+struct blob_pipe;
+
 struct bento_blob_writer {
 	struct bento_store *s;
 	int fd;
 	char *tmp;
 	struct bento_hasher *h;
-	uint64_t size;
+	uint64_t size;		/* bytes taken */
+	uint64_t reserved;	/* bytes fallocated up front */
 	uint64_t kicked;	/* bytes already handed to writeback */
+	struct blob_pipe *pipe;	/* big blobs: the helper thread that writes */
 };
 
 static const char *kind_name(enum bento_kind kind)
@@ -475,56 +482,300 @@ int bento_fsync_dir(const char *path)
 	return rc;
 }
 
+/*
+ * Big blobs: the caller receives or reads and hashes while a helper
+ * thread writes what it has handed over, through a ring of PIPE_SLOTS
+ * buffers, with O_DIRECT where the filesystem takes it: from the slot
+ * straight to the disk, with no page cache pages to allocate, fill and
+ * write back (the data must reach the disk before commit anyway).  Through
+ * the page cache writing costs about half as much as SHA-256 itself, and
+ * on a VM, where each fresh page costs the host a fault, several times
+ * more; this way it costs next to nothing and hides behind the hash.
+ * What reads a blob again soon (push, containerize, verify) reads it
+ * from the disk, which is as fast as those need.  Every slot but the last is
+ * full, so slot k starts at k * PIPE_SLOTSZ: aligned for O_DIRECT; the
+ * last one's unaligned tail is written through the page cache.
+ */
+struct blob_pipe {
+	pthread_t tid;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned char *mem;		/* PIPE_SLOTS * PIPE_SLOTSZ, aligned */
+	size_t len[PIPE_SLOTS];
+	size_t fill;			/* bytes in slot (filled % PIPE_SLOTS), not handed over */
+	uint64_t filled, drained;	/* slots handed over / written */
+	int closed;			/* nothing more comes */
+	int werr;			/* -errno of a failed write (or -ECANCELED): stops both sides */
+	int dfd;			/* the file opened O_DIRECT, or -1 */
+};
+
+static int pwrite_all(int fd, const unsigned char *p, size_t n, uint64_t off)
+{
+	while (n) {
+		ssize_t k = pwrite(fd, p, n, (off_t)off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			return -EIO;
+		p += k, n -= (size_t)k, off += (uint64_t)k;
+	}
+	return 0;
+}
+
+/* Start writeback of what has been written up to end, every WRITEBACK_CHUNK. */
+static void writeback_kick(struct bento_blob_writer *w, uint64_t end)
+{
+#ifdef SYNC_FILE_RANGE_WRITE
+	/*
+	 * Asynchronously, so the fsync in commit waits for the last few MiB
+	 * instead of the whole file.  Advisory: errors surface at fsync.
+	 */
+	if (end - w->kicked >= WRITEBACK_CHUNK) {
+		sync_file_range(w->fd, (off_t)w->kicked, (off_t)(end - w->kicked), SYNC_FILE_RANGE_WRITE);
+		w->kicked = end;
+	}
+#else
+	(void)w, (void)end;
+#endif
+}
+
+/* The helper's write of one slot at off. */
+static int slot_write(struct bento_blob_writer *w, const unsigned char *p, size_t n, uint64_t off)
+{
+	struct blob_pipe *bp = w->pipe;
+	size_t direct = bp->dfd >= 0 ? n / DIRECT_ALIGN * DIRECT_ALIGN : 0;
+	int rc;
+
+	if (direct && (rc = pwrite_all(bp->dfd, p, direct, off)) < 0) {
+		if (rc != -EINVAL)
+			return rc;
+		/* an alignment this filesystem wants and we do not know: the page cache from here on */
+		close(bp->dfd);
+		bp->dfd = -1;
+		direct = 0;
+	}
+	if ((rc = pwrite_all(w->fd, p + direct, n - direct, off + direct)) < 0)
+		return rc;
+	if (n > direct)
+		writeback_kick(w, off + n);
+	return 0;
+}
+
+static void *pipe_main(void *arg)
+{
+	struct bento_blob_writer *w = arg;
+	struct blob_pipe *bp = w->pipe;
+
+	pthread_mutex_lock(&bp->mu);
+	for (;;) {
+		while (bp->drained == bp->filled && !bp->closed && !bp->werr)
+			pthread_cond_wait(&bp->cv, &bp->mu);
+		if (bp->werr || bp->drained == bp->filled)
+			break;
+		size_t i = (size_t)(bp->drained % PIPE_SLOTS);
+		uint64_t off = bp->drained * PIPE_SLOTSZ;
+		pthread_mutex_unlock(&bp->mu);
+		int rc = slot_write(w, bp->mem + i * PIPE_SLOTSZ, bp->len[i], off);
+		pthread_mutex_lock(&bp->mu);
+		bp->drained++;
+		if (rc && !bp->werr)
+			bp->werr = rc;
+		pthread_cond_broadcast(&bp->cv);
+	}
+	pthread_mutex_unlock(&bp->mu);
+	return NULL;
+}
+
+static void pipe_start(struct bento_blob_writer *w)
+{
+	struct blob_pipe *bp = bento_xcalloc(1, sizeof(*bp));
+	void *mem = NULL;
+
+	if (posix_memalign(&mem, DIRECT_ALIGN, (size_t)PIPE_SLOTS * PIPE_SLOTSZ) != 0) {
+		free(bp);
+		return;	/* without a pipe the caller's thread writes */
+	}
+	bp->mem = mem;
+	bp->dfd = open(w->tmp, O_WRONLY | O_DIRECT | O_CLOEXEC);
+	pthread_mutex_init(&bp->mu, NULL);
+	pthread_cond_init(&bp->cv, NULL);
+	w->pipe = bp;
+	if (pthread_create(&bp->tid, NULL, pipe_main, w) != 0) {
+		w->pipe = NULL;
+		pthread_cond_destroy(&bp->cv);
+		pthread_mutex_destroy(&bp->mu);
+		if (bp->dfd >= 0)
+			close(bp->dfd);
+		free(bp->mem);
+		free(bp);
+	}
+}
+
+/* Room in the slot being filled (waiting for the helper when all are in flight); NULL after a write failed. */
+static unsigned char *pipe_room(struct blob_pipe *bp, size_t *room)
+{
+	size_t i = (size_t)(bp->filled % PIPE_SLOTS);
+
+	if (bp->fill == 0) {
+		pthread_mutex_lock(&bp->mu);
+		while (bp->filled - bp->drained == PIPE_SLOTS && !bp->werr)
+			pthread_cond_wait(&bp->cv, &bp->mu);
+		int stop = bp->werr != 0;
+		pthread_mutex_unlock(&bp->mu);
+		if (stop)
+			return NULL;
+	}
+	*room = PIPE_SLOTSZ - bp->fill;
+	return bp->mem + i * PIPE_SLOTSZ + bp->fill;
+}
+
+/* Hand the slot being filled over to the helper. */
+static void pipe_submit(struct blob_pipe *bp)
+{
+	pthread_mutex_lock(&bp->mu);
+	bp->len[bp->filled % PIPE_SLOTS] = bp->fill;
+	bp->filled++;
+	bp->fill = 0;
+	pthread_cond_broadcast(&bp->cv);
+	pthread_mutex_unlock(&bp->mu);
+}
+
+/* n bytes were put at pipe_room's pointer. */
+static void pipe_added(struct blob_pipe *bp, size_t n)
+{
+	bp->fill += n;
+	if (bp->fill == PIPE_SLOTSZ)
+		pipe_submit(bp);
+}
+
+/* Write what is left (unless cancel), stop the helper, free the pipe: 0 or the first write's -errno. */
+static int pipe_stop(struct bento_blob_writer *w, int cancel)
+{
+	struct blob_pipe *bp = w->pipe;
+	int rc;
+
+	if (!bp)
+		return 0;
+	if (bp->fill && !cancel)
+		pipe_submit(bp);
+	pthread_mutex_lock(&bp->mu);
+	bp->closed = 1;
+	if (cancel && !bp->werr)
+		bp->werr = -ECANCELED;
+	pthread_cond_broadcast(&bp->cv);
+	pthread_mutex_unlock(&bp->mu);
+	pthread_join(bp->tid, NULL);
+	rc = bp->werr;
+	if (bp->dfd >= 0)
+		close(bp->dfd);
+	pthread_cond_destroy(&bp->cv);
+	pthread_mutex_destroy(&bp->mu);
+	free(bp->mem);
+	free(bp);
+	w->pipe = NULL;
+	return rc;
+}
+
 int bento_blob_writer_new(struct bento_store *s, struct bento_blob_writer **out,
 			  struct bento_error *err)
 {
+	return bento_blob_writer_open(s, 0, out, err);
+}
+
+int bento_blob_writer_open(struct bento_store *s, uint64_t size, struct bento_blob_writer **out,
+			   struct bento_error *err)
+{
 	struct bento_blob_writer *w = bento_xcalloc(1, sizeof(*w));
+	int rc;
 
 	w->s = s;
 	w->tmp = bento_xasprintf("%s/blob.XXXXXX", s->tmpdir);
 	w->fd = mkostemp(w->tmp, O_CLOEXEC);
 	if (w->fd < 0) {
-		int rc = bento_error_errno(err, errno, "%s: cannot create a staging file", w->tmp);
+		rc = bento_error_errno(err, errno, "%s: cannot create a staging file", w->tmp);
 		free(w->tmp);
 		free(w);
 		return rc;
 	}
+	/*
+	 * The space up front: a full disk says so before the bytes come, not
+	 * halfway.  Free space is looked at first: ext4 fills the disk with a
+	 * fallocate that cannot fit before it fails.
+	 */
+	if (size) {
+		struct statvfs sv;
+		int e = 0;
+
+		if (fstatvfs(w->fd, &sv) == 0 && size > (uint64_t)sv.f_bavail * sv.f_frsize)
+			e = ENOSPC;
+		else if (fallocate(w->fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)size) == 0)
+			w->reserved = size;
+		else if (errno == ENOSPC || errno == EDQUOT)
+			e = errno;
+		if (e) {
+			rc = bento_error_errno(err, e, "%s: cannot reserve %llu bytes for a staging file",
+					       w->tmp, (unsigned long long)size);
+			close(w->fd);
+			unlink(w->tmp);
+			free(w->tmp);
+			free(w);
+			return rc;
+		}
+	}
 	w->h = bento_hasher_new();
+	if (size >= PIPE_MIN)
+		pipe_start(w);
 	*out = w;
 	return 0;
 }
 
-/* Append without hashing: shared by bento_blob_write and the copy pipeline. */
+/* Append without hashing, in the caller's thread or through the pipe. */
 static int writer_append(struct bento_blob_writer *w, const void *p, size_t n)
 {
-	int rc = bento_write_all(w->fd, p, n);
+	const unsigned char *s = p;
+	int rc;
 
-	if (rc)
-		return rc;
-	w->size += n;
-#ifdef SYNC_FILE_RANGE_WRITE
-	/*
-	 * Start writeback now, asynchronously, so the fsync in commit waits
-	 * for the last few MiB instead of the whole file.  Advisory: errors
-	 * surface at fsync.
-	 */
-	if (w->size - w->kicked >= WRITEBACK_CHUNK) {
-		sync_file_range(w->fd, (off_t)w->kicked, (off_t)(w->size - w->kicked),
-				SYNC_FILE_RANGE_WRITE);
-		w->kicked = w->size;
+	if (!w->pipe) {
+		if ((rc = bento_write_all(w->fd, p, n)))
+			return rc;
+		w->size += n;
+		writeback_kick(w, w->size);
+		return 0;
 	}
-#endif
+	while (n) {
+		size_t room, k;
+		unsigned char *dst = pipe_room(w->pipe, &room);
+
+		if (!dst)
+			return w->pipe->werr;
+		k = room < n ? room : n;
+		memcpy(dst, s, k);
+		pipe_added(w->pipe, k);
+		w->size += k;
+		s += k, n -= k;
+	}
 	return 0;
 }
 
 int bento_blob_write(struct bento_blob_writer *w, const void *p, size_t n,
 		     struct bento_error *err)
 {
-	int rc = writer_append(w, p, n);
+	return bento_blob_write2(w, p, n, NULL, err);
+}
 
-	if (rc)
+int bento_blob_write2(struct bento_blob_writer *w, const void *p, size_t n,
+		      struct bento_hasher *also, struct bento_error *err)
+{
+	int rc;
+
+	if (also)
+		bento_hasher_update2(w->h, also, p, n);
+	else
+		bento_hasher_update(w->h, p, n);
+	if ((rc = writer_append(w, p, n)))
 		return bento_error_errno(err, -rc, "%s: write", w->tmp);
-	bento_hasher_update(w->h, p, n);
 	return 0;
 }
 
@@ -532,6 +783,7 @@ void bento_blob_writer_abort(struct bento_blob_writer *w)
 {
 	if (!w)
 		return;
+	pipe_stop(w, 1);
 	if (w->fd >= 0)
 		close(w->fd);
 	if (w->tmp)
@@ -592,15 +844,17 @@ static int writer_finish(struct bento_blob_writer *w, const char *what,
 			 const struct bento_digest *expect, struct bento_digest *d,
 			 int *present, struct bento_error *err)
 {
+	int rc = pipe_stop(w, 0);
+
+	if (rc)
+		return bento_error_errno(err, -rc, "%s: write %s", what, w->tmp);
+	/* Blocks reserved beyond what came (the caller's size was a hint) go back. */
+	if (w->reserved > w->size && ftruncate(w->fd, (off_t)w->size) < 0)
+		return bento_error_errno(err, errno, "%s: truncate %s", what, w->tmp);
 	bento_hasher_final(w->h, d);
 	*present = 0;
-	if (expect && !bento_digest_eq(expect, d)) {
-		char want[BENTO_DIGEST_STRLEN], got[BENTO_DIGEST_STRLEN];
-		bento_digest_str(expect, want);
-		bento_digest_str(d, got);
-		return bento_error_set(err, BENTO_E_VERIFY, "%s: digest mismatch: expected %s, got %s",
-				       what, want, got);
-	}
+	if (expect && !bento_digest_eq(expect, d))
+		return bento_digest_mismatch(err, what, expect, d);
 	/* Already stored: skip the fsync, which for big files is most of the cost. */
 	if (bento_blob_has(w->s, d)) {
 		*present = 1;
@@ -789,101 +1043,34 @@ static int copy_simple(struct bento_blob_writer *w, int fd, const char *what, ui
 	return rc;
 }
 
-/*
- * Big files: the calling thread reads and hashes while a helper thread
- * writes the staged copy, through a ring of PIPE_SLOTS buffers.  Copying
- * into the page cache costs about half as much as SHA-256 itself; done in
- * parallel it hides behind the hash, which is the floor (openssl dgst).
- */
-struct copy_pipe {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct bento_blob_writer *w;
-	unsigned char *slot[PIPE_SLOTS];
-	size_t len[PIPE_SLOTS];
-	uint64_t filled, drained;	/* chunks handed over / written */
-	int closed;			/* the reader is done */
-	int werr;			/* -errno of a failed write; stops both sides */
-};
-
-static void *pipe_writer(void *arg)
-{
-	struct copy_pipe *p = arg;
-
-	pthread_mutex_lock(&p->mu);
-	for (;;) {
-		while (p->drained == p->filled && !p->closed)
-			pthread_cond_wait(&p->cv, &p->mu);
-		if (p->drained == p->filled)
-			break;
-		size_t i = (size_t)(p->drained % PIPE_SLOTS);
-		pthread_mutex_unlock(&p->mu);
-		int rc = writer_append(p->w, p->slot[i], p->len[i]);
-		pthread_mutex_lock(&p->mu);
-		p->drained++;
-		pthread_cond_broadcast(&p->cv);
-		if (rc) {
-			p->werr = rc;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&p->mu);
-	return NULL;
-}
-
+/* Big files: read straight into the pipe's slots, hash, hand over. */
 static int copy_piped(struct bento_blob_writer *w, int fd, const char *what, uint64_t *total,
 		      struct bento_error *err)
 {
-	struct copy_pipe p = { .w = w };
-	unsigned char *mem = bento_xmalloc((size_t)PIPE_SLOTS * PIPE_SLOTSZ);
 	uint64_t off = 0;
-	pthread_t tid;
 	int rc = 0;
 
-	for (size_t i = 0; i < PIPE_SLOTS; i++)
-		p.slot[i] = mem + i * PIPE_SLOTSZ;
-	pthread_mutex_init(&p.mu, NULL);
-	pthread_cond_init(&p.cv, NULL);
-	if (pthread_create(&tid, NULL, pipe_writer, &p) != 0) {
-		pthread_cond_destroy(&p.cv);
-		pthread_mutex_destroy(&p.mu);
-		free(mem);
-		return copy_simple(w, fd, what, total, err);
-	}
 	for (;;) {
-		pthread_mutex_lock(&p.mu);
-		while (p.filled - p.drained == PIPE_SLOTS && !p.werr)
-			pthread_cond_wait(&p.cv, &p.mu);
-		int stop = p.werr != 0;
-		pthread_mutex_unlock(&p.mu);
-		if (stop)
+		size_t room;
+		unsigned char *dst = pipe_room(w->pipe, &room);
+		ssize_t n;
+
+		if (!dst) {
+			rc = bento_error_errno(err, -w->pipe->werr, "%s: write %s", what, w->tmp);
 			break;
-		size_t i = (size_t)(p.filled % PIPE_SLOTS);
-		ssize_t n = pread_retry(fd, p.slot[i], PIPE_SLOTSZ, off);
+		}
+		n = pread_retry(fd, dst, room, off);
 		if (n < 0) {
 			rc = bento_error_errno(err, (int)-n, "%s: read", what);
 			break;
 		}
 		if (n == 0)
 			break;
-		bento_hasher_update(w->h, p.slot[i], (size_t)n);
+		bento_hasher_update(w->h, dst, (size_t)n);
+		pipe_added(w->pipe, (size_t)n);
+		w->size += (uint64_t)n;
 		off += (uint64_t)n;
-		pthread_mutex_lock(&p.mu);
-		p.len[i] = (size_t)n;
-		p.filled++;
-		pthread_cond_broadcast(&p.cv);
-		pthread_mutex_unlock(&p.mu);
 	}
-	pthread_mutex_lock(&p.mu);
-	p.closed = 1;
-	pthread_cond_broadcast(&p.cv);
-	pthread_mutex_unlock(&p.mu);
-	pthread_join(tid, NULL);
-	if (rc == 0 && p.werr)
-		rc = bento_error_errno(err, -p.werr, "%s: write %s", what, w->tmp);
-	pthread_cond_destroy(&p.cv);
-	pthread_mutex_destroy(&p.mu);
-	free(mem);
 	*total = off;
 	return rc;
 }
@@ -909,10 +1096,10 @@ int bento_blob_put_file(struct bento_store *s, struct bento_blob_stage *stage, i
 	}
 	clock_gettime(CLOCK_REALTIME, &start);
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	if ((rc = bento_blob_writer_new(s, &w, err)))
+	if ((rc = bento_blob_writer_open(s, (uint64_t)st->st_size, &w, err)))
 		return rc;
 	/* pread throughout: the caller's file offset does not matter */
-	if (st->st_size >= PIPE_MIN)
+	if (w->pipe)
 		rc = copy_piped(w, fd, what, &total, err);
 	else
 		rc = copy_simple(w, fd, what, &total, err);

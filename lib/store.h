@@ -63,9 +63,25 @@ struct bento_blob_writer;
 /* Start staging a new blob in tmp/. */
 int bento_blob_writer_new(struct bento_store *s, struct bento_blob_writer **out,
 			  struct bento_error *err);
+/*
+ * The same for a blob of size bytes, known up front (a hint: more or fewer
+ * may come).  The space is reserved first (fallocate), so a full disk is
+ * an error naming the staging file before any byte comes.  A big blob
+ * (16 MiB or more) is written by a helper thread behind the caller, who
+ * hashes meanwhile, with O_DIRECT where the filesystem allows: from memory
+ * to the disk, not through the page cache.
+ */
+int bento_blob_writer_open(struct bento_store *s, uint64_t size, struct bento_blob_writer **out,
+			   struct bento_error *err);
 /* Append bytes (hashed as they are written). */
 int bento_blob_write(struct bento_blob_writer *w, const void *p, size_t n,
 		     struct bento_error *err);
+/*
+ * The same, the bytes also going into also (the digest of a stream they
+ * are part of) in the same pass: bento_hasher_update2.
+ */
+int bento_blob_write2(struct bento_blob_writer *w, const void *p, size_t n,
+		      struct bento_hasher *also, struct bento_error *err);
 /*
  * Finish: fsync, compare with *expect when non-NULL (mismatch:
  * -BENTO_E_VERIFY "what: digest mismatch: expected ..., got ..."), rename

@@ -230,6 +230,91 @@ static void test_blobs(struct bento_store *s, const char *root)
 	free(tmp);
 }
 
+/*
+ * Big blobs with a size hint: written by the helper thread with O_DIRECT,
+ * the hint right, too big or too small; the same bytes land either way.
+ */
+static void test_big_blobs(struct bento_store *s, const char *root)
+{
+	static const struct {
+		uint64_t hint;
+		const char *how;
+	} cases[] = {
+		{ 0, "no hint" },
+		{ 0, "exact hint" },
+		{ 5u << 20, "hint 5 MiB more" },
+		{ 16u << 20, "hint 16 MiB, more comes" },
+	};
+	const size_t len = (20u << 20) + 777;
+	unsigned char *data = malloc(len);
+	char *tmp = path_in(root, "tmp");
+	struct bento_error err = { 0 };
+	struct bento_digest want;
+	uint32_t x = 7;
+
+	for (size_t i = 0; i < len; i++) {
+		x = x * 1103515245u + 12345u;
+		data[i] = (unsigned char)(x >> 16);
+	}
+	bento_digest_bytes(data, len, &want);
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct bento_blob_writer *w = NULL;
+		struct bento_digest d = { { 0 } }, got = { { 0 } };
+		uint64_t hint = cases[c].hint ? cases[c].hint + (c == 2 ? len : 0) : (c ? len : 0);
+		uint64_t size = 0, disk = 0;
+		size_t off = 0, k = 1;
+		char *p;
+		int rc;
+
+		/* a different blob each time: the last byte says which case it is */
+		data[len - 1] = (unsigned char)c;
+		bento_digest_bytes(data, len, &want);
+		rc = bento_blob_writer_open(s, hint, &w, &err);
+		while (rc == 0 && off < len) {
+			k = k * 7 % 300007 + 1;
+			if (k > len - off)
+				k = len - off;
+			rc = bento_blob_write(w, data + off, k, &err);
+			off += k;
+		}
+		if (rc == 0)
+			rc = bento_blob_writer_commit(w, "big", &want, &d, &size, &err);
+		else
+			bento_blob_writer_abort(w);
+		p = bento_blob_path(s, &want);
+		if (rc == 0)
+			rc = bento_digest_path(p, &got, &disk, &err);
+		ok(rc == 0 && size == len && bento_digest_eq(&got, &want) && disk == len,
+		   "big blob, %s: committed, the file holds the bytes (%llu) %s", cases[c].how,
+		   (unsigned long long)disk, rc ? err.msg : "");
+		free(p);
+	}
+	is_int(count_entries(tmp), 0, "big blobs: nothing left in tmp/");
+
+	/* abandoned halfway, with the helper thread holding slots */
+	{
+		struct bento_blob_writer *w = NULL;
+		int rc = bento_blob_writer_open(s, len, &w, &err);
+
+		for (size_t off = 0; rc == 0 && off < len / 2; off += 65536)
+			rc = bento_blob_write(w, data + off, 65536, &err);
+		is_int(count_entries(tmp), 1, "big blob halfway: one staging file");
+		bento_blob_writer_abort(w);
+		ok(rc == 0 && count_entries(tmp) == 0, "aborted halfway: the staging file is gone");
+	}
+	/* more than the disk has: refused before a byte is written */
+	{
+		struct bento_blob_writer *w = NULL;
+		int rc = bento_blob_writer_open(s, (uint64_t)1 << 50, &w, &err);
+
+		ok(rc == -ENOSPC && strstr(err.msg, "cannot reserve") && strstr(err.msg, "tmp/blob."),
+		   "a 1 PiB hint: ENOSPC naming the staging file: %s", err.msg);
+		is_int(count_entries(tmp), 0, "and no staging file left");
+	}
+	free(tmp);
+	free(data);
+}
+
 static int put_path(struct bento_store *s, const char *path, struct bento_digest *d,
 		    struct bento_error *err)
 {
@@ -948,6 +1033,7 @@ int main(void)
 		return 1;
 	}
 	test_blobs(s, root);
+	test_big_blobs(s, root);
 	test_put_file(s, root, f1, f2);
 	test_stage(s, root);
 	test_threads(s, root);

@@ -401,7 +401,7 @@ static int base_blob_file(struct image *im, struct bento_target *bt, const struc
 	fd = open(*path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return bento_error_errno(err, errno, "%s", *path);
-	rc = bento_target_blob_get(bt, d, size, fd_sink, &fd, err);
+	rc = bento_target_blob_get(bt, d, size, fd_sink, &fd, NULL, err);
 	if (close(fd) < 0 && rc == 0)
 		rc = bento_error_errno(err, errno, "%s", *path);
 	return rc;
@@ -445,7 +445,7 @@ static int load_base(struct image *im, struct bento_error *err)
 				     (unsigned long long)csize);
 		goto out;
 	}
-	if ((rc = bento_target_blob_get(bt, &cd, csize, bento_buf_sink, &cfg, err)) ||
+	if ((rc = bento_target_blob_get(bt, &cd, csize, bento_buf_sink, &cfg, NULL, err)) ||
 	    (rc = bento_json_parse(cfg.buf, cfg.len, "base config", &im->base_config, err)))
 		goto out;
 	os = bento_json_str(im->base_config, "os");

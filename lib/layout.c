@@ -355,7 +355,8 @@ out:
  * failing with -BENTO_E_VERIFY when the bytes do not hash to d.
  */
 static int blob_stream(struct layout *l, const struct bento_digest *d, uint64_t cap,
-		       bento_sink_fn sink, void *ctx, uint64_t *total, struct bento_error *err)
+		       bento_sink_fn sink, void *ctx, struct bento_hasher *sink_hashes, uint64_t *total,
+		       struct bento_error *err)
 {
 	char ds[BENTO_DIGEST_STRLEN], gs[BENTO_DIGEST_STRLEN];
 	struct bento_hasher *h = NULL;
@@ -373,7 +374,7 @@ static int blob_stream(struct layout *l, const struct bento_digest *d, uint64_t 
 				     l->dir, ds, (unsigned long long)size, (unsigned long long)cap);
 		goto out;
 	}
-	h = bento_hasher_new();
+	h = sink_hashes ? sink_hashes : bento_hasher_new();
 	chunk = bento_xmalloc(CHUNK);
 	for (;;) {
 		ssize_t r = read(fd, chunk, CHUNK);
@@ -392,7 +393,8 @@ static int blob_stream(struct layout *l, const struct bento_digest *d, uint64_t 
 					     l->dir, ds, (unsigned long long)cap);
 			goto out;
 		}
-		bento_hasher_update(h, chunk, (size_t)r);
+		if (!sink_hashes)
+			bento_hasher_update(h, chunk, (size_t)r);
 		rc = sink(ctx, chunk, (size_t)r, err);
 		if (rc < 0)
 			goto out;
@@ -407,7 +409,8 @@ static int blob_stream(struct layout *l, const struct bento_digest *d, uint64_t 
 	*total = n;
 out:
 	free(chunk);
-	bento_hasher_free(h);
+	if (h != sink_hashes)
+		bento_hasher_free(h);
 	close(fd);
 	return rc;
 }
@@ -540,10 +543,11 @@ static int layout_blob_put(struct bento_target *t, const struct bento_blob_sourc
 }
 
 static int layout_blob_get(struct bento_target *t, const struct bento_digest *d, uint64_t expect_size,
-			   bento_sink_fn sink, void *ctx, struct bento_error *err)
+			   bento_sink_fn sink, void *ctx, struct bento_hasher *sink_hashes,
+			   struct bento_error *err)
 {
 	uint64_t n = 0;
-	int rc = blob_stream(L(t), d, expect_size, sink, ctx, &n, err);
+	int rc = blob_stream(L(t), d, expect_size, sink, ctx, sink_hashes, &n, err);
 
 	if (rc < 0)
 		return rc;
@@ -655,7 +659,7 @@ static int read_manifest(struct layout *l, const struct bento_digest *d, struct 
 {
 	uint64_t n;
 
-	return blob_stream(l, d, OCI_MANIFEST_MAX, bento_buf_sink, out, &n, err);
+	return blob_stream(l, d, OCI_MANIFEST_MAX, bento_buf_sink, out, NULL, &n, err);
 }
 
 static int layout_manifest_get(struct bento_target *t, const char *reference, struct bento_buf *out,

@@ -82,6 +82,7 @@ struct stream {
 	bento_sink_fn sink;
 	void *ctx;
 	struct bento_hasher *h;
+	int sink_hashes;		/* the sink feeds h itself */
 	uint64_t got, max, skip;
 	uint64_t resume;		/* the offset asked for with Range */
 	int failed, too_big;
@@ -299,7 +300,8 @@ static size_t write_cb(char *p, size_t size, size_t nitems, void *arg)
 			s->too_big = 1;
 			return 0;
 		}
-		bento_hasher_update(s->h, p, n);
+		if (!s->sink_hashes)
+			bento_hasher_update(s->h, p, n);
 		if (s->sink(s->ctx, p, n, &s->err) < 0) {
 			s->failed = s->err.code ? s->err.code : -BENTO_E_FAIL;
 			return 0;
@@ -1234,7 +1236,8 @@ out:
 }
 
 static int reg_blob_get(struct bento_target *t, const struct bento_digest *d, uint64_t expect_size,
-			bento_sink_fn sink, void *ctx, struct bento_error *err)
+			bento_sink_fn sink, void *ctx, struct bento_hasher *sink_hashes,
+			struct bento_error *err)
 {
 	struct reg *r = R(t);
 	char ds[BENTO_DIGEST_STRLEN], gs[BENTO_DIGEST_STRLEN], range[64];
@@ -1249,7 +1252,8 @@ static int reg_blob_get(struct bento_target *t, const struct bento_digest *d, ui
 	bento_digest_str(d, ds);
 	s.label = ds;
 	s.total = expect_size;
-	s.h = bento_hasher_new();
+	s.sink_hashes = sink_hashes != NULL;
+	s.h = sink_hashes ? sink_hashes : bento_hasher_new();
 	url = bento_xasprintf("%s/v2/%s/blobs/%s", r->base, t->ref.repo, ds);
 	rq.url = url;
 	resp_init(&rs);
@@ -1304,7 +1308,8 @@ static int reg_blob_get(struct bento_target *t, const struct bento_digest *d, ui
 out:
 	curl_slist_free_all(rq.headers);
 	resp_release(&rs);
-	bento_hasher_free(s.h);
+	if (!sink_hashes)
+		bento_hasher_free(s.h);
 	free(url);
 	free(scope);
 	return rc;

@@ -346,9 +346,9 @@ int bento_target_blob_put(struct bento_target *t, const struct bento_blob_source
 
 int bento_target_blob_get(struct bento_target *t, const struct bento_digest *d,
 			  uint64_t expect_size, bento_sink_fn sink, void *ctx,
-			  struct bento_error *err)
+			  struct bento_hasher *sink_hashes, struct bento_error *err)
 {
-	return t->ops->blob_get(t, d, expect_size, sink, ctx, err);
+	return t->ops->blob_get(t, d, expect_size, sink, ctx, sink_hashes, err);
 }
 
 /* A reference is a tag or a digest; anything else is the caller's mistake. */

@@ -122,12 +122,16 @@ int bento_target_blob_put(struct bento_target *t, const struct bento_blob_source
 /*
  * Stream a blob to sink, verifying it against d while streaming (a
  * mismatch is -BENTO_E_VERIFY after the last byte; the caller discards what
- * it got).  Interrupted downloads resume with Range.  expect_size (0 =
- * unknown) caps what is accepted.
+ * it got).  Interrupted downloads resume with Range: sink sees every byte
+ * once, in order.  expect_size (0 = unknown) caps what is accepted.
+ * sink_hashes (NULL: none) is a fresh hasher that sink itself feeds every
+ * byte it is given (so it can hash them together with a digest of its
+ * own, bento_hasher_update2); the blob's digest is then taken from it
+ * instead of being computed here.
  */
 int bento_target_blob_get(struct bento_target *t, const struct bento_digest *d,
 			  uint64_t expect_size, bento_sink_fn sink, void *ctx,
-			  struct bento_error *err);
+			  struct bento_hasher *sink_hashes, struct bento_error *err);
 
 /*
  * PUT a manifest under reference (a tag, or its digest) with its exact bytes

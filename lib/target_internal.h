@@ -16,7 +16,8 @@ struct bento_target_ops {
 	int (*blob_put)(struct bento_target *t, const struct bento_blob_source *src,
 			const char *from_repo, struct bento_error *err);
 	int (*blob_get)(struct bento_target *t, const struct bento_digest *d, uint64_t expect_size,
-			bento_sink_fn sink, void *ctx, struct bento_error *err);
+			bento_sink_fn sink, void *ctx, struct bento_hasher *sink_hashes,
+			struct bento_error *err);
 	int (*manifest_put)(struct bento_target *t, const char *reference, const char *media_type,
 			    const void *data, size_t len, struct bento_digest *out,
 			    struct bento_error *err);

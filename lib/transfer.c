@@ -296,7 +296,7 @@ static int get_small(struct bento_target *t, const json_t *desc, uint64_t max, s
 		return bento_error_set(err, BENTO_E_VERIFY,
 				       "descriptor %.80s: bad digest or size over %llu bytes",
 				       ds ? ds : "?", (unsigned long long)max);
-	if ((rc = bento_target_blob_get(t, &d, (uint64_t)size, bento_buf_sink, out, err)))
+	if ((rc = bento_target_blob_get(t, &d, (uint64_t)size, bento_buf_sink, out, NULL, err)))
 		return rc;
 	if (out->len != (size_t)size)
 		return bento_error_set(err, BENTO_E_VERIFY, "blob %s: %zu bytes, descriptor says %lld",
@@ -422,7 +422,7 @@ static int pull_one(struct pull_job *j, struct bento_target *t, size_t i, struct
 	if ((rc = bento_layer_reader_new(j->s, j->stage, j->plan[i].title, j->e, j->n, j->seen,
 					 &fc.r, err)))
 		return rc;
-	rc = bento_target_blob_get(t, &d, (uint64_t)size, feed_sink, &fc, err);
+	rc = bento_target_blob_get(t, &d, (uint64_t)size, feed_sink, &fc, NULL, err);
 	if (rc == 0)
 		rc = bento_layer_reader_finish(fc.r, err);
 	bento_layer_reader_free(fc.r);

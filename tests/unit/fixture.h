@@ -14,6 +14,8 @@
 #include <sqlite3.h>
 
 #include "buf.h"
+#include "digest.h"
+#include "error.h"
 
 /* root/rel, malloc'd. */
 static char *__attribute__((unused)) path_in(const char *root, const char *rel)
@@ -54,6 +56,28 @@ static long long __attribute__((unused)) sql_int(const char *root, const char *s
 	sqlite3_close(db);
 	free(path);
 	return v;
+}
+
+/*
+ * A download sink (target.h) that keeps the bytes in b and hashes them
+ * itself into h, as a sink given blob_get's sink_hashes must (none when h
+ * is NULL: a sink that breaks that promise).
+ */
+struct hashing_sink {
+	struct bento_buf *b;
+	struct bento_hasher *h;
+};
+
+static int __attribute__((unused)) hashing_sink(void *ctx, const void *p, size_t n,
+						struct bento_error *err)
+{
+	struct hashing_sink *hs = ctx;
+
+	(void)err;
+	bento_buf_add(hs->b, p, n);
+	if (hs->h)
+		bento_hasher_update(hs->h, p, n);
+	return 0;
 }
 
 #endif

@@ -280,17 +280,17 @@ static void test_blobs_and_manifests(struct registry *g)
 	is_int(t.ops->blob_exists(&t, &sb.digest, &size, &err), 1, "the big blob exists");
 	is_int(size, 20u << 20, "with its size");
 
-	rc = t.ops->blob_get(&t, &sb.digest, 20u << 20, buf_sink, &got, &err);
+	rc = t.ops->blob_get(&t, &sb.digest, 20u << 20, buf_sink, &got, NULL, &err);
 	is_int(rc, 0, "get the big blob %s", err.msg);
 	ok(got.len == (20u << 20) && memcmp(got.buf, big, got.len) == 0, "its bytes come back");
 	bento_buf_reset(&got);
-	rc = t.ops->blob_get(&t, &ss.digest, 0, buf_sink, &got, &err);
+	rc = t.ops->blob_get(&t, &ss.digest, 0, buf_sink, &got, NULL, &err);
 	ok(rc == 0 && got.len == 3000 && memcmp(got.buf, small, 3000) == 0, "the small one too");
 	bento_buf_reset(&got);
-	rc = t.ops->blob_get(&t, &sb.digest, 1000, buf_sink, &got, &err);
+	rc = t.ops->blob_get(&t, &sb.digest, 1000, buf_sink, &got, NULL, &err);
 	is_int(rc, -BENTO_E_VERIFY, "more bytes than expected are refused");
 	bento_buf_reset(&got);
-	rc = t.ops->blob_get(&t, &unknown, 0, buf_sink, &got, &err);
+	rc = t.ops->blob_get(&t, &unknown, 0, buf_sink, &got, NULL, &err);
 	is_int(rc, -BENTO_E_NOTFOUND, "get of an unknown blob: NOTFOUND");
 
 	rc = t.ops->blob_put(&t, &sb, NULL, &err);
@@ -374,7 +374,7 @@ static void test_blobs_and_manifests(struct registry *g)
 	/* A blob whose stored bytes were altered. */
 	ok(corrupt_blob(g->root, &ss.digest), "flip a byte in the registry's copy");
 	bento_buf_reset(&got);
-	rc = t.ops->blob_get(&t, &ss.digest, 3000, buf_sink, &got, &err);
+	rc = t.ops->blob_get(&t, &ss.digest, 3000, buf_sink, &got, NULL, &err);
 	is_int(rc, -BENTO_E_VERIFY, "blob_get notices: VERIFY");
 	ok(strstr(err.msg, "digest mismatch") && strstr(err.msg, ds_small), "message: %s", err.msg);
 
@@ -420,7 +420,7 @@ static void test_basic_auth(struct registry *g)
 	topen(&t, g->host, "secure/x", cfg, &err);
 	rc = t.ops->blob_put(&t, &s, NULL, &err);
 	is_int(rc, 0, "with credentials, put works %s", err.msg);
-	rc = t.ops->blob_get(&t, &s.digest, 5000, buf_sink, &got, &err);
+	rc = t.ops->blob_get(&t, &s.digest, 5000, buf_sink, &got, NULL, &err);
 	ok(rc == 0 && got.len == 5000 && memcmp(got.buf, blob, 5000) == 0, "and get");
 	tclose(&t);
 
@@ -710,7 +710,7 @@ static void test_faults(struct fake *f)
 	topen(&t, f->host, "slow", NULL, &err);
 	t0 = now_s();
 	bento_buf_reset(&got);
-	rc = t.ops->blob_get(&t, &bd, FAKE_BLOB, buf_sink, &got, &err);
+	rc = t.ops->blob_get(&t, &bd, FAKE_BLOB, buf_sink, &got, NULL, &err);
 	is_int(rc, 0, "a 429 with Retry-After, then success %s", err.msg);
 	ok(now_s() - t0 >= 0.95, "Retry-After: 1 honoured (%.2f s)", now_s() - t0);
 	is_int(t.stats.retries, 1, "one retry counted");
@@ -718,26 +718,41 @@ static void test_faults(struct fake *f)
 
 	topen(&t, f->host, "drop", NULL, &err);
 	bento_buf_reset(&got);
-	rc = t.ops->blob_get(&t, &bd, FAKE_BLOB, buf_sink, &got, &err);
+	rc = t.ops->blob_get(&t, &bd, FAKE_BLOB, buf_sink, &got, NULL, &err);
 	is_int(rc, 0, "a download cut halfway resumes %s", err.msg);
 	ok(got.len == FAKE_BLOB && memcmp(got.buf, blob, FAKE_BLOB) == 0, "with the right bytes");
 	is_int(t.stats.bytes_downloaded, FAKE_BLOB, "counted once");
+	{
+		struct bento_hasher *h = bento_hasher_new();
+		struct hashing_sink hs = { &got, h };
+
+		bento_buf_reset(&got);
+		rc = t.ops->blob_get(&t, &bd, FAKE_BLOB, hashing_sink, &hs, h, &err);
+		ok(rc == 0 && got.len == FAKE_BLOB && memcmp(got.buf, blob, FAKE_BLOB) == 0,
+		   "a sink that hashes itself: the cut download resumes and checks out %s", err.msg);
+		hs.h = NULL;
+		bento_buf_reset(&got);
+		rc = t.ops->blob_get(&t, &bd, FAKE_BLOB, hashing_sink, &hs, h, &err);
+		ok(rc == -BENTO_E_VERIFY && strstr(err.msg, "digest mismatch"),
+		   "the digest is the sink's: one that hashes nothing fails: %s", err.msg);
+		bento_hasher_free(h);
+	}
 	tclose(&t);
 
 	ok(bento_dockercfg_set(cfg, f->host, "bob", "hunter2", &err) == 0, "credentials for the fake");
 	topen(&t, f->host, "redir", cfg, &err);
 	bento_buf_reset(&got);
-	rc = t.ops->blob_get(&t, &bd, FAKE_BLOB, buf_sink, &got, &err);
+	rc = t.ops->blob_get(&t, &bd, FAKE_BLOB, buf_sink, &got, NULL, &err);
 	is_int(rc, 0, "a redirect to storage is followed %s", err.msg);
 	ok(got.len == FAKE_BLOB && memcmp(got.buf, blob, FAKE_BLOB) == 0, "with the right bytes");
 	tclose(&t);
 
 	topen(&t, f->host, "bearer", cfg, &err);
 	bento_buf_reset(&got);
-	rc = t.ops->blob_get(&t, &bd, FAKE_BLOB, buf_sink, &got, &err);
+	rc = t.ops->blob_get(&t, &bd, FAKE_BLOB, buf_sink, &got, NULL, &err);
 	is_int(rc, 0, "Bearer: a token from the realm %s", err.msg);
 	bento_buf_reset(&got);
-	rc = t.ops->blob_get(&t, &bd, FAKE_BLOB, buf_sink, &got, &err);
+	rc = t.ops->blob_get(&t, &bd, FAKE_BLOB, buf_sink, &got, NULL, &err);
 	ok(rc == 0 && got.len == FAKE_BLOB, "again, with the cached token");
 	tclose(&t);
 

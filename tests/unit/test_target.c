@@ -279,7 +279,7 @@ static void test_layout_blobs(void)
 
 	ok(stat(dir, &sb) < 0 && errno == ENOENT, "open creates nothing");
 	is_int(bento_target_blob_exists(t, &s.digest, &size, &err), 0, "absent blob: exists 0");
-	is_int(bento_target_blob_get(t, &s.digest, 0, buf_sink, &b, &err), -BENTO_E_NOTFOUND, "absent blob: get NOTFOUND");
+	is_int(bento_target_blob_get(t, &s.digest, 0, buf_sink, &b, NULL, &err), -BENTO_E_NOTFOUND, "absent blob: get NOTFOUND");
 	bento_digest_str(&s.digest, ds);
 	ok(strstr(err.msg, ds) != NULL, "names the digest: %s", err.msg);
 
@@ -307,13 +307,26 @@ static void test_layout_blobs(void)
 	is_int(st->blobs_uploaded, 1, "not uploaded again");
 
 	bento_buf_reset(&b);
-	is_int(bento_target_blob_get(t, &s.digest, 5, buf_sink, &b, &err), 0, "get");
+	is_int(bento_target_blob_get(t, &s.digest, 5, buf_sink, &b, NULL, &err), 0, "get");
 	is_str(b.buf, "hello", "get: the bytes");
 	is_int(st->blobs_downloaded, 1, "downloaded 1");
 	is_int(st->bytes_downloaded, 5, "downloaded 5 bytes");
 	bento_buf_reset(&b);
-	is_int(bento_target_blob_get(t, &s.digest, 4, buf_sink, &b, &err), -BENTO_E_VERIFY, "get: larger than expected");
+	is_int(bento_target_blob_get(t, &s.digest, 4, buf_sink, &b, NULL, &err), -BENTO_E_VERIFY, "get: larger than expected");
 	ok(strstr(err.msg, "more than the 4 expected") != NULL, "says so: %s", err.msg);
+	{
+		struct bento_hasher *h = bento_hasher_new();
+		struct hashing_sink hs = { &b, h };
+
+		bento_buf_reset(&b);
+		is_int(bento_target_blob_get(t, &s.digest, 5, hashing_sink, &hs, h, &err), 0,
+		       "get into a sink that hashes itself");
+		hs.h = NULL;
+		bento_buf_reset(&b);
+		is_int(bento_target_blob_get(t, &s.digest, 5, hashing_sink, &hs, h, &err), -BENTO_E_VERIFY,
+		       "the digest is the sink's: one that hashes nothing fails");
+		bento_hasher_free(h);
+	}
 
 	/* A source whose bytes do not match its digest. */
 	bad = src_of(&m, "world", 5);
@@ -344,7 +357,7 @@ static void test_layout_blobs(void)
 		close(fd);
 	}
 	bento_buf_reset(&b);
-	rc = bento_target_blob_get(t, &s.digest, 0, buf_sink, &b, &err);
+	rc = bento_target_blob_get(t, &s.digest, 0, buf_sink, &b, NULL, &err);
 	is_int(rc, -BENTO_E_VERIFY, "flipped byte: VERIFY");
 	ok(strstr(err.msg, ds) && strstr(err.msg, "digest mismatch"), "names the digest: %s", err.msg);
 
@@ -739,7 +752,7 @@ static void test_interop(void)
 		struct bento_buf got = BENTO_BUF_INIT;
 
 		bento_digest_parse(ld, &dl, NULL);
-		is_int(bento_target_blob_get(t, &dl, layer.len, buf_sink, &got, &err), 0, "and its layer");
+		is_int(bento_target_blob_get(t, &dl, layer.len, buf_sink, &got, NULL, &err), 0, "and its layer");
 		ok(got.len == layer.len && memcmp(got.buf, layer.buf, got.len) == 0, "same layer bytes");
 		bento_buf_release(&got);
 	}

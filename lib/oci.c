@@ -14,8 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -233,19 +231,6 @@ void bento_layers_free(struct bento_layer *l, size_t n)
 	for (size_t i = 0; l && i < n; i++)
 		layer_release(&l[i]);
 	free(l);
-}
-
-void bento_model_entries(const struct bento_model *m, struct bento_entry **out, size_t *n)
-{
-	struct bento_entry *e = bento_xcalloc(m->n_files ? m->n_files : 1, sizeof(*e));
-
-	for (size_t i = 0; i < m->n_files; i++) {
-		e[i].path = bento_xasprintf("models/%s/%s", m->name, m->files[i].path);
-		e[i].file = &m->files[i];
-	}
-	qsort(e, m->n_files, sizeof(*e), entry_cmp);
-	*out = e;
-	*n = m->n_files;
 }
 
 int bento_layer_present(const struct bento_store *s, const struct bento_layer *l)
@@ -897,284 +882,389 @@ int bento_model_artifact_manifest(const struct bento_model *m, const char *json,
 			&m->digest, json, len, layers, n, subject, extra, out, err);
 }
 
-/* ---- pull: unpacking a layer ---- */
+/* ---- pull: checking and unpacking a layer ---- */
+
+/* After a header that differs, this much of what follows is kept to say how. */
+enum { DIAG_MAX = 64 << 10 };
 
 struct bento_layer_reader {
 	struct bento_store *s;
 	struct bento_blob_stage *stage;
-	char *what;
-	const struct bento_entry *entries;
-	size_t n;
-	unsigned char *seen;
-	pthread_t th;
-	bool joined;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;		/* any change below */
-	const unsigned char *p;		/* the chunk being fed */
-	size_t avail;
-	bool eof;			/* finish() was called */
-	bool done;			/* the thread has ended */
-	int rc;
+	const struct bento_layer *l;
+	struct tar_plan t;		/* the canonical headers and where everything goes */
+	struct bento_hasher *lh;	/* every byte of the layer: the blob's digest */
+	struct bento_hasher *fh;	/* the current file's, when the store has it already */
+	struct bento_blob_writer *w;	/* the current file's, when it does not */
+	int in_file;			/* fh or w is open */
+	uint64_t off;			/* bytes taken */
+	size_t cur;			/* the entry off is in; t.n: the end-of-archive marker */
+	int rc;				/* an error, once one happened (it stays) */
 	struct bento_error err;
+	int diagnosing;			/* diag holds the bytes from where they differ on */
+	size_t diag_tried;		/* diag.len when diagnose last ran */
+	struct bento_buf diag;
 };
 
-static ssize_t feed_read(void *ctx, void *buf, size_t n)
+static int reader_fail(struct bento_layer_reader *r, int rc, struct bento_error *err)
 {
-	struct bento_layer_reader *r = ctx;
-	size_t k;
+	r->rc = rc;
+	if (err)
+		r->err = *err;
+	return rc;
+}
 
-	pthread_mutex_lock(&r->mu);
-	while (!r->avail && !r->eof)
-		pthread_cond_wait(&r->cv, &r->mu);
-	k = r->avail < n ? r->avail : n;
-	if (k)
-		memcpy(buf, r->p, k);
-	r->p += k;
-	r->avail -= k;
-	if (!r->avail)
-		pthread_cond_broadcast(&r->cv);
-	pthread_mutex_unlock(&r->mu);
+static const char *entry_rel(const struct tar_ent *e)
+{
+	return e->path[sizeof(TAR_ROOT) - 1] ? e->path + sizeof(TAR_ROOT) : e->path;
+}
+
+static int file_begin(struct bento_layer_reader *r, const struct tar_ent *e,
+		      struct bento_error *err)
+{
+	int rc;
+
+	/* Content already stored is checked, not written again. */
+	if (!bento_blob_has(r->s, &e->file->digest) &&
+	    (rc = bento_blob_writer_open(r->s, e->file->size, &r->w, err)))
+		return rc;
+	r->in_file = 1;
+	return 0;
+}
+
+static int file_end(struct bento_layer_reader *r, const struct tar_ent *e, struct bento_error *err)
+{
+	struct bento_digest d;
+	int rc = 0;
+
+	r->in_file = 0;
+	if (r->w) {
+		rc = bento_blob_writer_stage(r->w, r->stage, entry_rel(e), &e->file->digest, NULL, err);
+		r->w = NULL;
+		return rc;
+	}
+	bento_hasher_final(r->fh, &d);
+	if (!bento_digest_eq(&d, &e->file->digest))
+		rc = bento_digest_mismatch(err, entry_rel(e), &e->file->digest, &d);
+	return rc;
+}
+
+static int all_zero(const unsigned char *p, size_t n)
+{
+	while (n && !*p)
+		p++, n--;
+	return n == 0;
+}
+
+static int entry_cmp_path(const void *key, const void *ent)
+{
+	return strcmp(key, ((const struct tar_ent *)ent)->path);
+}
+
+struct mem_in {
+	const unsigned char *p;
+	size_t n, off;
+	size_t zeros;			/* then this many zero bytes */
+};
+
+static ssize_t mem_read(void *ctx, void *buf, size_t n)
+{
+	struct mem_in *m = ctx;
+	size_t k = 0;
+
+	if (m->off < m->n) {
+		k = m->n - m->off < n ? m->n - m->off : n;
+		memcpy(buf, m->p + m->off, k);
+	} else if (m->off < m->n + m->zeros) {
+		k = m->n + m->zeros - m->off < n ? m->n + m->zeros - m->off : n;
+		memset(buf, 0, k);
+	}
+	m->off += k;
 	return (ssize_t)k;
 }
 
-/* 1 when rel is a proper parent directory of some listed entry. */
-static int is_parent(const struct bento_entry *e, size_t n, const char *rel)
+/*
+ * The bytes in r->diag, from where entry r->cur (or the end-of-archive
+ * marker) should start, are not the canonical ones: read them with
+ * lib/archive.c's defensive reader and say what is wrong with them.
+ * *short_read: the reader wanted more bytes than diag has.
+ */
+static int diagnose(struct bento_layer_reader *r, int *short_read, struct bento_error *err)
 {
-	size_t len = strlen(rel), lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strncmp(e[mid].path, rel, len);
-		if (c < 0 || (c == 0 && (unsigned char)e[mid].path[len] < '/'))
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < n && strncmp(e[lo].path, rel, len) == 0 && e[lo].path[len] == '/';
-}
-
-static int unpack_file(struct bento_layer_reader *r, struct bento_archive_reader *ar,
-		       const struct bento_archive_entry *ae, const char *rel,
-		       unsigned char *buf, struct bento_error *err)
-{
-	const struct bento_entry *e = bento_entries_find(r->entries, r->n, rel);
-	struct bento_blob_writer *w = NULL;
-	struct bento_hasher *h = NULL;
-	uint64_t got = 0;
-	ssize_t k;
-	int rc;
-
-	if (!e)
-		return bento_error_set(err, BENTO_E_UNSAFE, "%s: %s: refusing entry: not listed",
-				       r->what, ae->path);
-	if (r->seen[e - r->entries])
-		return bento_error_set(err, BENTO_E_UNSAFE, "%s: %s: refusing entry: delivered twice",
-				       r->what, ae->path);
-	if (ae->size != e->file->size)
-		return bento_error_set(err, BENTO_E_VERIFY,
-				       "%s: size mismatch: expected %llu bytes, got %llu", rel,
-				       (unsigned long long)e->file->size,
-				       (unsigned long long)ae->size);
-	if ((ae->mode & 0100) != (e->file->mode & 0100))
-		return bento_error_set(err, BENTO_E_VERIFY, "%s: mode mismatch: expected %04o, got %04o",
-				       rel, e->file->mode, ae->mode);
-	/* Content already stored is checked, not written again. */
-	if (bento_blob_has(r->s, &e->file->digest))
-		h = bento_hasher_new();
-	else if ((rc = bento_blob_writer_new(r->s, &w, err)))
-		return rc;
-	while ((k = bento_archive_read(ar, buf, CHUNK, err)) > 0) {
-		got += (uint64_t)k;
-		if (h)
-			bento_hasher_update(h, buf, (size_t)k);
-		else if ((rc = bento_blob_write(w, buf, (size_t)k, err)))
-			goto fail;
-	}
-	if (k < 0) {
-		rc = (int)k;
-		goto fail;
-	}
-	if (got != e->file->size) {
-		rc = bento_error_set(err, BENTO_E_VERIFY, "%s: expected %llu bytes, got %llu", rel,
-				     (unsigned long long)e->file->size, (unsigned long long)got);
-		goto fail;
-	}
-	if (h) {
-		struct bento_digest d;
-		bento_hasher_final(h, &d);
-		bento_hasher_free(h);
-		h = NULL;
-		if (!bento_digest_eq(&d, &e->file->digest)) {
-			char a[BENTO_DIGEST_STRLEN], b[BENTO_DIGEST_STRLEN];
-			bento_digest_str(&e->file->digest, a);
-			bento_digest_str(&d, b);
-			return bento_error_set(err, BENTO_E_VERIFY,
-					       "%s: digest mismatch: expected %s, got %s", rel, a, b);
-		}
-	} else {
-		rc = bento_blob_writer_stage(w, r->stage, rel, &e->file->digest, NULL, err);
-		w = NULL;
-		if (rc)
-			return rc;
-	}
-	r->seen[e - r->entries] = 1;
-	return 0;
-fail:
-	bento_hasher_free(h);
-	bento_blob_writer_abort(w);
-	return rc;
-}
-
-static int unpack(struct bento_layer_reader *r, struct bento_error *err)
-{
+	const unsigned char *p = (const unsigned char *)r->diag.buf;
+	const struct tar_ent *want = r->cur < r->t.n ? &r->t.e[r->cur] : NULL;
+	const struct tar_ent *got;
+	struct mem_in m = { .p = p, .n = r->diag.len, .zeros = TRAILER };
 	struct bento_archive_reader *ar = NULL;
 	struct bento_archive_entry ae;
-	unsigned char *buf = bento_xmalloc(CHUNK);
+	const char *what = r->l->title;
+	size_t at = 0;
 	int rc;
 
-	if ((rc = bento_archive_reader_open_cb(feed_read, r, r->what, &ar, err)))
-		goto out;
-	while ((rc = bento_archive_next(ar, &ae, err)) == 1) {
-		const char *rel;
-
-		if (strcmp(ae.path, TAR_ROOT) == 0 && ae.type == BENTO_ENTRY_DIR)
-			continue;
-		if (strncmp(ae.path, TAR_ROOT "/", sizeof(TAR_ROOT)) != 0) {
-			rc = bento_error_set(err, BENTO_E_UNSAFE,
-					     "%s: %s: refusing entry: not under " TAR_ROOT "/",
-					     r->what, ae.path);
-			break;
-		}
-		rel = ae.path + sizeof(TAR_ROOT);
-		if (ae.type == BENTO_ENTRY_DIR) {
-			if (!is_parent(r->entries, r->n, rel)) {
-				rc = bento_error_set(err, BENTO_E_UNSAFE,
-						     "%s: %s: refusing entry: directory not in the manifest",
-						     r->what, ae.path);
-				break;
-			}
-			continue;
-		}
-		if ((rc = unpack_file(r, ar, &ae, rel, buf, err)))
-			break;
+	*short_read = 0;
+	if (r->diag.len >= 2 && p[0] == 0x1f && p[1] == 0x8b)
+		return bento_error_set(err, BENTO_E_VERIFY,
+				       "%s: compressed (gzip); a bento layer is an uncompressed tar", what);
+	if (r->diag.len >= 4 && p[0] == 0x28 && p[1] == 0xb5 && p[2] == 0x2f && p[3] == 0xfd)
+		return bento_error_set(err, BENTO_E_VERIFY,
+				       "%s: compressed (zstd); a bento layer is an uncompressed tar", what);
+	rc = bento_archive_reader_open_cb(mem_read, &m, what, &ar, err);
+	if (rc == 0)
+		rc = bento_archive_next(ar, &ae, err);
+	/* The reader wanted more than has come: what it said may be about the zeros. */
+	*short_read = m.off > m.n;
+	if (rc < 0) {
+		bento_archive_reader_free(ar);
+		if (!want)
+			return bento_error_set(err, BENTO_E_VERIFY,
+					       "%s: the end-of-archive marker is not %d zero bytes",
+					       what, TRAILER);
+		/* damaged content, whatever the tar reader calls it */
+		if (rc == -BENTO_E_INVALID && err)
+			err->code = rc = -BENTO_E_VERIFY;
+		return rc;
 	}
 	if (rc == 0) {
-		/* Bytes after the end-of-archive marker carry nothing; the blob digest covers them. */
-		while (feed_read(r, buf, CHUNK) > 0)
-			;
+		bento_archive_reader_free(ar);
+		if (!want)
+			return bento_error_set(err, BENTO_E_VERIFY,
+					       "%s: the end-of-archive marker is not %d zero bytes",
+					       what, TRAILER);
+		return bento_error_set(err, BENTO_E_VERIFY, "%s: the archive ends where %s should be",
+				       what, want->path);
 	}
+	if (strcmp(ae.path, TAR_ROOT) != 0 && strncmp(ae.path, TAR_ROOT "/", sizeof(TAR_ROOT)) != 0) {
+		rc = bento_error_set(err, BENTO_E_UNSAFE,
+				     "%s: %s: refusing entry: not under " TAR_ROOT "/", what, ae.path);
+		goto out;
+	}
+	got = bsearch(ae.path, r->t.e, r->t.n, sizeof(*r->t.e), entry_cmp_path);
+	if (!got || (ae.type == BENTO_ENTRY_DIR) != !got->file) {
+		rc = bento_error_set(err, BENTO_E_UNSAFE, "%s: %s: refusing entry: %s", what, ae.path,
+				     ae.type == BENTO_ENTRY_DIR ? "directory not in the manifest"
+								: "not listed in bento.json for this layer");
+		goto out;
+	}
+	if ((size_t)(got - r->t.e) < r->cur) {
+		rc = bento_error_set(err, BENTO_E_UNSAFE, "%s: %s: refusing entry: delivered twice",
+				     what, ae.path);
+		goto out;
+	}
+	if (got->file && ae.size != got->file->size) {
+		rc = bento_error_set(err, BENTO_E_VERIFY, "%s: size mismatch: expected %llu bytes, got %llu",
+				     entry_rel(got), (unsigned long long)got->file->size,
+				     (unsigned long long)ae.size);
+		goto out;
+	}
+	if (got->file && (ae.mode & 0100) != (got->file->mode & 0100)) {
+		rc = bento_error_set(err, BENTO_E_VERIFY, "%s: mode mismatch: expected %04o, got %04o",
+				     entry_rel(got), got->file->mode, ae.mode);
+		goto out;
+	}
+	if (got != want) {
+		rc = bento_error_set(err, BENTO_E_VERIFY,
+				     "%s: %s: out of order: %s comes first (entries are in path order)",
+				     what, ae.path, want->path);
+		goto out;
+	}
+	while (at < want->hlen && at < r->diag.len && p[at] == (unsigned char)want->hdr[at])
+		at++;
+	rc = bento_error_set(err, BENTO_E_VERIFY,
+			     "%s: %s: the tar header is not bento's (byte %zu of it differs: "
+			     "mtime, owner, mode bits or format; bento-registry(5))",
+			     what, ae.path, at);
 out:
 	bento_archive_reader_free(ar);
-	free(buf);
 	return rc;
 }
 
-static void *reader_main(void *arg)
+/*
+ * Keep what arrives after a header that differs, and say how once enough
+ * of it is here (the whole header, or DIAG_MAX bytes, or the last).  The
+ * bytes still go into the layer's digest: when the layer is complete and
+ * its digest right, what is wrong with it is this message, not a digest
+ * mismatch.
+ */
+static int diag_take(struct bento_layer_reader *r, const void *p, size_t n, int last,
+		     struct bento_error *err)
 {
-	struct bento_layer_reader *r = arg;
 	struct bento_error e;
-	int rc;
+	size_t k = DIAG_MAX - r->diag.len < n ? DIAG_MAX - r->diag.len : n;
+	int short_read, rc;
 
+	bento_hasher_update(r->lh, p, n);
+	r->off += n;
+	bento_buf_add(&r->diag, p, k);
+	if (!last && r->diag.len < DIAG_MAX && r->diag.len < r->diag_tried + 512)
+		return 0;
+	r->diag_tried = r->diag.len;
 	bento_error_clear(&e);
-	rc = unpack(r, &e);
-	pthread_mutex_lock(&r->mu);
-	r->rc = rc;
-	r->err = e;
-	r->done = true;
-	r->avail = 0;
-	pthread_cond_broadcast(&r->cv);
-	pthread_mutex_unlock(&r->mu);
-	return NULL;
+	rc = diagnose(r, &short_read, &e);
+	if (short_read && !last && r->diag.len < DIAG_MAX)
+		return 0;
+	reader_fail(r, rc, &e);
+	if (err)
+		*err = e;
+	return rc;
+}
+
+/*
+ * The bytes of an entry's header (or of the end-of-archive marker), n0 of
+ * which came before p (prefix; NULL: zeros), differ from the canonical ones.
+ */
+static int diag_start(struct bento_layer_reader *r, const void *prefix, size_t n0,
+		      const void *p, size_t n, struct bento_error *err)
+{
+	r->diagnosing = 1;
+	r->diag_tried = 0;
+	bento_buf_reset(&r->diag);
+	if (prefix)
+		bento_buf_add(&r->diag, prefix, n0);
+	else
+		while (n0--)
+			bento_buf_addch(&r->diag, '\0');
+	return diag_take(r, p, n, 0, err);
 }
 
 int bento_layer_reader_new(struct bento_store *s, struct bento_blob_stage *stage,
-			   const char *what, const struct bento_entry *entries, size_t n,
-			   unsigned char *seen, struct bento_layer_reader **out,
+			   const struct bento_layer *l, struct bento_layer_reader **out,
 			   struct bento_error *err)
 {
 	struct bento_layer_reader *r = bento_xcalloc(1, sizeof(*r));
 	int rc;
 
+	if ((rc = tar_plan_make(l, &r->t, err))) {
+		free(r);
+		return rc;
+	}
 	r->s = s;
 	r->stage = stage;
-	r->what = bento_xstrdup(what ? what : "layer");
-	r->entries = entries;
-	r->n = n;
-	r->seen = seen;
-	pthread_mutex_init(&r->mu, NULL);
-	pthread_cond_init(&r->cv, NULL);
-	if ((rc = pthread_create(&r->th, NULL, reader_main, r))) {
-		pthread_mutex_destroy(&r->mu);
-		pthread_cond_destroy(&r->cv);
-		free(r->what);
-		free(r);
-		return bento_error_errno(err, rc, "layer reader: thread");
-	}
+	r->l = l;
+	r->lh = bento_hasher_new();
+	r->fh = bento_hasher_new();
+	bento_buf_init(&r->diag);
 	*out = r;
 	return 0;
 }
 
-/* With r->mu held: the thread's outcome once it is done. */
-static int reader_result(struct bento_layer_reader *r, struct bento_error *err)
+uint64_t bento_layer_reader_size(const struct bento_layer_reader *r)
 {
-	if (r->done && r->rc && err)
-		*err = r->err;
-	return r->done ? r->rc : 0;
+	return r->t.size;
 }
 
-int bento_layer_reader_feed(struct bento_layer_reader *r, const void *p, size_t n,
+struct bento_hasher *bento_layer_reader_hasher(struct bento_layer_reader *r)
+{
+	return r->lh;
+}
+
+int bento_layer_reader_feed(struct bento_layer_reader *r, const void *buf, size_t n,
 			    struct bento_error *err)
 {
-	int rc;
+	const unsigned char *p = buf;
+	struct bento_error e;
+	int rc = 0;
 
-	pthread_mutex_lock(&r->mu);
-	if (r->eof) {
-		pthread_mutex_unlock(&r->mu);
-		return bento_error_set(err, BENTO_E_USAGE, "%s: fed after finish", r->what);
+	if (r->rc) {
+		if (err)
+			*err = r->err;
+		return r->rc;
 	}
-	if (!r->done && n) {
-		r->p = p;
-		r->avail = n;
-		pthread_cond_broadcast(&r->cv);
-		while (r->avail && !r->done)
-			pthread_cond_wait(&r->cv, &r->mu);
-		r->avail = 0;
+	if (r->diagnosing)
+		return diag_take(r, p, n, 0, err);
+	bento_error_clear(&e);
+	while (n && rc == 0) {
+		const struct tar_ent *x;
+		uint64_t hend, dend, k;
+
+		if (r->off >= r->t.size) {
+			rc = bento_error_set(&e, BENTO_E_VERIFY,
+					     "%s: more than the %llu bytes of the layer bento.json makes",
+					     r->l->title, (unsigned long long)r->t.size);
+			break;
+		}
+		if (r->cur == r->t.n) {
+			k = r->t.size - r->off < n ? r->t.size - r->off : n;
+			if (!all_zero(p, (size_t)k))
+				return diag_start(r, NULL, (size_t)(r->off - r->t.trailer), p, n, err);
+			bento_hasher_update(r->lh, p, (size_t)k);
+			r->off += k, p += k, n -= (size_t)k;
+			continue;
+		}
+		x = &r->t.e[r->cur];
+		hend = x->off + x->hlen;
+		dend = hend + (x->file ? x->file->size : 0);
+		if (r->off < hend) {
+			size_t at = (size_t)(r->off - x->off);
+			k = hend - r->off < n ? hend - r->off : n;
+			if (memcmp(p, x->hdr + at, (size_t)k) != 0)
+				return diag_start(r, x->hdr, at, p, n, err);
+			bento_hasher_update(r->lh, p, (size_t)k);
+		} else if (r->off < dend) {
+			k = dend - r->off < n ? dend - r->off : n;
+			if (r->w)
+				rc = bento_blob_write2(r->w, p, (size_t)k, r->lh, &e);
+			else
+				bento_hasher_update2(r->lh, r->fh, p, (size_t)k);
+		} else {
+			k = x->end - r->off < n ? x->end - r->off : n;
+			if (!all_zero(p, (size_t)k)) {
+				rc = bento_error_set(&e, BENTO_E_VERIFY,
+						     "%s: %s: the padding after its data is not zero",
+						     r->l->title, x->path);
+				break;
+			}
+			bento_hasher_update(r->lh, p, (size_t)k);
+		}
+		if (rc)
+			break;
+		r->off += k, p += k, n -= (size_t)k;
+		if (r->off == hend && x->file && !r->in_file)
+			rc = file_begin(r, x, &e);
+		if (rc == 0 && r->off == dend && r->in_file)
+			rc = file_end(r, x, &e);
+		if (r->off == x->end)
+			r->cur++;
 	}
-	rc = reader_result(r, err);
-	pthread_mutex_unlock(&r->mu);
+	if (rc) {
+		reader_fail(r, rc, &e);
+		if (err)
+			*err = e;
+	}
 	return rc;
 }
 
-static void reader_stop(struct bento_layer_reader *r)
+int bento_layer_reader_finish(struct bento_layer_reader *r, const struct bento_digest *verified,
+			      struct bento_error *err)
 {
-	if (r->joined)
-		return;
-	pthread_mutex_lock(&r->mu);
-	r->eof = true;
-	pthread_cond_broadcast(&r->cv);
-	pthread_mutex_unlock(&r->mu);
-	pthread_join(r->th, NULL);
-	r->joined = true;
-}
+	if (!r->rc && r->diagnosing)
+		return diag_take(r, NULL, 0, 1, err);
+	if (!r->rc && r->off < r->t.size) {
+		struct bento_error e;
+		const char *where = r->cur < r->t.n ? r->t.e[r->cur].path : "the end-of-archive marker";
 
-int bento_layer_reader_finish(struct bento_layer_reader *r, struct bento_error *err)
-{
-	int rc;
-
-	reader_stop(r);
-	pthread_mutex_lock(&r->mu);
-	rc = reader_result(r, err);
-	pthread_mutex_unlock(&r->mu);
-	return rc;
+		bento_error_set(&e, BENTO_E_VERIFY, "%s: truncated: %llu of %llu bytes (cut in %s)",
+				r->l->title, (unsigned long long)r->off,
+				(unsigned long long)r->t.size, where);
+		reader_fail(r, -BENTO_E_VERIFY, &e);
+	}
+	if (r->rc) {
+		if (err)
+			*err = r->err;
+		return r->rc;
+	}
+	/* These are the canonical bytes: a later push or containerize need not hash them again. */
+	if (verified)
+		(void)bento_store_layer_cache_put(r->s, &r->t.key, verified, r->t.size, NULL);
+	return 0;
 }
 
 void bento_layer_reader_free(struct bento_layer_reader *r)
 {
 	if (!r)
 		return;
-	reader_stop(r);
-	pthread_mutex_destroy(&r->mu);
-	pthread_cond_destroy(&r->cv);
-	free(r->what);
+	bento_blob_writer_abort(r->w);
+	bento_hasher_free(r->lh);
+	bento_hasher_free(r->fh);
+	bento_buf_release(&r->diag);
+	tar_plan_release(&r->t);
 	free(r);
 }

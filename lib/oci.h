@@ -97,12 +97,6 @@ void bento_layers_plan(const struct bento_manifest *m, struct bento_layer **out,
 void bento_model_layers_plan(const struct bento_model *m, struct bento_layer **out, size_t *n);
 void bento_layers_free(struct bento_layer *l, size_t n);	/* NULL ok */
 
-/*
- * A model's files as bundle entries ("models/NAME/PATH", sorted), for
- * bento_layer_reader_new when pulling a model.  Free with bento_entries_free.
- */
-void bento_model_entries(const struct bento_model *m, struct bento_entry **out, size_t *n);
-
 /* 1 when every file of the layer is in the store (a pull can skip it), else 0. */
 int bento_layer_present(const struct bento_store *s, const struct bento_layer *l);
 
@@ -179,39 +173,53 @@ int bento_model_artifact_manifest(const struct bento_model *m, const char *json,
 				  struct bento_buf *out, struct bento_error *err);
 
 /*
- * Pull side: unpack one layer's tar bytes, pushed in as they arrive.
+ * Pull side: check one layer's bytes, pushed in as they arrive, against
+ * the canonical bytes of plan layer l (made from bento.json exactly as for
+ * push), and unpack its files into stage.
  *
- * entries (sorted, as bento_manifest_entries / bento_model_entries give
- * them) are what bento.json lists; seen (n bytes, the caller's) gets
- * seen[i] = 1 for each entries[i] the layer delivered.  Every tar entry
- * must be "bento" or under "bento/"; directories are accepted only when
- * they are "bento" or a parent of a listed file; files must be listed,
- * not yet seen, and have the listed size and exec bit; their data is
- * hashed while it streams into a blob writer and joins stage only when the
- * digest matches (files already in the store are hashed, not written).
- * Anything else is refused: -BENTO_E_UNSAFE for an entry that is not
- * allowed ("../", absolute, outside bento/, not listed, a duplicate, a
- * link or device), -BENTO_E_VERIFY for content that does not match
- * ("models/iris/w.bin: digest mismatch: …") or a truncated tar.  Nothing
- * reaches blobs/ until the caller commits stage.
+ * A layer is accepted only when it is, byte for byte, the layer bento
+ * makes: every tar header exactly, zero padding, the end-of-archive
+ * marker, nothing after it (bento-registry(5)).  File data is hashed
+ * while it streams into a blob writer, together with the layer's digest
+ * in one pass (bento_hasher_update2), and joins stage only when it
+ * matches bento.json; files already in the store are hashed, not written.
+ * Nothing is buffered beyond the caller's chunk, and nothing reaches
+ * blobs/ until the caller commits stage.
  *
- * The tar is parsed by lib/archive.c's defensive reader on a helper
- * thread fed through a small hand-off: feed() returns when the reader has
- * taken all of p, so memory stays flat and nothing is buffered on disk.
- * what names the layer in messages.  s, stage, entries and seen are
- * borrowed until bento_layer_reader_free.
+ * Where the bytes differ from a header, they are read with lib/archive.c's
+ * defensive reader to say how: -BENTO_E_UNSAFE for an entry that is not
+ * allowed ("../", absolute, outside bento/, not in this layer, delivered
+ * twice, a link or device); -BENTO_E_VERIFY for a listed entry of the
+ * wrong size or mode, out of order, or whose header bytes differ (mtime,
+ * owner, format), for a compressed layer, for garbage.  Also
+ * -BENTO_E_VERIFY: content that does not match ("models/iris/w.bin:
+ * digest mismatch: …"), padding that is not zero, a truncated layer, bytes
+ * past its end.  l->title names the layer in messages.  s, stage and l
+ * are borrowed until bento_layer_reader_free.
  */
 struct bento_layer_reader;
 int bento_layer_reader_new(struct bento_store *s, struct bento_blob_stage *stage,
-			   const char *what, const struct bento_entry *entries, size_t n,
-			   unsigned char *seen, struct bento_layer_reader **out,
+			   const struct bento_layer *l, struct bento_layer_reader **out,
 			   struct bento_error *err);
+/* The canonical layer's size in bytes (compare it with the descriptor's before fetching). */
+uint64_t bento_layer_reader_size(const struct bento_layer_reader *r);
+/*
+ * The hasher every fed byte goes into: the blob's digest.  Hand it to
+ * bento_target_blob_get as the sink's own hasher; nothing else may use it.
+ */
+struct bento_hasher *bento_layer_reader_hasher(struct bento_layer_reader *r);
 /* Push n bytes; 0, or the reader's error (which stays: later calls return it too). */
 int bento_layer_reader_feed(struct bento_layer_reader *r, const void *p, size_t n,
 			    struct bento_error *err);
-/* The end of the bytes: 0 when the layer was a complete, valid tar, else the error. */
-int bento_layer_reader_finish(struct bento_layer_reader *r, struct bento_error *err);
-/* Stops the helper thread (a layer not finished is abandoned); NULL ok. */
+/*
+ * The end of the bytes: 0 when the layer was complete and canonical, else
+ * the error.  verified (may be NULL) is the blob digest the bytes were
+ * checked against; on success it goes into the store's layer cache, so a
+ * later push or containerize of these files need not hash them.
+ */
+int bento_layer_reader_finish(struct bento_layer_reader *r, const struct bento_digest *verified,
+			      struct bento_error *err);
+/* Drops whatever a layer not finished had staged of its current file; NULL ok. */
 void bento_layer_reader_free(struct bento_layer_reader *r);
 
 #endif

@@ -358,29 +358,15 @@ out:
 	return rc;
 }
 
-struct feed_ctx {
-	struct bento_layer_reader *r;
-};
-
 static int feed_sink(void *ctx, const void *p, size_t n, struct bento_error *err)
 {
-	return bento_layer_reader_feed(((struct feed_ctx *)ctx)->r, p, n, err);
-}
-
-static void mark_seen(const struct bento_layer *l, const struct bento_entry *e, size_t n,
-		      unsigned char *seen)
-{
-	for (size_t i = 0; i < l->n_files; i++) {
-		const struct bento_entry *it = bento_entries_find(e, n, l->files[i].path);
-		if (it)
-			seen[it - e] = 1;
-	}
+	return bento_layer_reader_feed(ctx, p, n, err);
 }
 
 /*
  * Layers are fetched in parallel, one target session per worker (a
  * session is not shared between threads); each file lands in the shared
- * stage, and each plan entry is touched by exactly one worker.
+ * stage, and each plan layer is touched by exactly one worker.
  */
 struct pull_job {
 	struct bento_store *s;
@@ -388,9 +374,6 @@ struct pull_job {
 	const struct bento_target_opts *o;
 	const json_t *layers;
 	struct bento_layer *plan;
-	const struct bento_entry *e;
-	size_t n;
-	unsigned char *seen;
 	struct bento_blob_stage *stage;
 	atomic_size_t next;
 	atomic_int failed;
@@ -405,7 +388,7 @@ static int pull_one(struct pull_job *j, struct bento_target *t, size_t i, struct
 {
 	const json_t *l = json_array_get(j->layers, i);
 	const char *ds = bento_json_str(l, "digest");
-	struct feed_ctx fc = { 0 };
+	struct bento_layer_reader *r;
 	struct bento_digest d;
 	long long size;
 	int rc;
@@ -413,19 +396,24 @@ static int pull_one(struct pull_job *j, struct bento_target *t, size_t i, struct
 	if (!ds || bento_digest_parse(ds, &d, err) || bento_json_int(l, "size", &size) || size < 0)
 		return bento_error_set(err, BENTO_E_VERIFY, "layer %zu: bad descriptor", i);
 	if (bento_layer_present(j->s, &j->plan[i])) {
-		mark_seen(&j->plan[i], j->e, j->n, j->seen);
 		pthread_mutex_lock(&j->lock);
 		j->skipped++;
 		pthread_mutex_unlock(&j->lock);
 		return 0;
 	}
-	if ((rc = bento_layer_reader_new(j->s, j->stage, j->plan[i].title, j->e, j->n, j->seen,
-					 &fc.r, err)))
+	if ((rc = bento_layer_reader_new(j->s, j->stage, &j->plan[i], &r, err)))
 		return rc;
-	rc = bento_target_blob_get(t, &d, (uint64_t)size, feed_sink, &fc, NULL, err);
+	if ((uint64_t)size != bento_layer_reader_size(r))
+		rc = bento_error_set(err, BENTO_E_VERIFY,
+				     "layer %s: the manifest says %lld bytes, bento.json makes %llu",
+				     j->plan[i].title, size,
+				     (unsigned long long)bento_layer_reader_size(r));
 	if (rc == 0)
-		rc = bento_layer_reader_finish(fc.r, err);
-	bento_layer_reader_free(fc.r);
+		rc = bento_target_blob_get(t, &d, (uint64_t)size, feed_sink, r,
+					   bento_layer_reader_hasher(r), err);
+	if (rc == 0)
+		rc = bento_layer_reader_finish(r, &d, err);
+	bento_layer_reader_free(r);
 	return rc;
 }
 
@@ -467,16 +455,15 @@ static void *pull_worker(void *arg)
 	return NULL;
 }
 
-/* Download (or skip) every layer into stage, checking each against the plan from bento.json. */
+/* Download (or skip) every layer into stage, each checked against the plan from bento.json. */
 static int pull_layers(struct bento_store *s, const struct bento_target_ref *ref,
 		       const struct bento_target_opts *o, const json_t *man,
-		       struct bento_layer *plan, size_t n_plan, const struct bento_entry *e,
-		       size_t n, struct bento_blob_stage *stage, size_t *skipped,
-		       struct bento_target_stats *stats, struct bento_error *err)
+		       struct bento_layer *plan, size_t n_plan, struct bento_blob_stage *stage,
+		       size_t *skipped, struct bento_target_stats *stats, struct bento_error *err)
 {
 	struct pull_job j = {
 		.s = s, .ref = ref, .o = o, .layers = json_object_get(man, "layers"), .plan = plan,
-		.e = e, .n = n, .stage = stage,
+		.stage = stage,
 	};
 	size_t nt = bento_cpus(4);
 
@@ -484,7 +471,6 @@ static int pull_layers(struct bento_store *s, const struct bento_target_ref *ref
 		return bento_error_set(err, BENTO_E_VERIFY,
 				       "the manifest has %zu layers but bento.json makes %zu",
 				       json_array_size(j.layers), n_plan);
-	j.seen = bento_xcalloc(n + 1, 1);
 	atomic_init(&j.next, 0);
 	atomic_init(&j.failed, 0);
 	pthread_mutex_init(&j.lock, NULL);
@@ -494,11 +480,6 @@ static int pull_layers(struct bento_store *s, const struct bento_target_ref *ref
 	pthread_mutex_destroy(&j.lock);
 	*skipped = j.skipped;
 	add_stats(stats, &j.stats);
-	for (size_t i = 0; j.rc == 0 && i < n; i++)
-		if (!j.seen[i])
-			j.rc = bento_error_set(&j.err, BENTO_E_VERIFY,
-					       "%s: listed in bento.json but in no layer", e[i].path);
-	free(j.seen);
 	if (j.rc && err)
 		*err = j.err;
 	return j.rc;
@@ -515,7 +496,6 @@ int bento_pull(struct bento_store *s, enum bento_kind kind, const struct bento_t
 	struct bento_buf man = BENTO_BUF_INIT, config = BENTO_BUF_INIT;
 	struct bento_attachment *sigs = NULL, *atts = NULL;
 	size_t n_sigs = 0, n_atts = 0, n = 0, skipped = 0;
-	struct bento_entry *e = NULL;
 	struct bento_blob_stage *stage = NULL;
 	struct object obj = { .kind = kind };
 	struct bento_digest md, cd;
@@ -545,7 +525,6 @@ int bento_pull(struct bento_store *s, enum bento_kind kind, const struct bento_t
 		if ((rc = bento_manifest_parse(config.buf, config.len, "bento.json", &obj.bento, err)))
 			goto bad;
 		bento_layers_plan(obj.bento, &obj.layers, &obj.n_layers);
-		bento_manifest_entries(obj.bento, &e, &n);
 		if ((rc = fetch_referrers(t, &md, &sigs, &n_sigs, &atts, &n_atts, err)))
 			goto out;
 		/* Trust is settled before a single layer is fetched. */
@@ -560,10 +539,11 @@ int bento_pull(struct bento_store *s, enum bento_kind kind, const struct bento_t
 		if ((rc = bento_model_parse(config.buf, config.len, "model.json", &obj.model, err)))
 			goto bad;
 		bento_model_layers_plan(obj.model, &obj.layers, &obj.n_layers);
-		bento_model_entries(obj.model, &e, &n);
 	}
+	for (size_t i = 0; i < obj.n_layers; i++)
+		n += obj.layers[i].n_files;
 	stage = bento_blob_stage_new(s);
-	if ((rc = pull_layers(s, ref, o, mj, obj.layers, obj.n_layers, e, n, stage, &skipped,
+	if ((rc = pull_layers(s, ref, o, mj, obj.layers, obj.n_layers, stage, &skipped,
 			      &layer_stats, err)))
 		goto out;
 	char cds[BENTO_DIGEST_STRLEN];
@@ -624,7 +604,6 @@ out:
 	json_decref(details);
 	json_decref(mj);
 	bento_blob_stage_free(stage);
-	bento_entries_free(e, n);
 	bento_attachments_free(sigs, n_sigs);
 	bento_attachments_free(atts, n_atts);
 	object_release(&obj);

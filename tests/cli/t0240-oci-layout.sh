@@ -168,6 +168,33 @@ open(p, \"wb\").write(b)" "bad/blobs/sha256/$layer" &&
 	grep -qi digest err
 '
 
+test_expect_success 'a layer repacked by GNU tar (the same files, other headers): exit 3, store unchanged' '
+	cp -r lay repack && mkdir rp &&
+	layer=$(jget raw.json layers.0.digest | cut -c8-) &&
+	tar -xf "repack/blobs/sha256/$layer" -C rp &&
+	tar --sort=name -b 1 -cf rp.tar -C rp bento &&
+	python3 -c "
+import hashlib, json
+t = open(\"rp.tar\", \"rb\").read()
+th = hashlib.sha256(t).hexdigest()
+open(\"repack/blobs/sha256/\" + th, \"wb\").write(t)
+m = json.load(open(\"raw.json\"))
+m[\"layers\"][0][\"digest\"] = \"sha256:\" + th
+m[\"layers\"][0][\"size\"] = len(t)
+b = json.dumps(m).encode()
+h = hashlib.sha256(b).hexdigest()
+open(\"repack/blobs/sha256/\" + h, \"wb\").write(b)
+idx = json.load(open(\"repack/index.json\"))
+idx[\"manifests\"].append({\"mediaType\": \"application/vnd.oci.image.manifest.v1+json\",
+    \"digest\": \"sha256:\" + h, \"size\": len(b),
+    \"annotations\": {\"org.opencontainers.image.ref.name\": \"rp\"}})
+json.dump(idx, open(\"repack/index.json\", \"w\"))
+" &&
+	export BENTO_HOME=$TMP/p6 && bento list > /dev/null &&
+	refused 3 bento pull "oci:$TMP/repack:rp" &&
+	grep -q "code: bento: the tar header is not bento.s" err
+'
+
 test_expect_success 'a layout manifest over 4 MiB: exit 3, store unchanged' '
 	cp -r lay huge &&
 	python3 -c "

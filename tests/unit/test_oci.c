@@ -1,4 +1,5 @@
 /* Unit tests: the OCI mapping - layer plan, layer bytes, source, cache, manifest, unpack. */
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <stdint.h>
@@ -142,28 +143,71 @@ static void raw_end(struct bento_buf *b)
 }
 
 /* Unpack bytes into a fresh stage of s; returns the rc, message in *err. */
-static int unpack_bytes(struct bento_store *s, const struct bento_entry *e, size_t n,
-			unsigned char *seen, const void *p, size_t len, size_t chunk, int commit,
-			struct bento_error *err)
+/* Fix up the checksum of a ustar header block after editing it. */
+static void rechecksum(unsigned char *h)
+{
+	unsigned sum = 0;
+
+	memset(h + 148, ' ', 8);
+	for (size_t i = 0; i < 512; i++)
+		sum += h[i];
+	snprintf((char *)h + 148, 8, "%06o", sum);
+}
+
+/* Offset of the 512-byte header block whose name field is name, or -1. */
+static long find_header(const struct bento_buf *b, const char *name)
+{
+	for (size_t off = 0; off + 512 <= b->len; off += 512)
+		if (strncmp(b->buf + off, name, 100) == 0 && b->buf[off + 257] == 'u')
+			return (long)off;
+	return -1;
+}
+
+/*
+ * Feed len bytes to a reader for layer l in chunk-sized pieces; *fed
+ * (optional) gets the digest of what went into the reader's hasher.
+ * finish gets verified; with commit the stage goes into blobs/.
+ */
+static int unpack_bytes(struct bento_store *s, const struct bento_layer *l, const void *p,
+			size_t len, size_t chunk, const struct bento_digest *verified, int commit,
+			struct bento_digest *fed, struct bento_error *err)
 {
 	struct bento_blob_stage *st = bento_blob_stage_new(s);
 	struct bento_layer_reader *r;
+	struct bento_digest d;
 	const char *c = p;
 	int rc;
 
 	bento_error_clear(err);
-	if ((rc = bento_layer_reader_new(s, st, "layer", e, n, seen, &r, err)))
+	if ((rc = bento_layer_reader_new(s, st, l, &r, err)))
 		goto out;
 	for (size_t off = 0; off < len && !rc; off += chunk)
 		rc = bento_layer_reader_feed(r, c + off, len - off < chunk ? len - off : chunk, err);
+	bento_hasher_final(bento_layer_reader_hasher(r), &d);
+	if (fed)
+		*fed = d;
 	if (!rc)
-		rc = bento_layer_reader_finish(r, err);
+		rc = bento_layer_reader_finish(r, verified, err);
 	bento_layer_reader_free(r);
 	if (!rc && commit)
 		rc = bento_blob_stage_commit(st, err);
 out:
 	bento_blob_stage_free(st);
 	return rc;
+}
+
+/* Files in dir whose name starts with prefix. */
+static int count_prefixed(const char *dir, const char *prefix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	while (d && (de = readdir(d)))
+		n += strncmp(de->d_name, prefix, strlen(prefix)) == 0;
+	if (d)
+		closedir(d);
+	return n;
 }
 
 static void test_cap(void)
@@ -546,137 +590,218 @@ int main(void)
 
 	/* ---- unpack into an empty store ---- */
 	{
-		struct bento_entry *e;
-		size_t ne, all = 0;
-		unsigned char *seen;
+		struct bento_layer *lp = NULL;
+		size_t nlp = 0, all = 0;
 		int good = 1;
 
 		p = path_in(base, "store2");
 		rc = bento_store_open(p, &s2, &err);
 		free(p);
 		ok(rc == 0, "second store opens");
-		bento_manifest_entries(m, &e, &ne);
-		seen = calloc(ne, 1);
 		is_int(bento_layer_present(s2, &l[0]), 0, "present: empty store lacks the files");
 		for (size_t i = 0; i < n; i++) {
-			rc = unpack_bytes(s2, e, ne, seen, bytes[i].buf, bytes[i].len,
-					  i == 2 ? 1 << 20 : 777, 1, &err);
+			struct bento_digest fed;
+			rc = unpack_bytes(s2, &l[i], bytes[i].buf, bytes[i].len, i == 2 ? 1 << 20 : 777,
+					  &l[i].digest, 1, &fed, &err);
 			ok(rc == 0, "unpack layer %zu: %s", i, rc ? err.msg : "ok");
+			ok(bento_digest_eq(&fed, &l[i].digest),
+			   "unpack layer %zu: the reader's hasher has the layer's digest", i);
 		}
-		for (size_t i = 0; i < ne; i++) {
-			struct bento_digest d;
-			char *bp = bento_blob_path(s2, &e[i].file->digest);
-			all += seen[i];
-			if (bento_digest_path(bp, &d, NULL, NULL) || !bento_digest_eq(&d, &e[i].file->digest))
-				good = 0;
-			free(bp);
+		for (size_t i = 0; i < n; i++) {
+			for (size_t k = 0; k < l[i].n_files; k++) {
+				const struct bento_file *f = l[i].files[k].file;
+				struct bento_digest d;
+				char *bp = bento_blob_path(s2, &f->digest);
+				if (bento_digest_path(bp, &d, NULL, NULL) || !bento_digest_eq(&d, &f->digest))
+					good = 0;
+				all++;
+				free(bp);
+			}
 		}
-		is_int((long long)all, (long long)ne, "unpack: every entry seen");
-		ok(good, "unpack: the second store has every blob, content verified");
+		ok(good && all >= 5, "unpack: the second store has every blob (%zu), content verified", all);
 		is_int(bento_layer_present(s2, &l[2]), 1, "present: after unpacking");
+		/* The pulled layers' digests are cached: a push from s2 hashes nothing. */
+		bento_layers_plan(m, &lp, &nlp);
+		rc = 1;
+		for (size_t i = 0; i < nlp && rc == 1; i++)
+			if ((rc = bento_layer_digest_cached(s2, &lp[i], &err)) == 1 &&
+			    !bento_digest_eq(&lp[i].digest, &l[i].digest))
+				rc = 0;
+		is_int(rc, 1, "unpack: the store's layer cache knows every pulled layer's digest");
+		bento_layers_free(lp, nlp);
 
-		/* Again into s2: files present are hashed, not written; a delivered-twice file is refused. */
-		memset(seen, 0, ne);
-		rc = unpack_bytes(s2, e, ne, seen, bytes[0].buf, bytes[0].len, 4096, 1, &err);
-		ok(rc == 0, "unpack again over present blobs");
-		rc = unpack_bytes(s2, e, ne, seen, bytes[0].buf, bytes[0].len, 4096, 1, &err);
-		ok(rc == -BENTO_E_UNSAFE && strstr(err.msg, "delivered twice"),
-		   "unpack: a file already delivered is refused: %s", err.msg);
+		/* Again into s2: files present are hashed, not written. */
+		rc = unpack_bytes(s2, &l[2], bytes[2].buf, bytes[2].len, 65536, NULL, 1, NULL, &err);
+		ok(rc == 0, "unpack again over present blobs: %s", rc ? err.msg : "ok");
 
-		/* A flipped byte in file data, into a third, empty store. */
+		p = path_in(base, "store3");
+		bento_store_open(p, &s3, &err);
+		free(p);
+		/* A flipped byte in file data, into a third, empty store, and over a present blob. */
 		{
 			struct bento_buf bad = BENTO_BUF_INIT;
 
-			p = path_in(base, "store3");
-			bento_store_open(p, &s3, &err);
-			free(p);
 			bento_buf_add(&bad, bytes[2].buf, bytes[2].len);
 			bad.buf[2048 + 1000000] ^= 1;
-			memset(seen, 0, ne);
-			rc = unpack_bytes(s3, e, ne, seen, bad.buf, bad.len, 65536, 1, &err);
+			rc = unpack_bytes(s3, &l[2], bad.buf, bad.len, 65536, NULL, 1, NULL, &err);
 			ok(rc == -BENTO_E_VERIFY && strstr(err.msg, "models/clf/big.bin") &&
 			   strstr(err.msg, "digest mismatch"),
 			   "flipped byte: VERIFY naming the file: %s", err.msg);
 			ok(!bento_blob_has(s3, &l[2].files[0].file->digest), "flipped byte: nothing stored");
-			memset(seen, 0, ne);
-			rc = unpack_bytes(s2, e, ne, seen, bad.buf, bad.len, 65536, 1, &err);
+			rc = unpack_bytes(s2, &l[2], bad.buf, bad.len, 65536, NULL, 1, NULL, &err);
 			ok(rc == -BENTO_E_VERIFY && strstr(err.msg, "models/clf/big.bin"),
 			   "flipped byte over a present blob: VERIFY too");
-			/* truncated */
-			memset(seen, 0, ne);
-			rc = unpack_bytes(s3, e, ne, seen, bytes[1].buf, bytes[1].len - 1100, 512, 1, &err);
-			is_int(rc, -BENTO_E_VERIFY, "truncated layer: VERIFY (%s)", err.msg);
+			rc = unpack_bytes(s3, &l[1], bytes[1].buf, bytes[1].len - 1100, 512, NULL, 1, NULL, &err);
+			ok(rc == -BENTO_E_VERIFY && strstr(err.msg, "truncated"),
+			   "truncated layer: VERIFY: %s", err.msg);
+			rc = unpack_bytes(s3, &l[1], "", 0, 512, NULL, 1, NULL, &err);
+			ok(rc == -BENTO_E_VERIFY && strstr(err.msg, "truncated"),
+			   "empty input: VERIFY: %s", err.msg);
 			bento_buf_release(&bad);
 		}
 
-		/* Hostile layers. */
+		/* Hostile entries where bento/models should come, after the canonical "bento/". */
 		{
 			static const struct {
 				const char *name;
 				char type;
+				int code;
 				const char *want;
 			} cases[] = {
-				{ "bento/src/evil.py", '0', "not listed" },
-				{ "bento/../x", '0', "'..'" },
-				{ "../bento/src/run.sh", '0', "'..'" },
-				{ "etc/passwd", '0', "not under bento/" },
-				{ "/bento/src/run.sh", '0', "absolute" },
-				{ "bento/zzz", '5', "directory not in the manifest" },
-				{ "bento/src/run.sh", '2', "symbolic link" },
+				{ "bento/src/evil.py", '0', -BENTO_E_UNSAFE, "not listed" },
+				{ "bento/../x", '0', -BENTO_E_UNSAFE, "'..'" },
+				{ "../bento/src/run.sh", '0', -BENTO_E_UNSAFE, "'..'" },
+				{ "etc/passwd", '0', -BENTO_E_UNSAFE, "not under bento/" },
+				{ "/bento/src/run.sh", '0', -BENTO_E_UNSAFE, "absolute" },
+				{ "bento/zzz", '5', -BENTO_E_UNSAFE, "directory not in the manifest" },
+				{ "bento/src/run.sh", '2', -BENTO_E_UNSAFE, "symbolic link" },
+				{ "bento/", '5', -BENTO_E_UNSAFE, "delivered twice" },
+				{ "bento/models/clf/", '5', -BENTO_E_VERIFY, "out of order" },
 			};
+			ok(find_header(&bytes[1], "bento/") == 0 && bytes[1].buf[156] == '5' &&
+			   find_header(&bytes[1], "bento/models/") == 512,
+			   "the model layer starts with the 512-byte headers of bento/ and bento/models/");
 			for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 				struct bento_buf t = BENTO_BUF_INIT;
 
-				raw_entry(&t, "bento/", '5', NULL, 0);
+				bento_buf_add(&t, bytes[1].buf, 512);
 				raw_entry(&t, cases[i].name, cases[i].type, "x", cases[i].type == '0');
 				raw_end(&t);
-				memset(seen, 0, ne);
-				rc = unpack_bytes(s3, e, ne, seen, t.buf, t.len, 100, 1, &err);
-				ok(rc == -BENTO_E_UNSAFE && strstr(err.msg, cases[i].want),
+				rc = unpack_bytes(s3, &l[1], t.buf, t.len, 100, NULL, 1, NULL, &err);
+				ok(rc == cases[i].code && strstr(err.msg, cases[i].want),
 				   "hostile entry %s: refused: %s", cases[i].name, err.msg);
 				bento_buf_release(&t);
 			}
-			/* an extra entry after good ones, and a size that disagrees */
-			{
-				struct bento_buf t = BENTO_BUF_INIT;
-				bento_buf_add(&t, bytes[1].buf, bytes[1].len - 1024);
-				raw_entry(&t, "bento/models/clf/extra.bin", '0', "x", 1);
-				raw_end(&t);
-				memset(seen, 0, ne);
-				rc = unpack_bytes(s3, e, ne, seen, t.buf, t.len, 1000, 1, &err);
-				ok(rc == -BENTO_E_UNSAFE && strstr(err.msg, "extra.bin"),
-				   "extra entry after a good layer: refused: %s", err.msg);
-				bento_buf_reset(&t);
-				raw_entry(&t, "bento/models/clf/config.json", '0', "{}", 2);
-				raw_end(&t);
-				memset(seen, 0, ne);
-				rc = unpack_bytes(s3, e, ne, seen, t.buf, t.len, 1000, 1, &err);
-				ok(rc == -BENTO_E_VERIFY && strstr(err.msg, "size mismatch"),
-				   "listed file with the wrong size: VERIFY: %s", err.msg);
-				bento_buf_reset(&t);
-				bento_buf_adds(&t, "this is not a tar archive at all, not even close.");
-				rc = unpack_bytes(s3, e, ne, seen, t.buf, t.len, 1000, 1, &err);
-				ok(rc < 0, "garbage: refused: %s", err.msg);
-				rc = unpack_bytes(s3, e, ne, seen, "", 0, 1000, 1, &err);
-				ok(rc < 0, "empty input: refused: %s", err.msg);
-				bento_buf_release(&t);
-			}
-			ok(!bento_blob_has(s3, &l[1].files[0].file->digest), "refused layers stored nothing");
 		}
-		/* A reader freed before finishing stops cleanly. */
+		/* Entries in the wrong place, or not bento's bytes. */
+		{
+			struct bento_buf t = BENTO_BUF_INIT;
+			long cfg = find_header(&bytes[1], "bento/models/clf/config.json");
+			long req = find_header(&bytes[0], "bento/env/requirements.txt");
+			long run = find_header(&bytes[0], "bento/src/run.sh");
+
+			ok(cfg > 0 && req > 0 && run > 0, "headers found: config.json %ld, requirements %ld, run.sh %ld",
+			   cfg, req, run);
+			/* an extra entry after a good layer */
+			bento_buf_add(&t, bytes[1].buf, bytes[1].len - 1024);
+			raw_entry(&t, "bento/models/clf/extra.bin", '0', "x", 1);
+			raw_end(&t);
+			rc = unpack_bytes(s3, &l[1], t.buf, t.len, 1000, NULL, 1, NULL, &err);
+			ok(rc == -BENTO_E_UNSAFE && strstr(err.msg, "extra.bin") && strstr(err.msg, "not listed"),
+			   "extra entry after a good layer: UNSAFE: %s", err.msg);
+			/* the same file again */
+			bento_buf_reset(&t);
+			bento_buf_add(&t, bytes[1].buf, bytes[1].len - 1024);
+			bento_buf_add(&t, bytes[1].buf + cfg, 1024);
+			raw_end(&t);
+			rc = unpack_bytes(s3, &l[1], t.buf, t.len, 1000, NULL, 1, NULL, &err);
+			ok(rc == -BENTO_E_UNSAFE && strstr(err.msg, "delivered twice"),
+			   "a file delivered twice: UNSAFE: %s", err.msg);
+			/* a listed file with the wrong size */
+			bento_buf_reset(&t);
+			bento_buf_add(&t, bytes[1].buf, (size_t)cfg);
+			raw_entry(&t, "bento/models/clf/config.json", '0', "{}", 2);
+			raw_end(&t);
+			rc = unpack_bytes(s3, &l[1], t.buf, t.len, 1000, NULL, 1, NULL, &err);
+			ok(rc == -BENTO_E_VERIFY && strstr(err.msg, "size mismatch"),
+			   "listed file with the wrong size: VERIFY: %s", err.msg);
+			/* an executable without its exec bit */
+			bento_buf_reset(&t);
+			bento_buf_add(&t, bytes[0].buf, (size_t)run);
+			raw_entry(&t, "bento/src/run.sh", '0', "#!/bin/sh\necho hi\n", 18);
+			raw_end(&t);
+			rc = unpack_bytes(s3, &l[0], t.buf, t.len, 1000, NULL, 1, NULL, &err);
+			ok(rc == -BENTO_E_VERIFY && strstr(err.msg, "mode mismatch"),
+			   "run.sh without its exec bit: VERIFY: %s", err.msg);
+			/* a listed file out of order */
+			bento_buf_reset(&t);
+			bento_buf_add(&t, bytes[0].buf, (size_t)req);
+			raw_entry(&t, "bento/src/lib/util.py", '0', "def answer():\n    return 42\n", 28);
+			raw_end(&t);
+			rc = unpack_bytes(s3, &l[0], t.buf, t.len, 1000, NULL, 1, NULL, &err);
+			ok(rc == -BENTO_E_VERIFY && strstr(err.msg, "out of order") &&
+			   strstr(err.msg, "requirements.txt"),
+			   "a file out of order: VERIFY naming the one expected: %s", err.msg);
+			/* the right entry, another mtime: not bento's bytes */
+			bento_buf_reset(&t);
+			bento_buf_add(&t, bytes[1].buf, bytes[1].len);
+			memcpy(t.buf + cfg + 136, "00000000001", 11);
+			rechecksum((unsigned char *)t.buf + cfg);
+			rc = unpack_bytes(s3, &l[1], t.buf, t.len, 1000, NULL, 1, NULL, &err);
+			ok(rc == -BENTO_E_VERIFY && strstr(err.msg, "config.json") &&
+			   strstr(err.msg, "not bento's") && strstr(err.msg, "byte 146"),
+			   "another mtime: VERIFY, the byte named: %s", err.msg);
+			/* padding that is not zero */
+			bento_buf_reset(&t);
+			bento_buf_add(&t, bytes[1].buf, bytes[1].len);
+			t.buf[cfg + 512 + 12 + 100] = 'x';
+			rc = unpack_bytes(s3, &l[1], t.buf, t.len, 1000, NULL, 1, NULL, &err);
+			ok(rc == -BENTO_E_VERIFY && strstr(err.msg, "padding"),
+			   "padding that is not zero: VERIFY: %s", err.msg);
+			/* a byte past the end */
+			bento_buf_reset(&t);
+			bento_buf_add(&t, bytes[1].buf, bytes[1].len);
+			bento_buf_addch(&t, 'x');
+			rc = unpack_bytes(s3, &l[1], t.buf, t.len, 1000, NULL, 1, NULL, &err);
+			ok(rc == -BENTO_E_VERIFY && strstr(err.msg, "more than"),
+			   "a byte past the end: VERIFY: %s", err.msg);
+			/* a zero where the end-of-archive marker should be... and then not */
+			bento_buf_reset(&t);
+			bento_buf_add(&t, bytes[1].buf, bytes[1].len);
+			t.buf[t.len - 600] = 1;
+			rc = unpack_bytes(s3, &l[1], t.buf, t.len, 1000, NULL, 1, NULL, &err);
+			ok(rc == -BENTO_E_VERIFY && strstr(err.msg, "end-of-archive"),
+			   "a damaged end-of-archive marker: VERIFY: %s", err.msg);
+			/* compressed, and garbage */
+			bento_buf_reset(&t);
+			bento_buf_add(&t, "\x1f\x8b\x08\x00", 4);
+			bento_buf_add(&t, bytes[1].buf, 2000);
+			rc = unpack_bytes(s3, &l[1], t.buf, t.len, 1000, NULL, 1, NULL, &err);
+			ok(rc == -BENTO_E_VERIFY && strstr(err.msg, "gzip"), "gzip: VERIFY: %s", err.msg);
+			bento_buf_reset(&t);
+			bento_buf_adds(&t, "this is not a tar archive at all, not even close.");
+			rc = unpack_bytes(s3, &l[1], t.buf, t.len, 1000, NULL, 1, NULL, &err);
+			ok(rc == -BENTO_E_VERIFY, "garbage: VERIFY: %s", err.msg);
+			bento_buf_release(&t);
+		}
+		ok(!bento_blob_has(s3, &l[1].files[0].file->digest) &&
+		   !bento_blob_has(s3, &l[0].files[0].file->digest), "refused layers stored nothing");
+		/* A reader freed mid-file leaves no staging file behind. */
 		{
 			struct bento_blob_stage *st = bento_blob_stage_new(s3);
 			struct bento_layer_reader *r;
-			memset(seen, 0, ne);
-			rc = bento_layer_reader_new(s3, st, "layer", e, ne, seen, &r, &err);
+			char *tmp = path_in(base, "store3/tmp");
+
+			rc = bento_layer_reader_new(s3, st, &l[2], &r, &err);
 			if (rc == 0)
-				rc = bento_layer_reader_feed(r, bytes[1].buf, 700, &err);
+				rc = bento_layer_reader_feed(r, bytes[2].buf, 1 << 20, &err);
+			is_int(count_prefixed(tmp, "blob."), 1, "mid-file: one staging file");
 			bento_layer_reader_free(r);
 			bento_blob_stage_free(st);
-			ok(rc == 0, "a reader abandoned mid-layer is freed cleanly");
+			ok(rc == 0 && count_prefixed(tmp, "blob.") == 0,
+			   "a reader abandoned mid-file is freed and its staging file removed");
+			free(tmp);
 		}
-		bento_entries_free(e, ne);
-		free(seen);
 	}
 
 	bento_layers_free(ml, nml);

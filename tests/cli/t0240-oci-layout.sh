@@ -19,6 +19,23 @@ H=127.0.0.1:$REG_r_PORT
 K=$XDG_CONFIG_HOME/bento/keys
 
 sha() { echo "sha256:$(sha256sum "$1" | cut -c1-64)"; }
+# blob_add DIR FILE: FILE as a blob of the layout DIR; prints its hex digest.
+blob_add() {
+	_h=$(sha256sum "$2" | cut -c1-64) && cp "$2" "$1/blobs/sha256/$_h" && echo "$_h"
+}
+# tag_add DIR TAG FILE: FILE as a manifest of the layout DIR, tagged TAG.
+tag_add() {
+	_h=$(blob_add "$1" "$3") &&
+	python3 - "$1/index.json" "$_h" "$(stat -c %s "$3")" "$2" <<-'PY'
+	import json, sys
+	p, h, n, tag = sys.argv[1:]
+	idx = json.load(open(p))
+	idx["manifests"].append({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+	    "digest": "sha256:" + h, "size": int(n),
+	    "annotations": {"org.opencontainers.image.ref.name": tag}})
+	json.dump(idx, open(p, "w"))
+	PY
+}
 skr() { timeout 60 skopeo inspect --raw "oci:$1"; }
 skd() { timeout 60 skopeo inspect --raw --tls-verify=false "docker://$1"; }
 
@@ -173,23 +190,13 @@ test_expect_success 'a layer repacked by GNU tar (the same files, other headers)
 	layer=$(jget raw.json layers.0.digest | cut -c8-) &&
 	tar -xf "repack/blobs/sha256/$layer" -C rp &&
 	tar --sort=name -b 1 -cf rp.tar -C rp bento &&
+	th=$(blob_add repack rp.tar) &&
 	python3 -c "
-import hashlib, json
-t = open(\"rp.tar\", \"rb\").read()
-th = hashlib.sha256(t).hexdigest()
-open(\"repack/blobs/sha256/\" + th, \"wb\").write(t)
+import json
 m = json.load(open(\"raw.json\"))
-m[\"layers\"][0][\"digest\"] = \"sha256:\" + th
-m[\"layers\"][0][\"size\"] = len(t)
-b = json.dumps(m).encode()
-h = hashlib.sha256(b).hexdigest()
-open(\"repack/blobs/sha256/\" + h, \"wb\").write(b)
-idx = json.load(open(\"repack/index.json\"))
-idx[\"manifests\"].append({\"mediaType\": \"application/vnd.oci.image.manifest.v1+json\",
-    \"digest\": \"sha256:\" + h, \"size\": len(b),
-    \"annotations\": {\"org.opencontainers.image.ref.name\": \"rp\"}})
-json.dump(idx, open(\"repack/index.json\", \"w\"))
-" &&
+m[\"layers\"][0].update(digest=\"sha256:$th\", size=$(stat -c %s rp.tar))
+json.dump(m, open(\"rp.json\", \"w\"))" &&
+	tag_add repack rp rp.json &&
 	export BENTO_HOME=$TMP/p6 && bento list > /dev/null &&
 	refused 3 bento pull "oci:$TMP/repack:rp" &&
 	grep -q "code: bento: the tar header is not bento.s" err
@@ -198,18 +205,11 @@ json.dump(idx, open(\"repack/index.json\", \"w\"))
 test_expect_success 'a layout manifest over 4 MiB: exit 3, store unchanged' '
 	cp -r lay huge &&
 	python3 -c "
-import hashlib, json
+import json
 m = json.load(open(\"raw.json\"))
 m[\"annotations\"][\"pad\"] = \"x\" * (5 << 20)
-b = json.dumps(m).encode()
-h = hashlib.sha256(b).hexdigest()
-open(\"huge/blobs/sha256/\" + h, \"wb\").write(b)
-idx = json.load(open(\"huge/index.json\"))
-idx[\"manifests\"].append({\"mediaType\": \"application/vnd.oci.image.manifest.v1+json\",
-    \"digest\": \"sha256:\" + h, \"size\": len(b),
-    \"annotations\": {\"org.opencontainers.image.ref.name\": \"huge\"}})
-json.dump(idx, open(\"huge/index.json\", \"w\"))
-" &&
+json.dump(m, open(\"huge.json\", \"w\"))" &&
+	tag_add huge huge huge.json &&
 	export BENTO_HOME=$TMP/p1 &&
 	refused 3 bento pull "oci:$TMP/huge:huge" &&
 	grep -q "4194304\|4 MiB" err

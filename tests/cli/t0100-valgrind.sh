@@ -58,6 +58,19 @@ test_expect_success 'containerize (layout, docker-archive, a base) under valgrin
 	test -s img.tar'
 test_expect_code 1 'containerize refused under valgrind' '
 	vg containerize vg --shim /bin/ls --output oci:img2 > /dev/null 2> err; rc=$?; grep -q "dynamically linked" err && exit $rc'
+test_expect_success 'push and pull through an oci: layout under valgrind (a 17 MiB model file)' '
+	mkdir -p ctx2/models/big && cp ctx/run.sh ctx2/ &&
+	head -c 17825792 /dev/urandom > ctx2/models/big/w.bin &&
+	printf "name: vgbig\nservice: ./run.sh\nmodels:\n  - {name: big, path: models/big}\n" > ctx2/bentofile.yaml &&
+	vg build ctx2 --version 1 > /dev/null 2>&1 &&
+	vg push vgbig:1 oci:lay > /dev/null 2>&1 &&
+	BENTO_HOME=$TMP/home4 vg pull oci:lay:1 > /dev/null 2>&1 &&
+	BENTO_HOME=$TMP/home4 vg verify --full vgbig:1 > /dev/null 2>&1'
+test_expect_code 3 'refused pull under valgrind (a flipped byte in a layer)' '
+	cp -r lay badlay && f=$(ls -S badlay/blobs/sha256 | head -n 1) &&
+	chmod u+w "badlay/blobs/sha256/$f" &&
+	printf "\377" | dd of="badlay/blobs/sha256/$f" bs=1 seek=5000000 conv=notrunc 2>/dev/null &&
+	BENTO_HOME=$TMP/home5 vg pull oci:badlay:1 > /dev/null 2> err; rc=$?; grep -q digest err && exit $rc'
 test_expect_success 'delete, fsck and gc under valgrind' '
 	vg delete -y vg:stable > /dev/null && vg fsck > /dev/null && vg gc > /dev/null'
 test_done

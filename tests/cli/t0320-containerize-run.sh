@@ -335,7 +335,7 @@ test_expect_success 'SIGTERM forwarded to a service that does not catch it: 143'
 '
 
 test_expect_success 'a service that ignores SIGTERM: live and ready while its port is open' '
-	bundle_edit b5 -e BENTO_STOP_TIMEOUT=2 -e BENTO_SERVICE_PORT=8080 \
+	bundle_edit b5 -e BENTO_STOP_TIMEOUT=4 -e BENTO_SERVICE_PORT=8080 \
 		-- /usr/local/bin/bento-shim ./svc.sh ignore-term 8080 &&
 	ctr_start ignore b5 &&
 	wait_log ignore ready &&
@@ -353,7 +353,7 @@ test_expect_success 'after SIGTERM: not ready (the port still open), still live;
 	test "$(code ignore "http://127.0.0.1:$H/livez")" = 200 &&
 	exits ignore 137 10 &&
 	ms=$(( ($(date +%s%N) - start) / 1000000 )) && echo "stopped after $ms ms" &&
-	test $ms -ge 1900 && test $ms -lt 7000
+	test $ms -ge 3900 && test $ms -lt 9000
 '
 
 test_expect_success 'no container and no process of this test is left' '

@@ -1012,25 +1012,22 @@ static int diagnose(struct bento_layer_reader *r, int *short_read, struct bento_
 		rc = bento_archive_next(ar, &ae, err);
 	/* The reader wanted more than has come: what it said may be about the zeros. */
 	*short_read = m.off > m.n;
-	if (rc < 0) {
+	if (rc <= 0) {
 		bento_archive_reader_free(ar);
 		if (!want)
 			return bento_error_set(err, BENTO_E_VERIFY,
 					       "%s: the end-of-archive marker is not %d zero bytes",
 					       what, TRAILER);
+		if (rc == 0)
+			return bento_error_set(err, BENTO_E_VERIFY,
+					       "%s: the archive ends where %s should be", what, want->path);
 		/* damaged content, whatever the tar reader calls it */
-		if (rc == -BENTO_E_INVALID && err)
-			err->code = rc = -BENTO_E_VERIFY;
+		if (rc == -BENTO_E_INVALID) {
+			rc = -BENTO_E_VERIFY;
+			if (err)
+				err->code = rc;
+		}
 		return rc;
-	}
-	if (rc == 0) {
-		bento_archive_reader_free(ar);
-		if (!want)
-			return bento_error_set(err, BENTO_E_VERIFY,
-					       "%s: the end-of-archive marker is not %d zero bytes",
-					       what, TRAILER);
-		return bento_error_set(err, BENTO_E_VERIFY, "%s: the archive ends where %s should be",
-				       what, want->path);
 	}
 	if (strcmp(ae.path, TAR_ROOT) != 0 && strncmp(ae.path, TAR_ROOT "/", sizeof(TAR_ROOT)) != 0) {
 		rc = bento_error_set(err, BENTO_E_UNSAFE,

@@ -122,7 +122,7 @@ static void raw_entry(struct bento_buf *b, const char *name, char type, const ch
 	snprintf((char *)h + 100, 8, "%07o", type == '5' ? 0755 : 0644);
 	snprintf((char *)h + 108, 8, "%07o", 0);
 	snprintf((char *)h + 116, 8, "%07o", 0);
-	snprintf((char *)h + 124, 12, "%011zo", n);
+	snprintf((char *)h + 124, 12, "%011llo", (unsigned long long)n & 077777777777ULL);
 	snprintf((char *)h + 136, 12, "%011o", 0);
 	memset(h + 148, ' ', 8);
 	h[156] = (unsigned char)type;
@@ -702,13 +702,32 @@ int main(void)
 
 			ok(cfg > 0 && req > 0 && run > 0, "headers found: config.json %ld, requirements %ld, run.sh %ld",
 			   cfg, req, run);
-			/* an extra entry after a good layer */
-			bento_buf_add(&t, bytes[1].buf, bytes[1].len - 1024);
-			raw_entry(&t, "bento/models/clf/extra.bin", '0', "x", 1);
-			raw_end(&t);
-			rc = unpack_bytes(s3, &l[1], t.buf, t.len, 1000, NULL, 1, NULL, &err);
-			ok(rc == -BENTO_E_UNSAFE && strstr(err.msg, "extra.bin") && strstr(err.msg, "not listed"),
-			   "extra entry after a good layer: UNSAFE: %s", err.msg);
+			/* hand-made entries after the canonical bytes up to some header */
+			const struct {
+				size_t layer, keep;
+				const char *name, *data;
+				int code;
+				const char *want, *want2, *what;
+			} sp[] = {
+				{ 1, bytes[1].len - 1024, "bento/models/clf/extra.bin", "x", -BENTO_E_UNSAFE,
+				  "extra.bin", "not listed", "extra entry after a good layer: UNSAFE" },
+				{ 1, (size_t)cfg, "bento/models/clf/config.json", "{}", -BENTO_E_VERIFY,
+				  "size mismatch", "config.json", "listed file with the wrong size: VERIFY" },
+				{ 0, (size_t)run, "bento/src/run.sh", "#!/bin/sh\necho hi\n", -BENTO_E_VERIFY,
+				  "mode mismatch", "run.sh", "run.sh without its exec bit: VERIFY" },
+				{ 0, (size_t)req, "bento/src/lib/util.py", "def answer():\n    return 42\n",
+				  -BENTO_E_VERIFY, "out of order", "requirements.txt",
+				  "a file out of order: VERIFY naming the one expected" },
+			};
+			for (size_t i = 0; i < sizeof(sp) / sizeof(sp[0]); i++) {
+				bento_buf_reset(&t);
+				bento_buf_add(&t, bytes[sp[i].layer].buf, sp[i].keep);
+				raw_entry(&t, sp[i].name, '0', sp[i].data, strlen(sp[i].data));
+				raw_end(&t);
+				rc = unpack_bytes(s3, &l[sp[i].layer], t.buf, t.len, 1000, NULL, 1, NULL, &err);
+				ok(rc == sp[i].code && strstr(err.msg, sp[i].want) && strstr(err.msg, sp[i].want2),
+				   "%s: %s", sp[i].what, err.msg);
+			}
 			/* the same file again */
 			bento_buf_reset(&t);
 			bento_buf_add(&t, bytes[1].buf, bytes[1].len - 1024);
@@ -717,31 +736,6 @@ int main(void)
 			rc = unpack_bytes(s3, &l[1], t.buf, t.len, 1000, NULL, 1, NULL, &err);
 			ok(rc == -BENTO_E_UNSAFE && strstr(err.msg, "delivered twice"),
 			   "a file delivered twice: UNSAFE: %s", err.msg);
-			/* a listed file with the wrong size */
-			bento_buf_reset(&t);
-			bento_buf_add(&t, bytes[1].buf, (size_t)cfg);
-			raw_entry(&t, "bento/models/clf/config.json", '0', "{}", 2);
-			raw_end(&t);
-			rc = unpack_bytes(s3, &l[1], t.buf, t.len, 1000, NULL, 1, NULL, &err);
-			ok(rc == -BENTO_E_VERIFY && strstr(err.msg, "size mismatch"),
-			   "listed file with the wrong size: VERIFY: %s", err.msg);
-			/* an executable without its exec bit */
-			bento_buf_reset(&t);
-			bento_buf_add(&t, bytes[0].buf, (size_t)run);
-			raw_entry(&t, "bento/src/run.sh", '0', "#!/bin/sh\necho hi\n", 18);
-			raw_end(&t);
-			rc = unpack_bytes(s3, &l[0], t.buf, t.len, 1000, NULL, 1, NULL, &err);
-			ok(rc == -BENTO_E_VERIFY && strstr(err.msg, "mode mismatch"),
-			   "run.sh without its exec bit: VERIFY: %s", err.msg);
-			/* a listed file out of order */
-			bento_buf_reset(&t);
-			bento_buf_add(&t, bytes[0].buf, (size_t)req);
-			raw_entry(&t, "bento/src/lib/util.py", '0', "def answer():\n    return 42\n", 28);
-			raw_end(&t);
-			rc = unpack_bytes(s3, &l[0], t.buf, t.len, 1000, NULL, 1, NULL, &err);
-			ok(rc == -BENTO_E_VERIFY && strstr(err.msg, "out of order") &&
-			   strstr(err.msg, "requirements.txt"),
-			   "a file out of order: VERIFY naming the one expected: %s", err.msg);
 			/* the right entry, another mtime: not bento's bytes */
 			bento_buf_reset(&t);
 			bento_buf_add(&t, bytes[1].buf, bytes[1].len);

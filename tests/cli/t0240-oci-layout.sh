@@ -185,19 +185,28 @@ open(p, \"wb\").write(b)" "bad/blobs/sha256/$layer" &&
 	grep -qi digest err
 '
 
+# repack TAG TARFLAGS...: layer 0 of demo:1 in the layout repack/, repacked
+# by GNU tar from the same files, under a new manifest tagged TAG.
+repack() {
+	_tag=$1 && shift &&
+	tar "$@" --sort=name -cf "$_tag.tar" -C rp bento &&
+	_th=$(blob_add repack "$_tag.tar") &&
+	python3 -c "
+import json
+m = json.load(open(\"raw.json\"))
+m[\"layers\"][0].update(digest=\"sha256:$_th\", size=$(stat -c %s "$_tag.tar"))
+json.dump(m, open(\"$_tag.json\", \"w\"))" &&
+	tag_add repack "$_tag" "$_tag.json"
+}
+
 test_expect_success 'a layer repacked by GNU tar (the same files, other headers): exit 3, store unchanged' '
 	cp -r lay repack && mkdir rp &&
 	layer=$(jget raw.json layers.0.digest | cut -c8-) &&
 	tar -xf "repack/blobs/sha256/$layer" -C rp &&
-	tar --sort=name -b 1 -cf rp.tar -C rp bento &&
-	th=$(blob_add repack rp.tar) &&
-	python3 -c "
-import json
-m = json.load(open(\"raw.json\"))
-m[\"layers\"][0].update(digest=\"sha256:$th\", size=$(stat -c %s rp.tar))
-json.dump(m, open(\"rp.json\", \"w\"))" &&
-	tag_add repack rp rp.json &&
+	repack padded && repack rp -b 1 &&
 	export BENTO_HOME=$TMP/p6 && bento list > /dev/null &&
+	refused 3 bento pull "oci:$TMP/repack:padded" &&
+	grep -q "layer code: the manifest says 10240 bytes, bento.json makes" err &&
 	refused 3 bento pull "oci:$TMP/repack:rp" &&
 	grep -q "code: bento: the tar header is not bento.s" err
 '

@@ -34,7 +34,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 EMBED := $(sort $(wildcard schema/*.sql schema/*.json))
 
-.PHONY: all deps check demo bench fuzz install clean
+.PHONY: all deps check demo bench fuzz fuzz-build install clean
 all: $(B)/bento $(B)/bento-shim $(B)/libbento.a $(UNIT_BIN) $(B)/tests/test_shim_digest
 
 $(B)/%.o: %.c
@@ -113,18 +113,24 @@ bench: deps
 	$(MAKE) all
 	sh scripts/bench.sh $(B)
 
-# libFuzzer targets (clang): FUZZ_SECONDS each, corpus in build/fuzz/<target>/.
+# libFuzzer targets (clang, ASan+UBSan): tests/fuzz/fuzz_NAME.c, seeds in
+# tests/fuzz/corpus/fuzz_NAME/, what a run finds in build/fuzz/corpus-fuzz_NAME/.
+# `make fuzz` runs each FUZZ_SECONDS and prints executions and findings per
+# target (scripts/fuzz.sh); FUZZ_TARGETS="fuzz_a fuzz_b" picks some.  A target
+# that needs sources outside libbento names them in FUZZ_EXTRA_fuzz_NAME.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
-fuzz: deps
-	$(MAKE) B=build/fuzz CC=clang OPT="-O1 -g" \
-		SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined" build/fuzz/libbento.a
-	for t in $(FUZZ_TARGETS); do \
-		clang -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -iquote lib \
-			$(PKG_CFLAGS) -o build/fuzz/$$t tests/fuzz/$$t.c build/fuzz/libbento.a $(PKG_LIBS) || exit 1; \
-		mkdir -p build/fuzz/corpus-$$t; \
-		build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build/fuzz/corpus-$$t || exit 1; \
-	done
+FUZZ_TARGETS ?= $(patsubst tests/fuzz/%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_FLAGS = B=build/fuzz CC=clang OPT="-O1 -g" \
+	SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+fuzz-build: deps
+	$(MAKE) $(FUZZ_FLAGS) $(FUZZ_TARGETS:%=build/fuzz/bin/%)
+fuzz: fuzz-build
+	sh scripts/fuzz.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+$(B)/bin/fuzz_%: tests/fuzz/fuzz_%.c $(B)/libbento.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_EXTRA_fuzz_$*) $(B)/libbento.a \
+		$(ALL_LDFLAGS) $(PKG_LIBS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5

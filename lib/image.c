@@ -22,7 +22,7 @@
 #define OCI_LAYER_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"
 #define OCI_LAYER_ZSTD "application/vnd.oci.image.layer.v1.tar+zstd"
 #define CONFIG_MAX (4u << 20)
-#define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 void bento_image_result_release(struct bento_image_result *r)
 {
@@ -252,7 +252,7 @@ static int shim_layer(struct image *im, struct iblob *b, struct bento_error *err
 	    (rc = bento_archive_write_dir(w, "usr", err)) ||
 	    (rc = bento_archive_write_dir(w, "usr/local", err)) ||
 	    (rc = bento_archive_write_dir(w, "usr/local/bin", err)) ||
-	    (rc = bento_archive_write_fd(w, BENTO_SHIM_PATH + 1, 0755, fd, (uint64_t)st.st_size, err)) ||
+	    (rc = bento_archive_write_fd(w, &BENTO_SHIM_PATH[1], 0755, fd, (uint64_t)st.st_size, err)) ||
 	    (rc = bento_archive_writer_close(w, err)))
 		goto out;
 	bento_digest_bytes(b->mem.buf, b->mem.len, &b->digest);
@@ -595,7 +595,7 @@ static int make_config(struct image *im, struct bento_error *err)
 
 	cfg = json_object();
 	env = str_array(json_object_get(bc, "Env"));
-	env_set(env, "PATH", DEFAULT_PATH + 5, 0);
+	env_set(env, "PATH", DEFAULT_PATH, 0);
 	json_object_foreach((json_t *)json_object_get(svc, "envs"), k, v)
 		env_set(env, k, json_string_value(v), 1);
 	json_object_foreach((json_t *)json_object_get(hint, "env"), k, v)

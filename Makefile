@@ -60,7 +60,7 @@ $(B)/bento: $(CMD_OBJ) $(B)/libbento.a
 # instead of OpenSSL.  Under SANITIZE=1 it is dynamic: the sanitizers need
 # the dynamic loader.
 SHIM_SRC := $(sort $(wildcard cmd/bento-shim/*.c)) lib/buf.c lib/cjson.c lib/digest.c \
-	lib/error.c lib/manifest.c lib/sign.c
+	lib/error.c lib/fs.c lib/manifest.c lib/sign.c
 SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/shim/%.o)
 ifeq ($(SANITIZE),1)
 SHIM_OPT = $(OPT) $(SANFLAGS)
@@ -91,6 +91,10 @@ $(B)/tests/test_shim_digest: tests/unit/test_digest.c tests/unit/tap.h $(B)/shim
 		$(shell $(PKG_CONFIG) --libs libsodium)
 
 -include $(SHIM_OBJ:.o=.d)
+
+# The value of a variable, for tests that build from the same lists.
+print-%:
+	@echo $($*)
 
 $(B)/tests/%: tests/unit/%.c tests/unit/tap.h $(B)/libbento.a
 	@mkdir -p $(dir $@)

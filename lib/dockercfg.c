@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "dockercfg.h"
+#include "fs.h"
 
 #define DOCKERCFG_MAX (16u << 20)
 
@@ -60,31 +61,15 @@ static int load(const char *path, json_t **root, struct bento_error *err)
 {
 	struct bento_buf b = BENTO_BUF_INIT;
 	json_error_t jerr;
-	char chunk[8192];
-	ssize_t r;
-	int fd, rc = 0;
+	int rc;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT) {
-			*root = json_object();
-			return 0;
-		}
-		return bento_error_errno(err, errno, "%s", path);
+	rc = bento_read_file(path, DOCKERCFG_MAX, &b, err);
+	if (rc == -ENOENT) {
+		*root = json_object();
+		return 0;
 	}
-	while ((r = read(fd, chunk, sizeof(chunk))) != 0) {
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = bento_error_errno(err, errno, "%s", path);
-			goto out;
-		}
-		if (b.len + (size_t)r > DOCKERCFG_MAX) {
-			rc = bento_error_set(err, BENTO_E_INVALID, "%s: larger than 16 MiB", path);
-			goto out;
-		}
-		bento_buf_add(&b, chunk, (size_t)r);
-	}
+	if (rc)
+		goto out;
 	if (b.len == 0) {
 		*root = json_object();
 		goto out;
@@ -101,7 +86,6 @@ static int load(const char *path, json_t **root, struct bento_error *err)
 		rc = bento_error_set(err, BENTO_E_INVALID, "%s: not a JSON object", path);
 	}
 out:
-	close(fd);
 	OPENSSL_cleanse(b.buf, b.len);
 	bento_buf_release(&b);
 	return rc;

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "cjson.h"
+#include "fs.h"
 #include "target.h"
 #include "target_internal.h"
 
@@ -112,48 +113,6 @@ out:
 	return rc;
 }
 
-/* Read a whole file of at most cap bytes; -ENOENT (err set) when missing. */
-static int read_file(const char *path, size_t cap, struct bento_buf *out, struct bento_error *err)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
-	struct stat st;
-
-	if (fd < 0)
-		return bento_error_errno(err, errno, "%s", path);
-	if (fstat(fd, &st) < 0) {
-		rc = bento_error_errno(err, errno, "%s", path);
-		goto out;
-	}
-	if ((uint64_t)st.st_size > cap) {
-		rc = bento_error_set(err, BENTO_E_INVALID, "%s: %lld bytes, more than the %zu allowed",
-				     path, (long long)st.st_size, cap);
-		goto out;
-	}
-	for (;;) {
-		ssize_t n;
-
-		bento_buf_grow(out, 65536);
-		n = read(fd, out->buf + out->len, out->alloc - out->len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = bento_error_errno(err, errno, "read %s", path);
-			goto out;
-		}
-		if (n == 0)
-			break;
-		bento_buf_setlen(out, out->len + (size_t)n);
-		if (out->len > cap) {
-			rc = bento_error_set(err, BENTO_E_INVALID, "%s: more than the %zu bytes allowed",
-					     path, cap);
-			goto out;
-		}
-	}
-out:
-	close(fd);
-	return rc;
-}
-
 static int lock_index(struct layout *l, int *fdp, struct bento_error *err)
 {
 	char *path = bento_xasprintf("%s/index.json.lock", l->dir);
@@ -205,7 +164,7 @@ static int check_layout_file(struct layout *l, struct bento_error *err)
 	struct bento_buf b = BENTO_BUF_INIT;
 	json_t *v = NULL;
 	const char *ver;
-	int rc = read_file(path, 65536, &b, err);
+	int rc = bento_read_file(path, 65536, &b, err);
 
 	if (rc < 0)
 		goto out;
@@ -268,7 +227,7 @@ static int load_index(struct layout *l, int missing_ok, json_t **out, struct ben
 	char *path = bento_xasprintf("%s/index.json", l->dir);
 	struct bento_buf b = BENTO_BUF_INIT;
 	json_t *v = NULL;
-	int rc = read_file(path, INDEX_MAX, &b, err);
+	int rc = bento_read_file(path, INDEX_MAX, &b, err);
 
 	if (rc == -ENOENT) {
 		if (missing_ok) {
@@ -327,24 +286,15 @@ static int blob_open(struct layout *l, const struct bento_digest *d, int *fdp, u
 {
 	char *path = blob_path(l, d);
 	char ds[BENTO_DIGEST_STRLEN];
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+	int fd, rc;
 
 	bento_digest_str(d, ds);
-	if (fd < 0) {
-		if (errno == ENOENT || errno == ENOTDIR)
-			rc = bento_error_set(err, BENTO_E_NOTFOUND, "oci:%s: blob %s not found", l->dir, ds);
-		else
-			rc = bento_error_errno(err, errno, "%s", path);
+	rc = bento_open_regular(path, &fd, size, err);
+	if (rc == -ENOENT || rc == -ENOTDIR)
+		rc = bento_error_set(err, BENTO_E_NOTFOUND, "oci:%s: blob %s not found", l->dir, ds);
+	if (rc)
 		goto out;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		rc = bento_error_set(err, BENTO_E_INVALID, "%s: not a regular file", path);
-		close(fd);
-		goto out;
-	}
 	*fdp = fd;
-	*size = (uint64_t)st.st_size;
 out:
 	free(path);
 	return rc;

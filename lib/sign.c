@@ -33,6 +33,7 @@
 
 #include <sodium.h>
 
+#include "fs.h"
 #include "sign.h"
 
 #define COMMENT_PREFIX "untrusted comment: "
@@ -160,20 +161,12 @@ int bento_base64_decode(const char *s, size_t n, struct bento_buf *out)
  */
 static int keyfile_read(const char *path, char *text, size_t *len, struct bento_error *err)
 {
-	struct stat st;
 	size_t n = 0;
 	int fd, rc = 0;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
-		return bento_error_errno(err, errno, "%s", path);
-	if (fstat(fd, &st) < 0) {
-		rc = bento_error_errno(err, errno, "%s", path);
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = bento_error_set(err, BENTO_E_INVALID, "%s: not a regular file", path);
-		goto out;
-	}
+	/* Read in place (text may be secure memory), so no bento_read_file. */
+	if ((rc = bento_open_regular(path, &fd, NULL, err)))
+		return rc;
 	while (n <= BENTO_KEYFILE_MAX) {
 		ssize_t r = read(fd, text + n, BENTO_KEYFILE_MAX + 1 - n);
 

@@ -9,8 +9,11 @@
 #include <yaml.h>
 
 #include "cjson.h"
+#include "fs.h"
 #include "provenance.h"
 #include "trust.h"
+
+#define POLICY_MAX (1u << 20)	/* bytes of policy.yaml */
 
 char *bento_config_path(const char *sub)
 {
@@ -449,22 +452,21 @@ int bento_policy_load(const char *path, struct bento_policy **out, struct bento_
 	struct bento_policy *p = bento_xcalloc(1, sizeof(*p));
 	yaml_parser_t parser;
 	yaml_document_t doc;
-	FILE *f;
+	struct bento_buf text = BENTO_BUF_INIT;
 	int rc = 0;
 
 	p->file = path ? bento_xstrdup(path) : bento_config_path("policy.yaml");
-	f = fopen(p->file, "rb");
-	if (!f) {
-		if (errno == ENOENT && !path) {
-			*out = p;
-			return 0;
-		}
-		rc = bento_error_errno(err, errno, "%s", p->file);
+	rc = bento_read_file(p->file, POLICY_MAX, &text, err);
+	if (rc == -ENOENT && !path) {
+		*out = p;
+		return 0;
+	}
+	if (rc) {
 		bento_policy_free(p);
 		return rc;
 	}
 	yaml_parser_initialize(&parser);
-	yaml_parser_set_input_file(&parser, f);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text.buf, text.len);
 	if (!yaml_parser_load(&parser, &doc)) {
 		rc = bento_error_set(err, BENTO_E_INVALID, "%s:%zu:%zu: %s", p->file,
 				     parser.problem_mark.line + 1, parser.problem_mark.column + 1,
@@ -474,7 +476,7 @@ int bento_policy_load(const char *path, struct bento_policy **out, struct bento_
 		yaml_document_delete(&doc);
 	}
 	yaml_parser_delete(&parser);
-	fclose(f);
+	bento_buf_release(&text);
 	if (rc) {
 		bento_policy_free(p);
 		return rc;

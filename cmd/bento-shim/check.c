@@ -14,81 +14,28 @@
 #include <sys/syscall.h>
 
 #include "cjson.h"
+#include "fs.h"
 #include "shim.h"
 
 #define SIG_MAX (64u << 10)	/* a .minisig is ~300 bytes; anything huge is not one */
-
-/* Read a whole regular file of at most max bytes; -errno, or -EFBIG. */
-static int read_file(const char *path, size_t max, char **out, size_t *len)
-{
-	struct stat st;
-	char *buf;
-	size_t got = 0;
-	int e = 0, fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st))
-		e = errno;
-	else if (!S_ISREG(st.st_mode))
-		e = EINVAL;
-	else if ((uint64_t)st.st_size > max)
-		e = EFBIG;
-	if (e) {
-		close(fd);
-		return -e;
-	}
-	buf = bento_xmalloc((size_t)st.st_size + 1);
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			e = n < 0 ? errno : EIO;	/* shrank while read */
-			free(buf);
-			close(fd);
-			return -e;
-		}
-		got += (size_t)n;
-	}
-	close(fd);
-	buf[got] = '\0';
-	*out = buf;
-	*len = got;
-	return 0;
-}
-
-static const char *read_why(int rc)
-{
-	if (rc == -EINVAL)
-		return "not a regular file";
-	if (rc == -EFBIG)
-		return "too large";
-	return strerror(-rc);
-}
 
 int shim_load_manifest(const struct shim_config *c, struct bento_manifest **m, char **json,
 		       size_t *len)
 {
 	struct bento_error err = { 0 };
-	char *path = bento_xasprintf("%s/bento.json", c->root), *data = NULL;
-	size_t n = 0;
-	int rc = read_file(path, BENTO_MANIFEST_MAX, &data, &n);
+	struct bento_buf data = BENTO_BUF_INIT;
+	char *path = bento_xasprintf("%s/bento.json", c->root);
+	int rc = bento_read_file(path, BENTO_MANIFEST_MAX, &data, &err);
 
-	if (rc) {
-		shim_log("%s: %s", path, read_why(rc));
-		free(path);
-		return SHIM_EXIT_MANIFEST;
-	}
-	if (bento_manifest_parse(data, n, path, m, &err)) {
-		shim_log("%s", err.msg);
-		free(data);
-		free(path);
-		return SHIM_EXIT_MANIFEST;
-	}
+	if (rc == 0)
+		rc = bento_manifest_parse(data.buf, data.len, path, m, &err);
 	free(path);
-	*json = data;
-	*len = n;
+	if (rc) {
+		shim_log("%s", err.msg);
+		bento_buf_release(&data);
+		return SHIM_EXIT_MANIFEST;
+	}
+	*json = bento_buf_detach(&data, len);
 	return 0;
 }
 
@@ -177,12 +124,16 @@ static int check_one_sig(const struct shim_config *c, const char *dir, const cha
 	struct bento_error err = { 0 };
 	struct bento_sig_info info = { 0 };
 	unsigned char keyid[BENTO_KEYID_LEN];
-	char id[BENTO_KEYID_HEXLEN + 1], *path = bento_xasprintf("%s/%s", dir, name), *sig = NULL;
-	size_t siglen = 0, i;
-	int rc = read_file(path, SIG_MAX, &sig, &siglen);
+	char id[BENTO_KEYID_HEXLEN + 1], *path = bento_xasprintf("%s/%s", dir, name);
+	struct bento_buf sigbuf = BENTO_BUF_INIT;
+	const char *sig;
+	size_t siglen, i;
+	int rc = bento_read_file(path, SIG_MAX, &sigbuf, &err);
 
+	sig = sigbuf.buf;
+	siglen = sigbuf.len;
 	if (rc) {
-		shim_log("%s: %s", path, read_why(rc));
+		shim_log("%s", err.msg);
 		rc = SHIM_EXIT_SIGNATURE;
 		goto out;
 	}
@@ -220,7 +171,7 @@ static int check_one_sig(const struct shim_config *c, const char *dir, const cha
 	}
 	bento_sig_info_release(&info);
 out:
-	free(sig);
+	bento_buf_release(&sigbuf);
 	free(path);
 	return rc;
 }

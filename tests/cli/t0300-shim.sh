@@ -502,8 +502,7 @@ if command -v valgrind > /dev/null && ! readelf -d "$SHIM" | grep -q "NEEDED.*li
 	test_expect_success 'valgrind: no leaks or errors (success, refusal, signatures, health)' '
 		cc -std=c11 -D_GNU_SOURCE -DBENTO_DIGEST_SODIUM -DBENTO_VERSION="\"t\"" -O1 -g \
 			-iquote "$SRC/lib" -Wl,--wrap=gmtime_r,--wrap=timegm,--wrap=strptime,--wrap=strftime \
-			-o vshim "$SRC"/cmd/bento-shim/*.c "$SRC"/lib/buf.c "$SRC"/lib/cjson.c \
-			"$SRC"/lib/digest.c "$SRC"/lib/error.c "$SRC"/lib/manifest.c "$SRC"/lib/sign.c \
+			-o vshim $(make -s --no-print-directory -C "$SRC" print-SHIM_SRC | tr " " "\n" | sed "s|^|$SRC/|") \
 			-lsodium -ljansson &&
 		vg() { timeout 120 valgrind -q --leak-check=full --errors-for-leak-kinds=all \
 			--error-exitcode=99 ./vshim "$@"; } &&

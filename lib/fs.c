@@ -1,0 +1,91 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "fs.h"
+
+const char *bento_file_kind(unsigned mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG: return "a regular file";
+	case S_IFDIR: return "a directory";
+	case S_IFIFO: return "a FIFO";
+	case S_IFCHR: return "a character device";
+	case S_IFBLK: return "a block device";
+	case S_IFSOCK: return "a socket";
+	case S_IFLNK: return "a symbolic link";
+	default: return "of an unknown type";
+	}
+}
+
+int bento_open_regular(const char *path, int *fdp, uint64_t *size, struct bento_error *err)
+{
+	struct stat st;
+	int fd, rc;
+
+	/* O_NONBLOCK: opening a FIFO with no writer would otherwise wait forever. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return bento_error_errno(err, errno, "%s", path);
+	if (fstat(fd, &st) < 0) {
+		rc = bento_error_errno(err, errno, "%s", path);
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = bento_error_set(err, BENTO_E_INVALID, "%s: not a regular file (%s)", path,
+				     bento_file_kind(st.st_mode));
+		goto fail;
+	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		rc = bento_error_errno(err, errno, "%s", path);
+		goto fail;
+	}
+	*fdp = fd;
+	if (size)
+		*size = (uint64_t)st.st_size;
+	return 0;
+fail:
+	close(fd);
+	return rc;
+}
+
+int bento_read_file(const char *path, size_t max, struct bento_buf *out, struct bento_error *err)
+{
+	uint64_t size;
+	int fd, rc;
+
+	if ((rc = bento_open_regular(path, &fd, &size, err)))
+		return rc;
+	bento_buf_reset(out);
+	if (size > max)
+		goto too_big;
+	bento_buf_grow(out, (size_t)size + 1);
+	for (;;) {
+		ssize_t n;
+
+		if (out->alloc - out->len < 2)
+			bento_buf_grow(out, 4096);
+		n = read(fd, out->buf + out->len, out->alloc - out->len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = bento_error_errno(err, errno, "%s", path);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		bento_buf_setlen(out, out->len + (size_t)n);
+		if (out->len > max)
+			goto too_big;
+	}
+	rc = 0;
+	goto out;
+too_big:
+	rc = bento_error_set(err, BENTO_E_INVALID, "%s: larger than %zu bytes", path, max);
+	bento_buf_reset(out);
+out:
+	close(fd);
+	return rc;
+}

@@ -1,0 +1,38 @@
+/*
+ * fs.h - reading files whose contents and kind are not ours to trust: key
+ * files, trusted/ directories, policy.yaml, docker's config.json, lockfiles,
+ * oci: layouts, the shim's bento.json and key.  A path may name a FIFO (an
+ * open would block forever), a device or a directory; these helpers open
+ * with O_NONBLOCK and O_NOCTTY, check the file type on the descriptor they
+ * opened (no stat-then-open race), and refuse anything but a regular file
+ * with a message that names the path and what it is.
+ */
+#ifndef BENTO_FS_H
+#define BENTO_FS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "error.h"
+
+/*
+ * Open path read-only (O_CLOEXEC), as a regular file: *fd (blocking again)
+ * and *size (its st_size) on success.  -ENOENT (err set, exit code 4) when
+ * missing, other -errno from open/fstat, -BENTO_E_INVALID "PATH: not a
+ * regular file (a FIFO)" for anything else.  size may be NULL.
+ */
+int bento_open_regular(const char *path, int *fd, uint64_t *size, struct bento_error *err);
+
+/*
+ * Read the whole regular file path, of at most max bytes, into out
+ * (replacing what it held; NUL-terminated as every bento_buf).  Errors as
+ * bento_open_regular, and -BENTO_E_INVALID "PATH: larger than MAX bytes"
+ * (checked while reading too, so a file that grows is caught).
+ */
+int bento_read_file(const char *path, size_t max, struct bento_buf *out, struct bento_error *err);
+
+/* "a FIFO", "a directory", ... for st_mode, for messages. */
+const char *bento_file_kind(unsigned mode);
+
+#endif

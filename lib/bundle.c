@@ -223,17 +223,6 @@ static int dir_listed(const struct bento_entry *e, size_t n, const char *dir)
 	return lo < n && strncmp(e[lo].path, dir, len) == 0 && e[lo].path[len] == '/';
 }
 
-static int is_keyid_name(const char *s)
-{
-	if (strlen(s) != BENTO_KEYID_HEXLEN + strlen(".minisig") ||
-	    strcmp(s + BENTO_KEYID_HEXLEN, ".minisig") != 0)
-		return 0;
-	for (int i = 0; i < BENTO_KEYID_HEXLEN; i++)
-		if (!strchr("0123456789ABCDEF", s[i]))
-			return 0;
-	return 1;
-}
-
 /* NAME.dsse.json with the store's rule for names: [A-Za-z0-9._-], at most 128, no leading '.'. */
 static int is_attestation_name(const char *s)
 {
@@ -256,7 +245,8 @@ static int take_attachment(struct walk *w, struct bento_archive_reader *r,
 	struct bento_buf data = BENTO_BUF_INIT;
 	int rc;
 
-	if (strchr(base, '/') || (is_sig ? !is_keyid_name(base) : !is_attestation_name(base)))
+	if (strchr(base, '/') || (is_sig ? bento_signature_check(NULL, base, NULL, NULL, NULL) != 0
+					 : !is_attestation_name(base)))
 		return bento_error_set(err, BENTO_E_UNSAFE, "%s: %s: not a %s", w->name, ae->path,
 				       is_sig ? "signature (signatures/KEYID.minisig)"
 					      : "attestation (attestations/NAME.dsse.json)");

@@ -5,6 +5,7 @@
 
 #include "cjson.h"
 #include "manifest.h"
+#include "sign.h"
 
 int bento_path_check(const char *path, const char *what, struct bento_error *err)
 {
@@ -646,6 +647,46 @@ int bento_version_derive(const json_t *obj, char out[17], struct bento_error *er
 	memcpy(out, hex, 16);
 	out[16] = '\0';
 	return 0;
+}
+
+/* ---- signatures ---- */
+
+char *bento_signature_comment(const struct bento_manifest *m)
+{
+	char d[BENTO_DIGEST_STRLEN];
+
+	bento_digest_str(&m->digest, d);
+	return bento_xasprintf("bento %s:%s %s", m->name, m->version, d);
+}
+
+int bento_signature_check(const struct bento_manifest *m, const char *file,
+			  const unsigned char *keyid, const char *trusted_comment,
+			  struct bento_error *err)
+{
+	char id[BENTO_KEYID_HEXLEN + 1], *want;
+	size_t n = strspn(file, "0123456789ABCDEF");
+	int rc = 0;
+
+	if (n != BENTO_KEYID_HEXLEN || strcmp(file + n, BENTO_SIG_SUFFIX) != 0)
+		return bento_error_set(err, BENTO_E_VERIFY,
+				       "'%.100s' is not a signature's name (want KEYID" BENTO_SIG_SUFFIX
+				       ", KEYID 16 upper-case hex digits)", file);
+	if (keyid) {
+		bento_keyid_hex(keyid, id);
+		if (memcmp(file, id, BENTO_KEYID_HEXLEN) != 0)
+			return bento_error_set(err, BENTO_E_VERIFY,
+					       "file is named for key %.16s but the signature is by key %s",
+					       file, id);
+	}
+	if (!trusted_comment)
+		return 0;
+	want = bento_signature_comment(m);
+	if (strcmp(trusted_comment, want) != 0)
+		rc = bento_error_set(err, BENTO_E_VERIFY,
+				     "trusted comment '%.200s' does not name this bento (want '%s')",
+				     trusted_comment, want);
+	free(want);
+	return rc;
 }
 
 /*

@@ -122,4 +122,34 @@ void bento_time_rfc3339(int64_t t, char out[32]);
 /* Parse the same format back; -BENTO_E_INVALID if not exactly that form. */
 int bento_time_parse(const char *s, int64_t *out);
 
+/*
+ * ---- the naming rule of signatures (bento-archive(5), SIGNATURES) ----
+ *
+ * One rule for every reader of a bento's signatures (bento verify, import,
+ * pull and bento-shim), taken from what `bento sign` writes:
+ *   - a signature by the key with id K is the file KEYID.minisig, KEYID
+ *     being K as 16 upper-case hex digits, exactly as bento_keyid_hex and
+ *     minisign print key ids (one name per key: no case variants);
+ *   - its trusted comment is exactly "bento NAME:VERSION sha256:HEX", this
+ *     bento's name, version and digest (bento_signature_comment), so the
+ *     line a verifier shows is true of what it verified.
+ */
+#define BENTO_SIG_SUFFIX ".minisig"
+
+/* The trusted comment bento writes into a signature of m; a new string. */
+char *bento_signature_comment(const struct bento_manifest *m);
+
+/*
+ * Apply the rule to file, a signature file's name (no directory): it must
+ * be KEYID.minisig, and with keyid (BENTO_KEYID_LEN bytes, sign.h) not NULL
+ * that key's id; with trusted_comment not NULL, m's comment.  keyid NULL
+ * checks the name's form only (before the signature is read), and m may be
+ * NULL when trusted_comment is.  0, or -BENTO_E_VERIFY with err saying what
+ * is wrong ("named for key X but signed by key Y", "trusted comment '...'
+ * does not name svc:1 sha256:..."); callers put the path in front.
+ */
+int bento_signature_check(const struct bento_manifest *m, const char *file,
+			  const unsigned char *keyid, const char *trusted_comment,
+			  struct bento_error *err);
+
 #endif

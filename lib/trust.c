@@ -148,47 +148,35 @@ static void add_signer(struct bento_report *r, const struct bento_keyring *kr, s
 	r->signed_by = bento_buf_detach(&b, NULL);
 }
 
-char *bento_signature_comment(const struct bento_manifest *m)
-{
-	char d[BENTO_DIGEST_STRLEN];
-
-	bento_digest_str(&m->digest, d);
-	return bento_xasprintf("bento %s:%s %s", m->name, m->version, d);
-}
-
 void bento_check_signatures(struct bento_report *r, const struct bento_manifest *m,
 			    const char *json, size_t len, const struct bento_attachment *sigs,
 			    size_t n, const struct bento_keyring *kr)
 {
-	(void)m;	/* the signed bytes are bento.json itself: they name the bento */
 	for (size_t i = 0; i < n; i++) {
 		struct bento_error err = { 0 };
 		struct bento_sig_info info = { 0 };
 		unsigned char keyid[BENTO_KEYID_LEN];
-		char id[BENTO_KEYID_HEXLEN + 1], what[64];
+		char id[BENTO_KEYID_HEXLEN + 1], what[64], file[64];
 		ssize_t idx;
 
 		snprintf(what, sizeof(what), "signature %.24s", sigs[i].name);
-		if (bento_sig_keyid(sigs[i].data, sigs[i].len, keyid, &err)) {
+		snprintf(file, sizeof(file), "%.40s" BENTO_SIG_SUFFIX, sigs[i].name);
+		if (bento_sig_keyid(sigs[i].data, sigs[i].len, keyid, &err) ||
+		    bento_signature_check(m, file, keyid, NULL, &err)) {
 			bento_report_add(r, BENTO_CHECK_FAIL, what, "%s", err.msg);
 			continue;
 		}
 		bento_keyid_hex(keyid, id);
-		/* signatures/KEYID.minisig: the name must say who signed it. */
-		if (strcasecmp(sigs[i].name, id) != 0) {
-			bento_report_add(r, BENTO_CHECK_FAIL, what,
-					 "file is named for key %.24s but the signature is by key %s",
-					 sigs[i].name, id);
-			continue;
-		}
 		if ((idx = bento_keyring_find(kr, keyid)) < 0) {
 			bento_report_add(r, BENTO_CHECK_UNKNOWN, what,
 					 "by key %s, which is not trusted: not checked", id);
 			continue;
 		}
 		if (bento_sig_verify(&kr->keys[idx], 1, json, len, sigs[i].data, sigs[i].len, &info,
-				     &err)) {
+				     &err) ||
+		    bento_signature_check(m, file, keyid, info.trusted_comment, &err)) {
 			bento_report_add(r, BENTO_CHECK_FAIL, what, "%s", err.msg);
+			bento_sig_info_release(&info);
 			continue;
 		}
 		bento_report_add(r, BENTO_CHECK_OK, what, "good signature by key %s (%s): %s", id,

@@ -65,15 +65,13 @@ void bento_report_add(struct bento_report *r, enum bento_check_status st, const 
 void bento_report_release(struct bento_report *r);
 json_t *bento_report_json(const struct bento_report *r);
 
-/* The trusted comment bento writes into a signature of m. */
-char *bento_signature_comment(const struct bento_manifest *m);
-
 /*
  * Check every signature (whole .minisig texts, named by key id) over the
  * canonical bento.json bytes json/len of m: with a key in kr it must verify
- * (else FAIL); by another key it is UNKNOWN.  The signed bytes are the
- * manifest itself, so the trusted comment is reported, not required.  A
- * signature whose name is not its key id is a FAIL.
+ * (else FAIL) and its trusted comment name this bento; by another key it
+ * is UNKNOWN.  Names and comments follow bento_signature_check (one rule
+ * with import and bento-shim): a signature whose name is not its key id is
+ * a FAIL.
  */
 void bento_check_signatures(struct bento_report *r, const struct bento_manifest *m,
 			    const char *json, size_t len, const struct bento_attachment *sigs,

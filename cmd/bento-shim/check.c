@@ -99,26 +99,14 @@ int shim_check_service(struct shim_config *c, const struct bento_manifest *m)
 
 /* ---- signatures ---- */
 
-/* The trusted comment must name the digest as one of its words. */
-static int comment_names(const char *tc, const char *digest)
-{
-	size_t dl = strlen(digest);
-
-	for (const char *p = tc; (p = strstr(p, digest)); p++)
-		if ((p == tc || p[-1] == ' ' || p[-1] == '\t') &&
-		    (p[dl] == '\0' || p[dl] == ' ' || p[dl] == '\t'))
-			return 1;
-	return 0;
-}
-
 /*
  * Like bento verify (lib/trust.c): a signature that names a trusted key must
  * verify, so one bad signature refuses the bento even next to a good one
  * (it means someone altered bento.json or forged a signature).  Signatures
  * by other keys are not checked; malformed or misnamed ones are refused.
  */
-static int check_one_sig(const struct shim_config *c, const char *dir, const char *name,
-			 const char *json, size_t len, const char *digest, int *good,
+static int check_one_sig(const struct shim_config *c, const struct bento_manifest *m,
+			 const char *dir, const char *name, const char *json, size_t len, int *good,
 			 struct bento_buf *others, char *signer, size_t signer_len)
 {
 	struct bento_error err = { 0 };
@@ -137,19 +125,14 @@ static int check_one_sig(const struct shim_config *c, const char *dir, const cha
 		rc = SHIM_EXIT_SIGNATURE;
 		goto out;
 	}
-	if (bento_sig_keyid(sig, siglen, keyid, &err)) {
+	/* The rule bento verify and import apply (lib/manifest.c). */
+	if (bento_sig_keyid(sig, siglen, keyid, &err) ||
+	    bento_signature_check(m, name, keyid, NULL, &err)) {
 		shim_log("%s: %s", path, err.msg);
 		rc = SHIM_EXIT_SIGNATURE;
 		goto out;
 	}
 	bento_keyid_hex(keyid, id);
-	if (strncasecmp(name, id, BENTO_KEYID_HEXLEN) != 0 ||
-	    strcmp(name + BENTO_KEYID_HEXLEN, ".minisig") != 0) {
-		shim_log("%s: file is named for another key than the one that signed it (%s)",
-			 path, id);
-		rc = SHIM_EXIT_SIGNATURE;
-		goto out;
-	}
 	for (i = 0; i < c->n_keys; i++)
 		if (memcmp(c->keys[i].keyid, keyid, BENTO_KEYID_LEN) == 0)
 			break;
@@ -157,14 +140,9 @@ static int check_one_sig(const struct shim_config *c, const char *dir, const cha
 		bento_buf_addf(others, "%s%s", others->len ? ", " : "", id);
 		goto out;
 	}
-	if (bento_sig_verify(c->keys, c->n_keys, json, len, sig, siglen, &info, &err)) {
+	if (bento_sig_verify(c->keys, c->n_keys, json, len, sig, siglen, &info, &err) ||
+	    bento_signature_check(m, name, keyid, info.trusted_comment, &err)) {
 		shim_log("%s: %s", path, err.msg);
-		rc = SHIM_EXIT_SIGNATURE;
-		goto out;
-	}
-	if (!comment_names(info.trusted_comment, digest)) {
-		shim_log("%s: trusted comment '%.200s' does not name %s", path,
-			 info.trusted_comment, digest);
 		rc = SHIM_EXIT_SIGNATURE;
 	} else if (!(*good)++) {
 		snprintf(signer, signer_len, "%s", id);
@@ -181,11 +159,9 @@ int shim_check_signatures(const struct shim_config *c, const struct bento_manife
 {
 	struct bento_buf others = BENTO_BUF_INIT;
 	char *dir = bento_xasprintf("%s/signatures", c->root), **names = NULL;
-	char digest[BENTO_DIGEST_STRLEN];
 	size_t n = 0;
-	int rc = bento_dir_list(dir, ".minisig", 0, &names, &n), good = 0;
+	int rc = bento_dir_list(dir, BENTO_SIG_SUFFIX, 0, &names, &n), good = 0;
 
-	bento_digest_str(&m->digest, digest);
 	if (rc < 0 && rc != -ENOENT) {
 		shim_log("%s: %s", dir, strerror(-rc));
 		rc = SHIM_EXIT_SIGNATURE;
@@ -193,7 +169,7 @@ int shim_check_signatures(const struct shim_config *c, const struct bento_manife
 	}
 	rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = check_one_sig(c, dir, names[i], json, len, digest, &good, &others, signer,
+		rc = check_one_sig(c, m, dir, names[i], json, len, &good, &others, signer,
 				   signer_len);
 	if (rc == 0 && !good) {
 		if (others.len)

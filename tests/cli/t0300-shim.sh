@@ -472,17 +472,21 @@ lines[1] = sig.decode(); open(p, \"w\").write(\"\n\".join(lines))" "t1/$s" &&
 	refusal 123 "does not match the signed data" &&
 	rm -rf t4 && cp -a signed t4 && mv "t4/$s" t4/signatures/0000000000000000.minisig &&
 	BENTO_ROOT=$TMP/t4 BENTO_TRUSTED_KEY=$K/default.pub shim ./svc.sh exit 0 2> err; rc=$? &&
-	refusal 123 "file is named for another key"
+	refusal 123 "file is named for key 0000000000000000 but the signature is by key $(cat id1)"
 '
 
-test_expect_success 'a minisign signature must name the digest in its trusted comment' '
+test_expect_success 'a minisign signature: its trusted comment must be the one bento sign writes' '
 	id3=$(id_of ms.pub) &&
 	rm -rf m1 && cp -a signed m1 && rm m1/signatures/* &&
 	minisign -S -s ms.key -m m1/bento.json -x "m1/signatures/$id3.minisig" -t "svc release" > /dev/null &&
 	BENTO_ROOT=$TMP/m1 BENTO_TRUSTED_KEY=$TMP/ms.pub shim ./svc.sh exit 0 2> err; rc=$? &&
-	refusal 123 "trusted comment '"'"'svc release'"'"' does not name $(cat digest)" &&
+	refusal 123 "trusted comment '"'"'svc release'"'"' does not name this bento (want '"'"'bento svc:1 $(cat digest)'"'"')" &&
 	minisign -S -s ms.key -m m1/bento.json -x "m1/signatures/$id3.minisig" \
 		-t "release $(cat digest) ok" > /dev/null &&
+	BENTO_ROOT=$TMP/m1 BENTO_TRUSTED_KEY=$TMP/ms.pub shim ./svc.sh exit 0 2> err; rc=$? &&
+	refusal 123 "does not name this bento" &&
+	minisign -S -s ms.key -m m1/bento.json -x "m1/signatures/$id3.minisig" \
+		-t "bento svc:1 $(cat digest)" > /dev/null &&
 	BENTO_ROOT=$TMP/m1 BENTO_TRUSTED_KEY=$TMP/ms.pub shim ./svc.sh exit 4 2> err; rc=$? &&
 	test "$rc" = 4
 '

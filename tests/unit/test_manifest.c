@@ -5,6 +5,7 @@
 #include "buf.h"
 #include "cjson.h"
 #include "manifest.h"
+#include "sign.h"
 #include "tap.h"
 
 #define D1 "sha256:1111111111111111111111111111111111111111111111111111111111111111"
@@ -226,11 +227,91 @@ static void test_time_and_version(void)
 	json_decref(o);
 }
 
+/*
+ * bento_signature_check: the one naming rule of verify, import, pull and
+ * bento-shim.  Key id 0x1A2B3C4D5E6F7081, stored little-endian.
+ */
+static void test_signature_rule(void)
+{
+	static const unsigned char keyid[BENTO_KEYID_LEN] = {
+		0x81, 0x70, 0x6f, 0x5e, 0x4d, 0x3c, 0x2b, 0x1a
+	};
+	static const unsigned char other[BENTO_KEYID_LEN] = { 1, 0, 0, 0, 0, 0, 0, 0 };
+	static const struct {
+		const char *file;
+		int ok;
+	} names[] = {
+		{ "1A2B3C4D5E6F7081.minisig", 1 },
+		{ "1a2b3c4d5e6f7081.minisig", 0 },	/* minisign prints ids upper-case */
+		{ "1A2B3C4D5E6f7081.minisig", 0 },
+		{ "1A2B3C4D5E6F7081.MINISIG", 0 },
+		{ "1A2B3C4D5E6F7081", 0 },
+		{ "1A2B3C4D5E6F7081.minisig.bak", 0 },
+		{ "1A2B3C4D5E6F708.minisig", 0 },	/* not zero-padded to 16 */
+		{ "01A2B3C4D5E6F7081.minisig", 0 },
+		{ "+1A2B3C4D5E6F708.minisig", 0 },
+		{ " 1A2B3C4D5E6F708.minisig", 0 },
+		{ ".minisig", 0 },
+		{ "", 0 },
+	};
+	struct bento_manifest m = { .name = "iris", .version = "1.2" };
+	struct bento_error err = { 0 };
+	char d[BENTO_DIGEST_STRLEN], *c;
+
+	bento_digest_bytes("x", 1, &m.digest);
+	bento_digest_str(&m.digest, d);
+	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
+		int rc = bento_signature_check(NULL, names[i].file, NULL, NULL, &err);
+		ok(names[i].ok ? rc == 0 : rc == -BENTO_E_VERIFY && strstr(err.msg, "16 upper-case hex"),
+		   "signature file name '%s': %s", names[i].file, names[i].ok ? "right" : "refused");
+		is_int(bento_signature_check(NULL, names[i].file, keyid, NULL, NULL),
+		       names[i].ok ? 0 : -BENTO_E_VERIFY, "... and so with the key id given");
+	}
+	ok(bento_signature_check(NULL, "0000000000000001.minisig", other, NULL, NULL) == 0,
+	   "the id is zero-padded little-endian, as minisign's");
+	ok(bento_signature_check(NULL, "1A2B3C4D5E6F7081.minisig", other, NULL, &err) ==
+	   -BENTO_E_VERIFY && strstr(err.msg, "named for key 1A2B3C4D5E6F7081 but the signature "
+				     "is by key 0000000000000001"),
+	   "a name for another key: both ids named");
+
+	c = bento_signature_comment(&m);
+	ok(strncmp(c, "bento iris:1.2 sha256:", 22) == 0 && strcmp(c + 15, d) == 0,
+	   "the comment bento sign writes: bento NAME:VERSION DIGEST");
+	ok(bento_signature_check(&m, "1A2B3C4D5E6F7081.minisig", keyid, c, &err) == 0,
+	   "that comment names the bento");
+	free(c);
+	const char *bad[] = {
+		"", "iris:1.2", d, "bento iris:1.2", "bento iris:1.3 ", "release iris:1.2 ",
+		"bento iris:1.20 ", "bento Iris:1.2 ", "bento  iris:1.2 ", "bento iris:1.2  ",
+		"bento iris:1.2\t", " bento iris:1.2 ",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		char tc[200];
+		size_t n = strlen(bad[i]);
+		/* the digest goes after a trailing space or tab, or nowhere */
+		snprintf(tc, sizeof(tc), "%s%s", bad[i],
+			 n && (bad[i][n - 1] == ' ' || bad[i][n - 1] == '\t') ? d : "");
+		ok(bento_signature_check(&m, "1A2B3C4D5E6F7081.minisig", keyid, tc, &err) ==
+		   -BENTO_E_VERIFY && strstr(err.msg, "does not name this bento (want 'bento iris:1.2 "),
+		   "trusted comment '%s' refused", tc);
+	}
+	char tc[200];
+	snprintf(tc, sizeof(tc), "bento iris:1.2 %s extra", d);
+	ok(bento_signature_check(&m, "1A2B3C4D5E6F7081.minisig", keyid, tc, NULL) == -BENTO_E_VERIFY,
+	   "nothing may follow the digest");
+	snprintf(tc, sizeof(tc), "bento iris:1.2 %.70s", d);
+	ok(bento_signature_check(&m, "1A2B3C4D5E6F7081.minisig", keyid, tc, NULL) == -BENTO_E_VERIFY,
+	   "a digest cut short");
+	ok(bento_signature_check(&m, "1a2b3c4d5e6f7081.minisig", keyid, tc, &err) == -BENTO_E_VERIFY &&
+	   strstr(err.msg, "upper-case"), "the name is checked first");
+}
+
 int main(void)
 {
 	test_paths();
 	test_model();
 	test_bento();
 	test_time_and_version();
+	test_signature_rule();
 	return tap_done();
 }

@@ -425,6 +425,47 @@ test_expect_success 'bad configuration: 120 naming the variable' '
 	done
 '
 
+# A FIFO with no writer blocks an open(2) for reading forever: every path
+# the shim reads is opened without waiting and refused as not a file.
+# (Each run is bounded at 5 s; before lib/fs.c, BENTO_TRUSTED_KEY hung.)
+fifo_refusal() {
+	_want=$1 _msg=$2
+	shift 2
+	rm -f ran
+	env "$@" timeout 5 "$SHIM" ./svc.sh exit 0 2> err; rc=$?
+	refusal "$_want" "$_msg" || { echo "for $*"; return 1; }
+}
+
+test_expect_success 'FIFOs where the shim reads a file: refused at once (120, 121, 122, 123, 126)' '
+	id=$(cat id1) &&
+	rm -rf ff && mkdir -p ff/keys && mkfifo ff/key.pub ff/keys/a.pub &&
+	fifo_refusal 120 "BENTO_TRUSTED_KEY: $TMP/ff/key.pub: not a regular file (a FIFO)" \
+		BENTO_ROOT=$TMP/signed BENTO_TRUSTED_KEY=$TMP/ff/key.pub &&
+	fifo_refusal 120 "BENTO_TRUSTED_KEYS: $TMP/ff/key.pub: not a regular file (a FIFO)" \
+		BENTO_ROOT=$TMP/signed BENTO_TRUSTED_KEYS=$TMP/ff/key.pub &&
+	fifo_refusal 120 "BENTO_TRUSTED_KEYS: $TMP/ff/keys/a.pub: not a regular file (a FIFO)" \
+		BENTO_ROOT=$TMP/signed BENTO_TRUSTED_KEYS=$TMP/ff/keys &&
+	fresh r && rm r/bento.json && mkfifo r/bento.json &&
+	fifo_refusal 121 "$TMP/r/bento.json: not a regular file (a FIFO)" BENTO_ROOT=$TMP/r &&
+	rm -rf s1 && cp -a signed s1 && rm "s1/signatures/$id.minisig" &&
+	mkfifo "s1/signatures/$id.minisig" &&
+	fifo_refusal 123 "$TMP/s1/signatures/$id.minisig: not a regular file (a FIFO)" \
+		BENTO_ROOT=$TMP/s1 BENTO_TRUSTED_KEY=$K/default.pub &&
+	rm -rf s1/signatures && mkfifo s1/signatures &&
+	fifo_refusal 123 "$TMP/s1/signatures: Not a directory" \
+		BENTO_ROOT=$TMP/s1 BENTO_TRUSTED_KEY=$K/default.pub &&
+	fresh r && rm r/src/lib/util.py && mkfifo r/src/lib/util.py &&
+	fifo_refusal 122 "$TMP/r/src/lib/util.py: not a regular file" BENTO_ROOT=$TMP/r &&
+	fifo_refusal 122 "$TMP/r/src/lib/util.py: not a regular file" BENTO_ROOT=$TMP/r \
+		BENTO_VERIFY=full &&
+	mkfifo ff/root && fifo_refusal 121 "$TMP/ff/root/bento.json: Not a directory" \
+		BENTO_ROOT=$TMP/ff/root &&
+	fresh r && edit_manifest r "m[\"service\"][\"image\"][\"workdir\"] = \"pipe\"" &&
+	mkfifo r/src/pipe &&
+	fifo_refusal 126 "$TMP/r/src/pipe: cannot use as the working directory: Not a directory" \
+		BENTO_ROOT=$TMP/r BENTO_VERIFY=off
+'
+
 test_expect_success 'BENTO_REQUIRE_SIGNATURE=1 with no key: 120, no trusted key given' '
 	BENTO_ROOT=$TMP/signed BENTO_REQUIRE_SIGNATURE=1 shim ./svc.sh exit 0 2> err; rc=$? &&
 	refusal 120 "no trusted key given"

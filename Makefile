@@ -57,8 +57,8 @@ $(B)/bento: $(CMD_OBJ) $(B)/libbento.a
 
 # bento-shim: static (it is PID 1 of images FROM scratch) and small, so it
 # compiles its own copy of the few lib/ modules it needs, SHA-256 on libsodium
-# instead of OpenSSL.  Under SANITIZE=1 it is dynamic: the sanitizers need
-# the dynamic loader.
+# instead of OpenSSL, and without unwind tables (it is C: nothing unwinds).
+# Under SANITIZE=1 it is dynamic: the sanitizers need the dynamic loader.
 SHIM_SRC := $(sort $(wildcard cmd/bento-shim/*.c)) lib/buf.c lib/cjson.c lib/digest.c \
 	lib/error.c lib/fs.c lib/manifest.c lib/sign.c
 SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/shim/%.o)
@@ -67,7 +67,7 @@ SHIM_OPT = $(OPT) $(SANFLAGS)
 SHIM_LDFLAGS = $(SANFLAGS)
 SHIM_LIBS := $(shell $(PKG_CONFIG) --libs libsodium jansson)
 else
-SHIM_OPT = -Os -ffunction-sections -fdata-sections
+SHIM_OPT = -Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables
 SHIM_LDFLAGS = -static -s -Wl,--gc-sections
 SHIM_LIBS = -lsodium -ljansson
 endif

@@ -8,39 +8,12 @@
  * environment, since a container's Cmd belongs to the service.
  * See man/bento-shim.1.
  */
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/stat.h>
 
-#include "cjson.h"
 #include "shim.h"
-
-#define DEFAULT_ROOT "/bento"
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-#define DEFAULT_STOP_MS 10000
-
-void shim_log(const char *fmt, ...)
-{
-	char line[4096];
-	va_list ap;
-	int n;
-
-	memcpy(line, "bento-shim: ", 12);
-	va_start(ap, fmt);
-	n = vsnprintf(line + 12, sizeof(line) - 13, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n > sizeof(line) - 14)
-		n = (int)(sizeof(line) - 14);
-	line[12 + n] = '\n';
-	/* One write per line: the service shares stderr and may log concurrently. */
-	(void)bento_write_all(2, line, 12 + (size_t)n + 1);
-}
 
 static void usage(FILE *f)
 {
@@ -67,272 +40,6 @@ static void usage(FILE *f)
 	      "service, 127 service not found.  See bento-shim(1).\n", f);
 }
 
-/* ---- configuration ---- */
-
-/* A value that must be one of the words; -1 when it is none of them. */
-static int env_bool(const char *name, int *out)
-{
-	static const char *const yes[] = { "1", "true", "yes", "on", NULL };
-	static const char *const no[] = { "", "0", "false", "no", "off", NULL };
-	const char *v = getenv(name);
-
-	*out = 0;
-	if (!v)
-		return 0;
-	for (size_t i = 0; yes[i]; i++)
-		if (strcmp(v, yes[i]) == 0) {
-			*out = 1;
-			return 0;
-		}
-	for (size_t i = 0; no[i]; i++)
-		if (strcmp(v, no[i]) == 0)
-			return 0;
-	shim_log("%s: '%.80s' is not a boolean (want 1 or 0)", name, v);
-	return -1;
-}
-
-/*
- * "10", "0.5", "2.25": parsed by hand rather than with strtod, which reads
- * the locale and takes hex, exponents and "inf".  Sub-millisecond parts are
- * rounded up so that any positive value stays positive.
- */
-static int parse_seconds(const char *s, uint64_t *ms)
-{
-	uint64_t whole = 0, frac = 0, scale = 1000;
-	int digits = 0, sub = 0;
-	const char *p = s;
-
-	for (; *p >= '0' && *p <= '9'; p++, digits++) {
-		if (digits >= 9)
-			return -1;
-		whole = whole * 10 + (uint64_t)(*p - '0');
-	}
-	if (!digits)
-		return -1;
-	if (*p == '.') {
-		if (!p[1])
-			return -1;
-		for (p++; *p >= '0' && *p <= '9'; p++) {
-			if (scale > 1) {
-				scale /= 10;
-				frac += scale * (uint64_t)(*p - '0');
-			} else if (*p != '0') {
-				sub = 1;
-			}
-		}
-	}
-	if (*p)
-		return -1;
-	*ms = whole * 1000 + frac + (uint64_t)sub;
-	return *ms ? 0 : -1;
-}
-
-static int parse_port(const char *s, size_t n, int *out)
-{
-	int v = 0;
-
-	if (n == 0 || n > 5)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	if (v < 1 || v > 65535)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static void add_key(struct shim_config *c, const struct bento_pubkey *k)
-{
-	c->keys = bento_xrealloc(c->keys, (c->n_keys + 1) * sizeof(*c->keys));
-	c->keys[c->n_keys++] = *k;
-}
-
-static int add_key_file(struct shim_config *c, const char *var, const char *path)
-{
-	struct bento_error err = { 0 };
-	struct bento_pubkey k;
-
-	if (bento_pubkey_load(path, &k, &err)) {
-		shim_log("%s: %s", var, err.msg);
-		return -1;
-	}
-	add_key(c, &k);
-	return 0;
-}
-
-/* Every NAME.pub in dir, in name order so that errors are reproducible. */
-static int add_key_dir(struct shim_config *c, const char *var, const char *dir)
-{
-	char **names;
-	size_t n;
-	int rc = bento_dir_list(dir, ".pub", 1, &names, &n);
-
-	if (rc < 0) {
-		shim_log("%s: %s: %s", var, dir, strerror(-rc));
-		return -1;
-	}
-	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = add_key_file(c, var, names[i]);
-	bento_strv_free(names, n);
-	return rc;
-}
-
-static int read_keys(struct shim_config *c)
-{
-	const char *one = getenv("BENTO_TRUSTED_KEY"), *many = getenv("BENTO_TRUSTED_KEYS");
-	int given = 0;
-
-	if (one && *one) {
-		struct bento_pubkey k;
-
-		given = 1;
-		/* The bare key line is the form that fits in a pod spec; else a file. */
-		if (bento_pubkey_parse(one, strlen(one), "BENTO_TRUSTED_KEY", &k, NULL) == 0)
-			add_key(c, &k);
-		else if (add_key_file(c, "BENTO_TRUSTED_KEY", one))
-			return -1;
-	}
-	if (many && *many) {
-		char *list = bento_xstrdup(many), *save = NULL;
-		int rc = 0;
-
-		given = 1;
-		for (char *p = strtok_r(list, ":", &save); p && rc == 0;
-		     p = strtok_r(NULL, ":", &save)) {
-			struct stat st;
-
-			if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
-				rc = add_key_dir(c, "BENTO_TRUSTED_KEYS", p);
-			else
-				rc = add_key_file(c, "BENTO_TRUSTED_KEYS", p);
-		}
-		free(list);
-		if (rc)
-			return -1;
-	}
-	if (given)
-		c->require_signature = 1;
-	if (c->require_signature && c->n_keys == 0) {
-		shim_log("signature required: no trusted key given "
-			 "(set BENTO_TRUSTED_KEY or BENTO_TRUSTED_KEYS)");
-		return -1;
-	}
-	return 0;
-}
-
-static int read_config(struct shim_config *c)
-{
-	const char *v;
-
-	memset(c, 0, sizeof(*c));
-	v = getenv("BENTO_ROOT");
-	if (v && !*v) {
-		shim_log("BENTO_ROOT: empty (unset it for %s)", DEFAULT_ROOT);
-		return -1;
-	}
-	c->root = bento_xstrdup(v ? v : DEFAULT_ROOT);
-
-	v = getenv("BENTO_VERIFY");
-	if (!v || !strcmp(v, "size") || !*v)
-		c->verify = VERIFY_SIZE;
-	else if (!strcmp(v, "full"))
-		c->verify = VERIFY_FULL;
-	else if (!strcmp(v, "off"))
-		c->verify = VERIFY_OFF;
-	else {
-		shim_log("BENTO_VERIFY: '%.80s' is not one of size, full, off", v);
-		return -1;
-	}
-
-	c->stop_timeout_ms = DEFAULT_STOP_MS;
-	v = getenv("BENTO_STOP_TIMEOUT");
-	if (v && parse_seconds(v, &c->stop_timeout_ms)) {
-		shim_log("BENTO_STOP_TIMEOUT: '%.80s' is not a positive number of seconds", v);
-		return -1;
-	}
-
-	v = getenv("BENTO_HEALTH_PORT");
-	if (v && *v && parse_port(v, strlen(v), &c->health_port)) {
-		shim_log("BENTO_HEALTH_PORT: '%.80s' is not a port number (1-65535)", v);
-		return -1;
-	}
-
-	v = getenv("BENTO_SERVICE_PORT");
-	if (v && *v) {
-		const char *p = v;
-
-		c->service_ports_from_env = 1;
-		for (;;) {
-			size_t n = strcspn(p, ",");
-			if (c->n_service_ports == SHIM_MAX_PORTS ||
-			    parse_port(p, n, &c->service_ports[c->n_service_ports])) {
-				shim_log("BENTO_SERVICE_PORT: '%.80s' is not a list of up to %d "
-					 "port numbers", v, SHIM_MAX_PORTS);
-				return -1;
-			}
-			c->n_service_ports++;
-			if (!p[n])
-				break;
-			p += n + 1;
-		}
-	}
-
-	if (env_bool("BENTO_SHIM_QUIET", &c->quiet) ||
-	    env_bool("BENTO_REQUIRE_SIGNATURE", &c->require_signature))
-		return -1;
-	return read_keys(c);
-}
-
-static void config_release(struct shim_config *c)
-{
-	free(c->root);
-	free(c->keys);
-}
-
-/* ---- the service ---- */
-
-/*
- * Service env vars fill in what the platform left unset: a pod spec's env
- * (or docker run -e) is the operator's decision and wins.  image.env goes
- * first so that it beats service.envs, as in the image config bento writes.
- */
-static void apply_env(const struct bento_manifest *m)
-{
-	const json_t *svc = json_object_get(m->json, "service");
-	const json_t *img = json_object_get(svc, "image");
-	const json_t *maps[] = { json_object_get(img, "env"), json_object_get(svc, "envs") };
-	const char *k;
-	json_t *v;
-
-	for (size_t i = 0; i < 2; i++)
-		json_object_foreach((json_t *)maps[i], k, v)
-			setenv(k, json_string_value(v), 0);
-	setenv("PATH", DEFAULT_PATH, 0);
-}
-
-/*
- * service.image.workdir: relative to ROOT/src, or absolute.  An absolute one
- * under /bento (where images put the bento) moves with BENTO_ROOT, so a
- * bento behaves the same extracted anywhere as in its image.
- */
-static char *workdir_of(const struct shim_config *c, const struct bento_manifest *m)
-{
-	const json_t *img = json_object_get(json_object_get(m->json, "service"), "image");
-	const char *wd = bento_json_str(img, "workdir");
-	size_t rl = strlen(DEFAULT_ROOT);
-
-	if (wd && !strncmp(wd, DEFAULT_ROOT, rl) && (wd[rl] == '/' || !wd[rl]))
-		return bento_xasprintf("%s%s", c->root, wd + rl);
-	if (wd && wd[0] == '/')
-		return bento_xstrdup(wd);
-	if (wd && *wd)
-		return bento_xasprintf("%s/src/%s", c->root, wd);
-	return bento_xasprintf("%s/src", c->root);
-}
-
 /* "name:version sha256:…: file sizes checked, signed by key ID" */
 static char *banner_of(const struct shim_config *c, const struct bento_manifest *m,
 		       const char *signer)
@@ -351,9 +58,9 @@ int main(int argc, char **argv)
 {
 	struct shim_config c;
 	struct bento_manifest *m = NULL;
-	char *json = NULL, *workdir = NULL, *banner = NULL, **sargv = NULL;
-	char signer[BENTO_KEYID_HEXLEN + 1] = "";
-	size_t len = 0;
+	char *json = NULL, *workdir = NULL, *banner = NULL, **sargv = NULL, **env = NULL;
+	char **platform_env = environ, signer[BENTO_KEYID_HEXLEN + 1] = "";
+	size_t len = 0, n_env = 0;
 	int rc, first = 1;
 
 	if (argc > 1 && !strcmp(argv[1], "--version")) {
@@ -368,8 +75,8 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "--"))
 		first = 2;
 
-	if (read_config(&c)) {
-		config_release(&c);
+	if (shim_config_read(&c, environ)) {
+		shim_config_release(&c);
 		return SHIM_EXIT_CONFIG;
 	}
 	if ((rc = shim_load_manifest(&c, &m, &json, &len)) ||
@@ -393,16 +100,20 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < n; i++)
 			sargv[i] = (char *)json_string_value(json_array_get(ep, i));
 	}
-	apply_env(m);
-	workdir = workdir_of(&c, m);
+	/* The service's environment is the shim's own from here on (getenv, execvp). */
+	n_env = shim_env_merge(platform_env, m, &env);
+	environ = env;
+	workdir = shim_workdir(&c, m);
 	banner = banner_of(&c, m, signer);
 	rc = shim_run(&c, sargv, workdir, banner);
+	environ = platform_env;
 out:
+	bento_strv_free(env, n_env);
 	free(banner);
 	free(workdir);
 	free(sargv);
 	free(json);
 	bento_manifest_free(m);
-	config_release(&c);
+	shim_config_release(&c);
 	return rc;
 }

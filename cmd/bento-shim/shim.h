@@ -1,11 +1,11 @@
 /*
  * shim.h - private to bento-shim, the container entrypoint (PID 1).
  *
- * main.c reads the configuration (environment) and runs the steps in order:
- * check.c refuses a bento that is not what bento.json and the trusted keys
- * say, run.c starts and supervises the service, health.c answers the probes
- * from run.c's poll loop.  Every refusal is one line on stderr and one of
- * the exit codes below (documented in man/bento-shim.1).
+ * main.c runs the steps in order: config.c reads the configuration (the
+ * environment), check.c refuses a bento that is not what bento.json and the
+ * trusted keys say, run.c starts and supervises the service, health.c
+ * answers the probes from run.c's poll loop.  Every refusal is one line on
+ * stderr and one of the exit codes below (documented in man/bento-shim.1).
  */
 #ifndef BENTO_SHIM_H
 #define BENTO_SHIM_H
@@ -50,8 +50,32 @@ struct shim_config {
 	int quiet;			/* BENTO_SHIM_QUIET */
 };
 
-/* "bento-shim: " + the message + newline, on stderr, in one write. */
+/* ---- config.c ---- */
+
+/* "bento-shim: " + the message + newline, on shim_log_fd (stderr), in one write. */
 void shim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+extern int shim_log_fd;		/* -1: nowhere (the fuzz targets) */
+
+/*
+ * Fill c from the environment envp (NULL-terminated "NAME=VALUE" strings;
+ * the first of a name counts, as for getenv), reading the trusted key
+ * files it names.  -1 with the line printed on a bad value (exit
+ * SHIM_EXIT_CONFIG); release c in either case.
+ */
+int shim_config_read(struct shim_config *c, char *const *envp);
+void shim_config_release(struct shim_config *c);
+
+/*
+ * The service's environment: envp, then service.image.env and then
+ * service.envs of m for each name not set before, then PATH when unset.
+ * Linear in the number of variables.  Returns the count; *out is a new
+ * NULL-terminated array of new strings (bento_strv_free(*out, count)).
+ */
+size_t shim_env_merge(char *const *envp, const struct bento_manifest *m, char ***out);
+
+/* The service's working directory (service.image.workdir under c->root); a new string. */
+char *shim_workdir(const struct shim_config *c, const struct bento_manifest *m);
+
 
 /* ---- check.c ---- */
 

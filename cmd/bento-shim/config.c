@@ -3,11 +3,13 @@
  * container's Cmd belongs to the service), and the environment it gives
  * the service.  Every bad value is one line naming the variable.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "cjson.h"
@@ -123,6 +125,35 @@ static int parse_port(const char *s, size_t n, int *out)
 	if (v < 1 || v > 65535)
 		return -1;
 	*out = v;
+	return 0;
+}
+
+/*
+ * An IP address as inet_pton reads it: dotted-quad IPv4 ("127.0.0.1"), or
+ * IPv6 ("::1", "fd00::5"), bare or in brackets.  No names: a static PID 1
+ * has no resolver to ask, and a probe address should not depend on one.
+ */
+static int parse_addr(const char *s, struct shim_config *c)
+{
+	char v6[INET6_ADDRSTRLEN];
+	size_t n = strlen(s);
+
+	c->health_addr = bento_xstrdup(s);
+	if (inet_pton(AF_INET, s, c->health_ip) == 1) {
+		c->health_af = AF_INET;
+		return 0;
+	}
+	if (n > 2 && s[0] == '[' && s[n - 1] == ']') {
+		s++;
+		n -= 2;
+	}
+	if (n >= sizeof(v6))
+		return -1;
+	memcpy(v6, s, n);
+	v6[n] = '\0';
+	if (inet_pton(AF_INET6, v6, c->health_ip) != 1)
+		return -1;
+	c->health_af = AF_INET6;
 	return 0;
 }
 
@@ -242,6 +273,11 @@ int shim_config_read(struct shim_config *c, char *const *envp)
 		shim_log("BENTO_HEALTH_PORT: '%.80s' is not a port number (1-65535)", v);
 		return -1;
 	}
+	v = env_get(envp, "BENTO_HEALTH_ADDR");
+	if (v && *v && parse_addr(v, c)) {
+		shim_log("BENTO_HEALTH_ADDR: '%.80s' is not an IPv4 or IPv6 address", v);
+		return -1;
+	}
 
 	v = env_get(envp, "BENTO_SERVICE_PORT");
 	if (v && *v) {
@@ -273,6 +309,7 @@ void shim_config_release(struct shim_config *c)
 {
 	free(c->root);
 	free(c->keys);
+	free(c->health_addr);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -1,9 +1,12 @@
 /*
  * The probe endpoints: a deliberately tiny HTTP/1.x server inside the shim's
- * poll loop.  One request per connection, a few connections at a time, each
- * bounded in size and time, so a slow or hostile client can cost the shim a
- * file descriptor for HEALTH_CONN_MS at most and never blocks the loop that
- * forwards signals.
+ * poll loop.  One request per connection, every request answered (request.c
+ * judges the bytes), each connection bounded in size and time.  The server
+ * always accepts: when HEALTH_CONNS connections are open, the oldest is
+ * dropped for the new one, so clients that connect and say nothing (or
+ * trickle) can hold at most HEALTH_CONNS slots for HEALTH_CONN_MS each and
+ * never keep a probe, which sends its request at once, from being answered.
+ * Nothing here blocks the loop that forwards signals.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,43 +20,77 @@
 
 #include "shim.h"
 
-#define HEALTH_CONNS 16
-#define HEALTH_REQ_MAX 4096	/* a kubelet probe is ~150 bytes */
-#define HEALTH_CONN_MS 2000	/* from accept to the end of the request headers */
+#define HEALTH_CONNS 64
+#define HEALTH_CONN_MS 2000	/* from accept to the end of the request head */
+#define HEALTH_ACCEPTS 256	/* per poll round, so that signals are not kept waiting */
 #define PORT_CHECK_MS 100	/* per port, for each readiness request */
 
 struct conn {
 	int fd;
 	int64_t deadline;
 	size_t len;
-	char buf[HEALTH_REQ_MAX + 1];
+	char *buf;		/* HEALTH_REQ_MAX bytes of bufs */
 };
 
+/*
+ * conns[0..n) in the order they were accepted (conns[0] is the oldest),
+ * small so that dropping one moves little; the buffers stay in place and
+ * those not in use are spare[0..n_spare).
+ */
 struct health {
 	const struct shim_config *c;
 	int lfd;
-	int listening;		/* lfd is in the poll set this round */
-	size_t n;
+	size_t n, n_spare;
 	struct conn conns[HEALTH_CONNS];
+	char *spare[HEALTH_CONNS];
+	char bufs[HEALTH_CONNS][HEALTH_REQ_MAX];
 };
+
+static int listen_on(int af, const struct shim_config *c, int *fd)
+{
+	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)c->health_port) };
+	struct sockaddr_in s4 = { .sin_family = AF_INET, .sin_port = htons((uint16_t)c->health_port) };
+	int one = 1, zero = 0;
+
+	if (af == AF_INET6)
+		memcpy(&s6.sin6_addr, c->health_ip, sizeof(s6.sin6_addr));
+	else
+		memcpy(&s4.sin_addr, c->health_ip, sizeof(s4.sin_addr));
+	*fd = socket(af, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (*fd < 0)
+		return -1;
+	/* "::" takes IPv4 too (v4-mapped), whatever net.ipv6.bindv6only says. */
+	if (setsockopt(*fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    (af == AF_INET6 && setsockopt(*fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero))) ||
+	    (af == AF_INET6 ? bind(*fd, (struct sockaddr *)&s6, sizeof(s6))
+			    : bind(*fd, (struct sockaddr *)&s4, sizeof(s4))) ||
+	    listen(*fd, SOMAXCONN)) {
+		int e = errno;
+		close(*fd);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
 
 struct health *health_open(const struct shim_config *c)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY) };
 	struct health *h;
-	int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd, af = c->health_af ? c->health_af : AF_INET6;
 
-	sa.sin_port = htons((uint16_t)c->health_port);
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 64)) {
-		shim_log("health port %d: %s", c->health_port, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	/* By default every address, IPv6 and IPv4; IPv4 alone where the kernel has no IPv6. */
+	if (listen_on(af, c, &fd) &&
+	    (c->health_af || (errno != EAFNOSUPPORT && errno != EADDRNOTAVAIL) ||
+	     listen_on(AF_INET, c, &fd))) {
+		shim_log("health port %d (on %s): %s", c->health_port,
+			 c->health_af ? c->health_addr : "every address", strerror(errno));
 		return NULL;
 	}
 	h = bento_xcalloc(1, sizeof(*h));
 	h->c = c;
 	h->lfd = fd;
+	for (size_t i = 0; i < HEALTH_CONNS; i++)
+		h->spare[h->n_spare++] = h->bufs[i];
 	return h;
 }
 
@@ -84,13 +121,9 @@ size_t health_fds(struct health *h, struct pollfd *pfd, int64_t *deadline)
 		if (*deadline < 0 || h->conns[i].deadline < *deadline)
 			*deadline = h->conns[i].deadline;
 	}
-	/* When full, new clients wait in the listen backlog instead of being dropped. */
-	h->listening = h->n < HEALTH_CONNS;
-	if (h->listening) {
-		pfd[k].fd = h->lfd;
-		pfd[k].events = POLLIN;
-		pfd[k++].revents = 0;
-	}
+	pfd[k].fd = h->lfd;
+	pfd[k].events = POLLIN;
+	pfd[k++].revents = 0;
 	return k;
 }
 
@@ -124,15 +157,16 @@ static int service_ready(const struct shim_config *c)
 	return 1;
 }
 
-static void respond(int fd, int code, const char *extra, const char *body, int head)
+static void respond(int fd, int code, const char *body, int head)
 {
 	static const struct {
 		int code;
 		const char *text;
 	} reasons[] = {
 		{ 200, "OK" }, { 400, "Bad Request" }, { 404, "Not Found" },
-		{ 405, "Method Not Allowed" }, { 431, "Request Header Fields Too Large" },
-		{ 503, "Service Unavailable" }, { 505, "HTTP Version Not Supported" },
+		{ 405, "Method Not Allowed" }, { 408, "Request Timeout" },
+		{ 431, "Request Header Fields Too Large" }, { 503, "Service Unavailable" },
+		{ 505, "HTTP Version Not Supported" },
 	};
 	const char *reason = "";
 	char out[512];
@@ -144,7 +178,8 @@ static void respond(int fd, int code, const char *extra, const char *body, int h
 	n = snprintf(out, sizeof(out),
 		     "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
 		     "Content-Length: %zu\r\nCache-Control: no-store\r\nConnection: close\r\n"
-		     "%s\r\n%s", code, reason, strlen(body) + 1, extra, head ? "" : body);
+		     "%s\r\n%s", code, reason, strlen(body) + 1,
+		     code == 405 ? "Allow: GET, HEAD\r\n" : "", head ? "" : body);
 	if (n < 0 || (size_t)n >= sizeof(out) - 1)
 		return;
 	if (!head)
@@ -153,53 +188,48 @@ static void respond(int fd, int code, const char *extra, const char *body, int h
 	(void)send(fd, out, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
-/* Route one complete request head (NUL-terminated in buf). */
-static void handle(struct health *h, int fd, char *buf, int stopping)
+/* Answer what request.c made of a request. */
+static void answer(struct health *h, int fd, const struct health_request *rq, int stopping)
 {
-	char *method = buf, *target, *version, *eol = strpbrk(buf, "\r\n");
-	int head, ready;
+	int ready;
 
-	if (eol)
-		*eol = '\0';
-	if (!(target = strchr(method, ' ')) || !(version = strchr(target + 1, ' '))) {
-		respond(fd, 400, "", "{\"error\":\"bad request\"}", 0);
+	if (rq->status) {
+		respond(fd, rq->status,
+			rq->status == 405 ? "{\"error\":\"method not allowed\"}" :
+			rq->status == 431 ? "{\"error\":\"request too large\"}" :
+			rq->status == 505 ? "{\"error\":\"want HTTP/1.x\"}" :
+					    "{\"error\":\"bad request\"}", 0);
 		return;
 	}
-	*target++ = '\0';
-	*version++ = '\0';
-	if (strncmp(version, "HTTP/1.", 7) != 0 || !version[7] || version[8]) {
-		respond(fd, strncmp(version, "HTTP/", 5) ? 400 : 505, "",
-			"{\"error\":\"want HTTP/1.x\"}", 0);
-		return;
-	}
-	head = !strcmp(method, "HEAD");
-	if (!head && strcmp(method, "GET")) {
-		respond(fd, 405, "Allow: GET, HEAD\r\n", "{\"error\":\"method not allowed\"}", 0);
-		return;
-	}
-	target[strcspn(target, "?#")] = '\0';
+	switch (rq->route) {
 	/* The server runs only while the service does: alive is a given. */
-	if (!strcmp(target, "/livez")) {
-		respond(fd, 200, "", "{\"status\":\"ok\"}", head);
-	} else if (!strcmp(target, "/v2/health/live")) {
-		respond(fd, 200, "", "{\"live\":true}", head);
-	} else if (!strcmp(target, "/readyz") || !strcmp(target, "/v2/health/ready")) {
+	case HEALTH_LIVEZ:
+		respond(fd, 200, "{\"status\":\"ok\"}", rq->head);
+		break;
+	case HEALTH_LIVE:
+		respond(fd, 200, "{\"live\":true}", rq->head);
+		break;
+	case HEALTH_READYZ:
+	case HEALTH_READY:
 		/* Not ready once stopping: the endpoints drain before the service goes. */
 		ready = !stopping && service_ready(h->c);
-		if (target[1] == 'r')
-			respond(fd, ready ? 200 : 503, "",
-				ready ? "{\"status\":\"ok\"}" : "{\"status\":\"not ready\"}", head);
+		if (rq->route == HEALTH_READYZ)
+			respond(fd, ready ? 200 : 503,
+				ready ? "{\"status\":\"ok\"}" : "{\"status\":\"not ready\"}", rq->head);
 		else
-			respond(fd, ready ? 200 : 503, "",
-				ready ? "{\"ready\":true}" : "{\"ready\":false}", head);
-	} else {
-		respond(fd, 404, "", "{\"error\":\"not found\"}", head);
+			respond(fd, ready ? 200 : 503, ready ? "{\"ready\":true}" : "{\"ready\":false}",
+				rq->head);
+		break;
+	default:
+		respond(fd, 404, "{\"error\":\"not found\"}", rq->head);
 	}
 }
 
-/* Read what there is; 1 when the connection is finished (answered or dropped). */
+/* Read what there is; 1 when the connection is finished (answered, or closed empty). */
 static int conn_read(struct health *h, struct conn *cn, int stopping)
 {
+	struct health_request rq;
+
 	for (;;) {
 		ssize_t n = recv(cn->fd, cn->buf + cn->len, HEALTH_REQ_MAX - cn->len, MSG_DONTWAIT);
 
@@ -207,18 +237,13 @@ static int conn_read(struct health *h, struct conn *cn, int stopping)
 			continue;
 		if (n < 0)
 			return errno != EAGAIN && errno != EWOULDBLOCK;
-		if (n == 0)
-			return 1;	/* closed before a whole request: nothing to answer */
 		cn->len += (size_t)n;
-		cn->buf[cn->len] = '\0';
-		if (strstr(cn->buf, "\r\n\r\n") || strstr(cn->buf, "\n\n")) {
-			handle(h, cn->fd, cn->buf, stopping);
+		if (health_request_parse(cn->buf, cn->len, n == 0, &rq)) {
+			answer(h, cn->fd, &rq, stopping);
 			return 1;
 		}
-		if (cn->len == HEALTH_REQ_MAX) {
-			respond(cn->fd, 431, "", "{\"error\":\"request too large\"}", 0);
-			return 1;
-		}
+		if (n == 0)
+			return 1;	/* closed before sending anything: nothing to answer */
 	}
 }
 
@@ -237,6 +262,18 @@ static void conn_close(int fd)
 	close(fd);
 }
 
+/*
+ * The end of a connection: answered (drop 0), or out of time or of room
+ * (drop 1), when a client that sent part of a request is told so.
+ */
+static void conn_end(struct health *h, struct conn *cn, int drop)
+{
+	if (drop && cn->len)
+		respond(cn->fd, 408, "{\"error\":\"request timeout\"}", 0);
+	conn_close(cn->fd);
+	h->spare[h->n_spare++] = cn->buf;
+}
+
 void health_serve(struct health *h, const struct pollfd *pfd, size_t n, int stopping,
 		  int64_t now)
 {
@@ -245,36 +282,37 @@ void health_serve(struct health *h, const struct pollfd *pfd, size_t n, int stop
 	/* pfd is in health_fds' order: the connections, then the listener. */
 	for (i = 0; i < h->n; i++, k++) {
 		struct conn *cn = &h->conns[i];
-		int finished = 0;
 
-		if (k < n && (pfd[k].revents & (POLLIN | POLLHUP | POLLERR)))
-			finished = conn_read(h, cn, stopping);
-		if (!finished && now >= cn->deadline)
-			finished = 1;
-		if (finished) {
-			conn_close(cn->fd);
-			continue;
+		if (k < n && (pfd[k].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    conn_read(h, cn, stopping)) {
+			conn_end(h, cn, 0);
+		} else if (now >= cn->deadline) {
+			conn_end(h, cn, 1);
+		} else {
+			if (keep != i)
+				h->conns[keep] = *cn;
+			keep++;
 		}
-		if (keep != i)
-			h->conns[keep] = *cn;
-		keep++;
 	}
 	h->n = keep;
-	if (!h->listening || k >= n || !(pfd[k].revents & POLLIN))
+	if (k >= n || !(pfd[k].revents & POLLIN))
 		return;
-	while (h->n < HEALTH_CONNS) {
+	for (int a = 0; a < HEALTH_ACCEPTS; a++) {
 		int fd = accept4(h->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct conn *cn;
 
 		if (fd < 0)
 			break;
-		h->conns[h->n].fd = fd;
-		h->conns[h->n].deadline = now + HEALTH_CONN_MS;
-		h->conns[h->n].len = 0;
-		h->conns[h->n].buf[0] = '\0';
-		h->n++;
+		if (h->n == HEALTH_CONNS) {
+			conn_end(h, &h->conns[0], 1);
+			memmove(&h->conns[0], &h->conns[1], --h->n * sizeof(h->conns[0]));
+		}
+		cn = &h->conns[h->n++];
+		*cn = (struct conn){ .fd = fd, .deadline = now + HEALTH_CONN_MS,
+				     .buf = h->spare[--h->n_spare] };
 		/* Usually the request is already there: answer without another poll round. */
-		if (conn_read(h, &h->conns[h->n - 1], stopping)) {
-			conn_close(fd);
+		if (conn_read(h, cn, stopping)) {
+			conn_end(h, cn, 0);
 			h->n--;
 		}
 	}

@@ -31,6 +31,7 @@ static void usage(FILE *f)
 	      "  BENTO_REQUIRE_SIGNATURE  1: refuse a bento without a trusted signature\n"
 	      "  BENTO_STOP_TIMEOUT       seconds from SIGTERM to SIGKILL (10)\n"
 	      "  BENTO_HEALTH_PORT        serve /livez, /readyz, /v2/health/{live,ready}\n"
+	      "  BENTO_HEALTH_ADDR        the address to serve them on (every address)\n"
 	      "  BENTO_SERVICE_PORT       ','-separated ports that make the service ready\n"
 	      "  BENTO_SHIM_QUIET         1: no start-up line\n"
 	      "\n"

@@ -4,8 +4,10 @@
  * main.c runs the steps in order: config.c reads the configuration (the
  * environment), check.c refuses a bento that is not what bento.json and the
  * trusted keys say, run.c starts and supervises the service, health.c
- * answers the probes from run.c's poll loop.  Every refusal is one line on
- * stderr and one of the exit codes below (documented in man/bento-shim.1).
+ * answers the probes from run.c's poll loop (request.c judging each
+ * request).  Every refusal is one line on stderr and one of the exit codes
+ * below (documented in man/bento-shim.1).  Everything but main.c and lean.c
+ * also links into the fuzz targets (tests/fuzz/fuzz_shim_*.c).
  */
 #ifndef BENTO_SHIM_H
 #define BENTO_SHIM_H
@@ -44,6 +46,9 @@ struct shim_config {
 	int require_signature;		/* keys given, or BENTO_REQUIRE_SIGNATURE=1 */
 	uint64_t stop_timeout_ms;	/* BENTO_STOP_TIMEOUT */
 	int health_port;		/* BENTO_HEALTH_PORT, 0 = none */
+	int health_af;			/* BENTO_HEALTH_ADDR's family, 0 = unset (every address) */
+	unsigned char health_ip[16];	/* its address, network order; zero = any */
+	char *health_addr;		/* BENTO_HEALTH_ADDR as given, or NULL */
 	int service_ports[SHIM_MAX_PORTS];	/* BENTO_SERVICE_PORT, else service.image.ports */
 	size_t n_service_ports;
 	int service_ports_from_env;
@@ -76,7 +81,6 @@ size_t shim_env_merge(char *const *envp, const struct bento_manifest *m, char **
 /* The service's working directory (service.image.workdir under c->root); a new string. */
 char *shim_workdir(const struct shim_config *c, const struct bento_manifest *m);
 
-
 /* ---- check.c ---- */
 
 /*
@@ -108,7 +112,10 @@ int shim_run(const struct shim_config *c, char *const *argv, const char *workdir
 
 struct health;
 
-/* Listen on 0.0.0.0:port (non-blocking); NULL with the line printed on failure. */
+/*
+ * Listen on BENTO_HEALTH_ADDR:port, by default on every address (IPv6 and
+ * IPv4, or IPv4 alone without IPv6); NULL with the line printed on failure.
+ */
 struct health *health_open(const struct shim_config *c);
 void health_close(struct health *h);
 /*
@@ -123,6 +130,27 @@ size_t health_fds(struct health *h, struct pollfd *pfd, int64_t *deadline);
  */
 void health_serve(struct health *h, const struct pollfd *pfd, size_t n, int stopping,
 		  int64_t now);
+
+/* ---- request.c ---- */
+
+#define HEALTH_REQ_MAX 4096	/* bytes of request head; a kubelet probe is ~150 */
+
+enum health_route { HEALTH_NOT_FOUND, HEALTH_LIVEZ, HEALTH_LIVE, HEALTH_READYZ, HEALTH_READY };
+
+struct health_request {
+	int status;		/* 0: a request to route; else the error status to answer */
+	enum health_route route;
+	int head;		/* HEAD: the answer without its body */
+};
+
+/*
+ * Judge the len bytes (any bytes, NULs included) a client sent so far; eof:
+ * it will send no more.  0 while more bytes could still make a request;
+ * else 1 with *out filled: status 0 and a route for a whole good head
+ * (GET or HEAD, HTTP/1.x), or 400 (malformed, or cut short by eof), 405
+ * (another method), 431 (HEALTH_REQ_MAX bytes and no end), 505 (HTTP/2+).
+ */
+int health_request_parse(const char *buf, size_t len, int eof, struct health_request *out);
 
 /* Monotonic clock in milliseconds. */
 int64_t shim_now_ms(void);

@@ -16,7 +16,7 @@ fi
 K=$XDG_CONFIG_HOME/bento/keys
 # The shim's own settings must come from each test, not from whoever runs us.
 unset BENTO_ROOT BENTO_VERIFY BENTO_TRUSTED_KEY BENTO_TRUSTED_KEYS BENTO_REQUIRE_SIGNATURE \
-	BENTO_STOP_TIMEOUT BENTO_HEALTH_PORT BENTO_SERVICE_PORT BENTO_SHIM_QUIET
+	BENTO_STOP_TIMEOUT BENTO_HEALTH_PORT BENTO_HEALTH_ADDR BENTO_SERVICE_PORT BENTO_SHIM_QUIET
 export T=$TMP
 
 # Every run is bounded: a hang fails the test instead of the suite.  The
@@ -346,6 +346,110 @@ assert v.recv(100).startswith(b\"HTTP/1.1 505\"), \"505\"
 	kill -TERM "$(cat shim.pid)" && wait $p; rc=$? && test "$rc" = 0
 '
 
+probe() { python3 "$FIX/healthprobe.py" "$@"; }
+
+# Start the shim with the health port (and more settings) on a service that
+# waits for SIGTERM; stop_shim ends it (exit 0).
+start_shim() {
+	fresh r && edit_manifest r "del m[\"service\"][\"image\"][\"ports\"]" &&
+	{ env BENTO_ROOT=$TMP/r BENTO_VERIFY=off BENTO_HEALTH_PORT=$HPORT "$@" \
+		timeout 60 "$SHIM" ./svc.sh trap TERM > out 2> err & } &&
+	shim_job=$! && wait_for ready && wait_for_port
+}
+stop_shim() {
+	kill -TERM "$(cat shim.pid)" && wait $shim_job; rc=$? && test "$rc" = 0
+}
+# After a failed check: the shim must not outlive its test (it holds the port).
+kill_shim() {
+	kill -KILL "$(cat shim.pid)" 2> /dev/null
+	wait $shim_job 2> /dev/null
+	return 1
+}
+wait_for_port() {
+	_n=0
+	while [ "$(probe get 127.0.0.1 $HPORT)" = refused ] && [ "$(probe get ::1 $HPORT)" = refused ]; do
+		_n=$((_n + 1))
+		[ "$_n" -le 50 ] || { echo "nothing listens on $HPORT"; cat err; return 1; }
+		sleep 0.1
+	done
+}
+
+test_expect_success 'health: 300 idle and trickling connections do not starve the probes' '
+	start_shim &&
+	timeout 60 python3 "$FIX/healthprobe.py" flood $HPORT > flood.out &&
+	cat flood.out && grep -q "^10 probes answered" flood.out &&
+	test "$(probe get 127.0.0.1 $HPORT)" = 200 &&
+	stop_shim || kill_shim
+'
+
+test_expect_success 'health: every malformed request is answered (400, 405, 431, 505) and closed' '
+	start_shim &&
+	timeout 120 python3 "$FIX/healthprobe.py" malformed $HPORT > bad.out &&
+	grep -q "requests answered" bad.out &&
+	test "$(probe get 127.0.0.1 $HPORT)" = 200 &&
+	stop_shim || kill_shim
+'
+
+test_expect_success 'health: a request cut short and then silent is told 408 at the 2 s deadline' '
+	start_shim &&
+	timeout 20 python3 -c "
+import socket, sys, time
+s = socket.create_connection((\"127.0.0.1\", int(sys.argv[1])), timeout=4)
+s.sendall(b\"GET /livez HTTP/1.1\\r\\n\")
+t = time.monotonic()
+d = s.recv(200)
+took = time.monotonic() - t
+assert d.startswith(b\"HTTP/1.1 408\"), d
+assert 1.5 < took < 3.5, took
+" $HPORT &&
+	stop_shim || kill_shim
+'
+
+# Every address by default (the pod IP is where kubelet probes go), IPv6
+# too; BENTO_HEALTH_ADDR picks one.  127.0.0.2 is a loopback address like
+# 127.0.0.1 but not 127.0.0.1: it tells "every address" from "127.0.0.1".
+if python3 -c "import socket; socket.socket(socket.AF_INET6).bind((\"::1\", 0))" 2> /dev/null; then
+	V6=1
+else
+	V6=
+	echo "# no IPv6 on this host: the ::1 checks below are left out"
+fi
+
+test_expect_success 'health: every address by default, IPv4 and IPv6' '
+	start_shim &&
+	test "$(probe get 127.0.0.1 $HPORT)" = 200 &&
+	test "$(probe get 127.0.0.2 $HPORT)" = 200 &&
+	{ test -z "$V6" || test "$(probe get ::1 $HPORT)" = 200; } &&
+	stop_shim || kill_shim
+'
+
+test_expect_success 'health: BENTO_HEALTH_ADDR=127.0.0.1, 0.0.0.0, ::1 and [::1]' '
+	start_shim BENTO_HEALTH_ADDR=127.0.0.1 &&
+	test "$(probe get 127.0.0.1 $HPORT)" = 200 &&
+	test "$(probe get 127.0.0.2 $HPORT)" = refused &&
+	{ test -z "$V6" || test "$(probe get ::1 $HPORT)" = refused; } &&
+	stop_shim &&
+	start_shim BENTO_HEALTH_ADDR=0.0.0.0 &&
+	test "$(probe get 127.0.0.2 $HPORT)" = 200 &&
+	{ test -z "$V6" || test "$(probe get ::1 $HPORT)" = refused; } &&
+	stop_shim &&
+	if [ -n "$V6" ]; then
+		start_shim BENTO_HEALTH_ADDR=::1 &&
+		test "$(probe get ::1 $HPORT)" = 200 &&
+		test "$(probe get 127.0.0.1 $HPORT)" = refused &&
+		stop_shim &&
+		start_shim BENTO_HEALTH_ADDR=[::1] &&
+		test "$(probe get ::1 $HPORT)" = 200 &&
+		stop_shim
+	fi || kill_shim
+'
+
+test_expect_success 'health: an address that is not this host'"'"'s: 125 naming it' '
+	fresh r && BENTO_ROOT=$TMP/r BENTO_HEALTH_PORT=$HPORT BENTO_HEALTH_ADDR=192.0.2.1 \
+		shim ./svc.sh exit 0 2> err; rc=$? &&
+	refusal 125 "health port $HPORT (on 192.0.2.1): Cannot assign requested address"
+'
+
 test_expect_success 'health: a port already in use refuses to start: 125' '
 	fresh r && python3 -c "
 import socket, subprocess, sys, os
@@ -427,6 +531,8 @@ test_expect_success 'bad configuration: 120 naming the variable' '
 	for kv in BENTO_VERIFY=sizes BENTO_VERIFY=FULL BENTO_STOP_TIMEOUT=0 BENTO_STOP_TIMEOUT=-1 \
 		BENTO_STOP_TIMEOUT=1e3 BENTO_STOP_TIMEOUT=1. BENTO_STOP_TIMEOUT=abc \
 		BENTO_HEALTH_PORT=0 BENTO_HEALTH_PORT=65536 BENTO_HEALTH_PORT=80x \
+		BENTO_HEALTH_ADDR=localhost BENTO_HEALTH_ADDR=1.2.3 BENTO_HEALTH_ADDR=::g \
+		BENTO_HEALTH_ADDR=[::1 BENTO_HEALTH_ADDR=127.0.0.1:80 BENTO_HEALTH_ADDR=fe80::1%lo \
 		BENTO_SERVICE_PORT=1,,2 BENTO_SERVICE_PORT=http \
 		BENTO_REQUIRE_SIGNATURE=maybe BENTO_SHIM_QUIET=2 BENTO_ROOT= \
 		BENTO_TRUSTED_KEY=$TMP/nokey.pub BENTO_TRUSTED_KEYS=$TMP/nodir BENTO_TRUSTED_KEY=RWQnotakey; do

@@ -289,15 +289,17 @@ static void test_split(void)
 			free(argv);
 		}
 	}
+	char *sentinel[1] = { NULL }, **untouched = sentinel;
+
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		char **argv = (char **)"untouched";
+		char **argv = untouched;
 		size_t argc = 77;
 		int rc = bentofile_split_command(bad[i].in, &argv, &argc, &err);
 
 		is_int(rc, -BENTO_E_INVALID, "split refuses [%s]", bad[i].in);
 		ok(strncmp(err.msg, bad[i].msg, strlen(bad[i].msg)) == 0, "message for [%s]: %s",
 		   bad[i].in, err.msg);
-		ok(argv == (char **)"untouched" && argc == 77, "outputs untouched on error [%s]",
+		ok(argv == untouched && argc == 77, "outputs untouched on error [%s]",
 		   bad[i].in);
 	}
 	bentofile_split_command("a | b", &(char **){ NULL }, &(size_t){ 0 }, &err);

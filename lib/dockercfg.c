@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "dockercfg.h"
+#include "dockercfg_internal.h"
 #include "fs.h"
 
 #define DOCKERCFG_MAX (16u << 20)
@@ -56,11 +57,31 @@ static int key_matches(const char *key, const char *host)
 	return 0;
 }
 
+int bento_dockercfg_parse(const char *file, const char *text, size_t n, json_t **root,
+			  struct bento_error *err)
+{
+	json_error_t jerr;
+
+	if (n == 0) {
+		*root = json_object();
+		return 0;
+	}
+	/* jansson's messages can quote the text near the error: keep them out, it may be a secret. */
+	*root = json_loadb(text, n, JSON_REJECT_DUPLICATES, &jerr);
+	if (!*root)
+		return bento_error_set(err, BENTO_E_INVALID, "%s: malformed JSON at line %d", file, jerr.line);
+	if (!json_is_object(*root)) {
+		json_decref(*root);
+		*root = NULL;
+		return bento_error_set(err, BENTO_E_INVALID, "%s: not a JSON object", file);
+	}
+	return 0;
+}
+
 /* *root gets the parsed file, or a new empty object when the file does not exist. */
 static int load(const char *path, json_t **root, struct bento_error *err)
 {
 	struct bento_buf b = BENTO_BUF_INIT;
-	json_error_t jerr;
 	int rc;
 
 	rc = bento_read_file(path, DOCKERCFG_MAX, &b, err);
@@ -68,24 +89,8 @@ static int load(const char *path, json_t **root, struct bento_error *err)
 		*root = json_object();
 		return 0;
 	}
-	if (rc)
-		goto out;
-	if (b.len == 0) {
-		*root = json_object();
-		goto out;
-	}
-	/* jansson's messages can quote the text near the error: keep them out, it may be a secret. */
-	*root = json_loadb(b.buf, b.len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!*root) {
-		rc = bento_error_set(err, BENTO_E_INVALID, "%s: malformed JSON at line %d", path, jerr.line);
-		goto out;
-	}
-	if (!json_is_object(*root)) {
-		json_decref(*root);
-		*root = NULL;
-		rc = bento_error_set(err, BENTO_E_INVALID, "%s: not a JSON object", path);
-	}
-out:
+	if (rc == 0)
+		rc = bento_dockercfg_parse(path, b.buf, b.len, root, err);
 	OPENSSL_cleanse(b.buf, b.len);
 	bento_buf_release(&b);
 	return rc;
@@ -175,6 +180,13 @@ static int has_inline_auth(const json_t *root, const char *host)
 
 /* ---- credential helpers (docker-credential-NAME get|store|erase) ---- */
 
+/* A helper name is the tail of a program name looked up on $PATH: no '/', no leading '.'. */
+static int helper_name_ok(const char *name)
+{
+	return name[0] && name[0] != '.' && strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				     "0123456789._-") == strlen(name);
+}
+
 #define HELPER_OUT_MAX (64u << 10)
 
 extern char **environ;
@@ -182,10 +194,13 @@ extern char **environ;
 /*
  * Run docker-credential-<name> <verb> with input on its stdin; its stdout
  * (at most HELPER_OUT_MAX) into out.  0 when it exited 0; 1 when it exited
- * otherwise (out holds what it said); -errno when it could not be run.
+ * otherwise (out holds what it said); -errno when it could not be run
+ * (-EINVAL: name is not a program name).
  */
 static int run_helper(const char *name, const char *verb, const char *input, struct bento_buf *out)
 {
+	if (!helper_name_ok(name))
+		return -EINVAL;
 	char *prog = bento_xasprintf("docker-credential-%s", name);
 	char *argv[] = { prog, (char *)verb, NULL };
 	int in[2] = { -1, -1 }, outp[2] = { -1, -1 }, status, rc = 0;
@@ -260,7 +275,6 @@ static int helper_get(const char *file, const char *name, const char *host, char
 		      char **pass, struct bento_error *err)
 {
 	struct bento_buf out = BENTO_BUF_INIT;
-	json_t *j = NULL;
 	int rc = run_helper(name, "get", host, &out);
 
 	if (rc == -ENOENT) {
@@ -278,68 +292,85 @@ static int helper_get(const char *file, const char *name, const char *host, char
 				     file, host, name);
 		goto done;
 	}
-	j = json_loadb(out.buf, out.len, 0, NULL);
-	if (!json_is_string(json_object_get(j, "Username")) ||
-	    !json_is_string(json_object_get(j, "Secret"))) {
+	if (bento_dockercfg_helper_answer(out.buf, out.len, user, pass) < 0) {
 		rc = bento_error_set(err, BENTO_E_INVALID,
 				     "%s: docker-credential-%s get %s: not a {Username, Secret} object",
 				     file, name, host);
 		goto done;
 	}
-	*user = bento_xstrdup(json_string_value(json_object_get(j, "Username")));
-	*pass = bento_xstrdup(json_string_value(json_object_get(j, "Secret")));
 	bento_error_clear(err);
 	rc = 0;
 done:
-	json_decref(j);
 	OPENSSL_cleanse(out.buf, out.len);
 	bento_buf_release(&out);
 	return rc;
+}
+
+int bento_dockercfg_helper_answer(const char *out, size_t n, char **user, char **pass)
+{
+	json_t *j = json_loadb(out, n, 0, NULL), *u, *p;
+	int rc = -1;
+
+	u = json_object_get(j, "Username");
+	p = json_object_get(j, "Secret");
+	if (json_is_object(j) && json_is_string(u) && json_is_string(p)) {
+		*user = bento_xstrndup(json_string_value(u), json_string_length(u));
+		*pass = bento_xstrndup(json_string_value(p), json_string_length(p));
+		rc = 0;
+	}
+	json_decref(j);
+	return rc;
+}
+
+int bento_dockercfg_lookup(const json_t *root, const char *file, const char *host,
+			   const char **helper, char **user, char **pass, struct bento_error *err)
+{
+	const json_t *entry;
+	const char *h;
+	int from_store;
+
+	/* a helper named for this host wins; the default store when auths holds no secret */
+	h = helper_for(root, host, &from_store);
+	if (h && (!from_store || !has_inline_auth(root, host))) {
+		if (!helper_name_ok(h))
+			return bento_error_set(err, BENTO_E_INVALID,
+					       "%s: the credential helper for %s is not a program name",
+					       file, host);
+		*helper = h;
+		return 1;
+	}
+	entry = find_entry(json_object_get(root, "auths"), host);
+	if (entry && json_is_string(json_object_get(entry, "auth")) &&
+	    json_string_length(json_object_get(entry, "auth")) > 0) {
+		if (decode_auth(json_string_value(json_object_get(entry, "auth")), user, pass) < 0)
+			return bento_error_set(err, BENTO_E_INVALID, "%s: the auth entry for %s is malformed",
+					       file, host);
+		return 0;
+	}
+	if (entry && json_is_string(json_object_get(entry, "username")) &&
+	    json_is_string(json_object_get(entry, "password"))) {
+		*user = bento_xstrdup(json_string_value(json_object_get(entry, "username")));
+		*pass = bento_xstrdup(json_string_value(json_object_get(entry, "password")));
+		return 0;
+	}
+	return bento_error_set(err, BENTO_E_NOTFOUND, "%s: no credentials for %s", file, host);
 }
 
 int bento_dockercfg_get(const char *path, const char *host, char **user, char **pass,
 			struct bento_error *err)
 {
 	char *file = bento_dockercfg_path(path);
-	json_t *root = NULL, *auths, *entry;
-	const char *helper;
-	int rc, from_store;
+	json_t *root = NULL;
+	const char *helper = NULL;
+	int rc;
 
 	if (!file)
 		return bento_error_set(err, BENTO_E_NOTFOUND, "no Docker config: $HOME is not set");
 	rc = load(file, &root, err);
-	if (rc < 0)
-		goto out;
-	/* a helper named for this host wins; the default store when auths holds no secret */
-	helper = helper_for(root, host, &from_store);
-	if (helper && (!from_store || !has_inline_auth(root, host))) {
+	if (rc == 0)
+		rc = bento_dockercfg_lookup(root, file, host, &helper, user, pass, err);
+	if (rc == 1)
 		rc = helper_get(file, helper, host, user, pass, err);
-		goto out;
-	}
-	rc = bento_error_set(err, BENTO_E_NOTFOUND, "%s: no credentials for %s", file, host);
-	auths = json_object_get(root, "auths");
-	if (!json_is_object(auths))
-		goto out;
-	entry = find_entry(auths, host);
-	if (!entry)
-		goto out;
-	if (json_is_string(json_object_get(entry, "auth")) &&
-	    json_string_length(json_object_get(entry, "auth")) > 0) {
-		if (decode_auth(json_string_value(json_object_get(entry, "auth")), user, pass) < 0) {
-			rc = bento_error_set(err, BENTO_E_INVALID, "%s: the auth entry for %s is malformed",
-					     file, host);
-			goto out;
-		}
-		bento_error_clear(err);
-		rc = 0;
-	} else if (json_is_string(json_object_get(entry, "username")) &&
-		   json_is_string(json_object_get(entry, "password"))) {
-		*user = bento_xstrdup(json_string_value(json_object_get(entry, "username")));
-		*pass = bento_xstrdup(json_string_value(json_object_get(entry, "password")));
-		bento_error_clear(err);
-		rc = 0;
-	}
-out:
 	json_decref(root);
 	free(file);
 	return rc;

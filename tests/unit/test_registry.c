@@ -25,6 +25,7 @@
 #include "buf.h"
 #include "digest.h"
 #include "dockercfg.h"
+#include "dockercfg_internal.h"
 #include "target_internal.h"
 #include "fixture.h"
 #include "tap.h"
@@ -858,6 +859,62 @@ static void test_dockercfg(void)
 	write_file(p, text, strlen(text));
 	rc = bento_dockercfg_get(p, "x", &u, &pw, &err);
 	ok(rc == -BENTO_E_INVALID && !strstr(err.msg, "topsecret"), "malformed JSON: INVALID, text not quoted: %s", err.msg);
+	{
+		/* the pure parts: config.json's text, what it says for a host, a helper's answer */
+		static const struct {
+			const char *text, *host;
+			int rc;			/* 0 creds, 1 helper, else -BENTO_E_* */
+			const char *what;	/* "user:pass" or the helper's name */
+		} cases[] = {
+			{ "{\"auths\":{\"h\":{\"auth\":\"dTpw\"}}}", "h", 0, "u:p" },
+			{ "{\"auths\":{\"https://h/v1/\":{\"username\":\"a\",\"password\":\"b\"}}}", "h", 0, "a:b" },
+			{ "{\"credHelpers\":{\"h\":\"pass\"},\"auths\":{\"h\":{\"auth\":\"dTpw\"}}}", "h", 1, "pass" },
+			{ "{\"credsStore\":\"desktop\",\"auths\":{\"h\":{\"auth\":\"dTpw\"}}}", "h", 0, "u:p" },
+			{ "{\"credsStore\":\"desktop\",\"auths\":{\"h\":{}}}", "h", 1, "desktop" },
+			{ "{\"credHelpers\":{\"h\":\"../../bin/sh\"}}", "h", -BENTO_E_INVALID, NULL },
+			{ "{\"credsStore\":\".hidden\"}", "h", -BENTO_E_INVALID, NULL },
+			{ "{\"credHelpers\":{\"h\":\"\"}}", "h", -BENTO_E_INVALID, NULL },
+			{ "{\"auths\":{\"h\":{\"auth\":\"dTpwAA==\"}}}", "h", -BENTO_E_INVALID, NULL },
+			{ "{\"auths\":{\"h\":{\"auth\":\"bm9jb2xvbg==\"}}}", "h", -BENTO_E_INVALID, NULL },
+			{ "{\"auths\":{\"h\":{\"auth\":7}}}", "h", -BENTO_E_NOTFOUND, NULL },
+			{ "{\"auths\":[1]}", "h", -BENTO_E_NOTFOUND, NULL },
+			{ "{\"auths\":{\"hx\":{\"auth\":\"dTpw\"}}}", "h", -BENTO_E_NOTFOUND, NULL },
+			{ "", "h", -BENTO_E_NOTFOUND, NULL },
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			json_t *r = NULL;
+			const char *helper = NULL;
+			char got[256] = "";
+			u = pw = NULL;
+			rc = bento_dockercfg_parse("cfg", cases[i].text, strlen(cases[i].text), &r, &err);
+			if (rc == 0)
+				rc = bento_dockercfg_lookup(r, "cfg", cases[i].host, &helper, &u, &pw, &err);
+			if (rc == 0)
+				snprintf(got, sizeof(got), "%s:%s", u, pw);
+			else if (rc == 1)
+				snprintf(got, sizeof(got), "%s", helper);
+			ok(rc == cases[i].rc && (!cases[i].what || strcmp(got, cases[i].what) == 0),
+			   "config %s for %s: %d [%s] %s", cases[i].text, cases[i].host, rc, got,
+			   rc < 0 ? err.msg : "");
+			free(u);
+			free(pw);
+			json_decref(r);
+		}
+		ok(bento_dockercfg_parse("cfg", "{\"a\":1,\"a\":2}", 13, &root, &err) == -BENTO_E_INVALID &&
+		   bento_dockercfg_parse("cfg", "[]", 2, &root, &err) == -BENTO_E_INVALID,
+		   "duplicate keys and non-objects are refused");
+		u = pw = NULL;
+		ok(bento_dockercfg_helper_answer("{\"Username\":\"a\",\"Secret\":\"s\"}", 29, &u, &pw) == 0 &&
+		   strcmp(u, "a") == 0 && strcmp(pw, "s") == 0, "a helper's answer");
+		free(u);
+		free(pw);
+		ok(bento_dockercfg_helper_answer("{\"Username\":\"a\"}", 16, &u, &pw) == -1 &&
+		   bento_dockercfg_helper_answer("[\"Username\"]", 12, &u, &pw) == -1 &&
+		   bento_dockercfg_helper_answer("{\"Username\":1,\"Secret\":\"s\"}", 26, &u, &pw) == -1 &&
+		   bento_dockercfg_helper_answer("", 0, &u, &pw) == -1, "malformed helper answers are refused");
+	}
 	free(p);
 	free(dir);
 }

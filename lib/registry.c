@@ -2,15 +2,18 @@
  * registry.c - the OCI distribution spec over libcurl: one easy handle per
  * session (keep-alive), anonymous/Basic/Bearer auth with credentials from
  * Docker's config.json, retries with backoff, chunked resumable uploads and
- * resumable verified downloads.  Redirects are followed by hand so that
- * Authorization only ever goes to the registry's own host.
+ * resumable verified downloads, each request and each blob transfer within
+ * a deadline.  Redirects are followed by hand, and every URL the registry
+ * hands over (a redirect, an upload session, the Bearer realm) passes the
+ * one check of registry_internal.h first; Authorization only ever goes to
+ * the registry's own origin, and the registry's credentials to the realm
+ * its challenge names only as bento-registry(5) says.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +24,7 @@
 #include "buf.h"
 #include "cjson.h"
 #include "dockercfg.h"
+#include "registry_internal.h"
 #include "target_internal.h"
 
 #define CHUNK_SIZE (16u << 20)		/* monolithic below, PATCH chunks of this above */
@@ -31,8 +35,16 @@
 #define MAX_REDIRECTS 5
 #define ERRBODY_MAX (64u << 10)		/* what is kept of an error response */
 #define TOKEN_MAX (1u << 20)
+#define CONNECT_TIMEOUT_MS 30000
 
-enum auth_scheme { AUTH_NONE, AUTH_BASIC, AUTH_BEARER };
+/* The knobs of bento-registry(5), TIMEOUTS: environment, these defaults. */
+#define ENV_TIMEOUT "BENTO_REGISTRY_TIMEOUT"
+#define ENV_STALL "BENTO_REGISTRY_STALL"
+#define ENV_MIN_RATE "BENTO_REGISTRY_MIN_RATE"
+#define DEFAULT_TIMEOUT_S 60.0
+#define DEFAULT_STALL_S 30.0
+#define DEFAULT_MIN_RATE (64.0 * 1024)
+#define KNOB_MAX 1e9
 
 struct token {
 	struct token *next;
@@ -45,8 +57,9 @@ struct reg {
 	CURL *curl;
 	char *base;		/* "https://host" */
 	char *name;		/* "host/repo", for messages */
-	enum auth_scheme scheme;
-	char *realm, *service;	/* Bearer */
+	enum bento_auth_scheme scheme;
+	char *realm, *service;	/* Bearer; realm checked */
+	int realm_creds;	/* the realm may have the credentials */
 	int creds_loaded;
 	int fresh_connect;	/* the last transfer broke: do not reuse its connection */
 	char *user, *pass;
@@ -54,6 +67,10 @@ struct reg {
 	struct token *tokens;
 	int referrers_api;	/* -1 unknown, 0 absent, 1 present */
 	char curl_errbuf[CURL_ERROR_SIZE];
+	/* deadlines */
+	double timeout_s;	/* a request, all its attempts included */
+	double stall_s;		/* no byte for this long: the connection is dead */
+	double min_rate;	/* bytes/s a blob transfer must average */
 	/* progress */
 	int progress;
 	struct timespec last_draw;
@@ -62,9 +79,7 @@ struct reg {
 /* What a response told us; headers of the final response only. */
 struct resp {
 	long status;
-	char *location, *dcd, *www_auth, *range, *content_type;
-	long long content_length;	/* -1 when absent */
-	long retry_after;		/* seconds, -1 when absent */
+	struct bento_http_headers h;
 	struct bento_buf body;		/* error bodies, manifests, tokens */
 };
 
@@ -91,6 +106,17 @@ struct stream {
 	uint64_t total;
 };
 
+/*
+ * When a request must be done: a small one (manifest, token, HEAD, POST)
+ * within BENTO_REGISTRY_TIMEOUT of its start, a blob transfer within that
+ * plus its size at BENTO_REGISTRY_MIN_RATE, every attempt, resume and
+ * backoff included.  In milliseconds of CLOCK_MONOTONIC.
+ */
+struct deadline {
+	int64_t start, end;
+	uint64_t size;			/* a blob transfer's bytes; 0 for a small request */
+};
+
 struct req {
 	const char *method;	/* GET HEAD PUT POST PATCH */
 	const char *url;
@@ -103,7 +129,10 @@ struct req {
 	struct stream *stream;	/* 2xx bodies go here instead */
 	int no_retry;		/* the caller handles connection errors and 5xx */
 	int follow;		/* follow redirects (GET/HEAD) */
+	int token;		/* to the token realm: its rules for credentials, no auth of its own */
+	const struct deadline *deadline;	/* NULL: a small request's, from its start */
 	int conn_failed;	/* out: the failure was the connection (worth resuming) */
+	int timed_out;		/* out: the deadline passed */
 };
 
 static struct reg *R(struct bento_target *t)
@@ -113,19 +142,14 @@ static struct reg *R(struct bento_target *t)
 
 static void resp_init(struct resp *rs)
 {
-	memset(rs, 0, sizeof(*rs));
+	rs->status = 0;
+	bento_http_headers_init(&rs->h);
 	bento_buf_init(&rs->body);
-	rs->content_length = -1;
-	rs->retry_after = -1;
 }
 
 static void resp_release(struct resp *rs)
 {
-	free(rs->location);
-	free(rs->dcd);
-	free(rs->www_auth);
-	free(rs->range);
-	free(rs->content_type);
+	bento_http_headers_release(&rs->h);
 	bento_buf_release(&rs->body);
 	resp_init(rs);
 }
@@ -201,76 +225,25 @@ static int seek_cb(void *arg, curl_off_t offset, int origin)
 	return CURL_SEEKFUNC_OK;
 }
 
-static char *header_value(const char *p, size_t n, const char *name)
-{
-	size_t k = strlen(name);
-	const char *v, *e = p + n;
-
-	if (n <= k || strncasecmp(p, name, k) != 0 || p[k] != ':')
-		return NULL;
-	v = p + k + 1;
-	while (v < e && (*v == ' ' || *v == '\t'))
-		v++;
-	while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' '))
-		e--;
-	return bento_xstrndup(v, (size_t)(e - v));
-}
-
 struct cbctx {
 	struct resp *rs;
 	struct req *rq;
 	struct reg *r;
 };
 
-static void set_header(char **slot, char *v)
-{
-	if (!v)
-		return;
-	free(*slot);
-	*slot = v;
-}
-
 static size_t header_cb(char *p, size_t size, size_t nitems, void *arg)
 {
 	struct cbctx *c = arg;
 	struct resp *rs = c->rs;
 	size_t n = size * nitems;
-	char *v;
 
 	if (n >= 5 && strncmp(p, "HTTP/", 5) == 0) {
 		/* A new response (after a 100 Continue): forget the last one's headers. */
-		struct bento_buf keep = rs->body;
-		bento_buf_init(&rs->body);
-		resp_release(rs);
-		rs->body = keep;
+		bento_http_headers_release(&rs->h);
 		bento_buf_reset(&rs->body);
 		return n;
 	}
-	set_header(&rs->location, header_value(p, n, "Location"));
-	set_header(&rs->dcd, header_value(p, n, "Docker-Content-Digest"));
-	set_header(&rs->range, header_value(p, n, "Range"));
-	set_header(&rs->content_type, header_value(p, n, "Content-Type"));
-	if ((v = header_value(p, n, "WWW-Authenticate"))) {
-		/* Several challenges: keep the first we understand. */
-		if (!rs->www_auth)
-			rs->www_auth = v;
-		else
-			free(v);
-	}
-	if ((v = header_value(p, n, "Content-Length"))) {
-		char *end;
-		long long x = strtoll(v, &end, 10);
-		if (end != v && *end == '\0' && x >= 0)
-			rs->content_length = x;
-		free(v);
-	}
-	if ((v = header_value(p, n, "Retry-After"))) {
-		char *end;
-		long x = strtol(v, &end, 10);
-		if (end != v && *end == '\0' && x >= 0)
-			rs->retry_after = x;
-		free(v);
-	}
+	bento_http_header_line(&rs->h, p, n, time(NULL));
 	return n;
 }
 
@@ -325,17 +298,63 @@ static size_t write_cb(char *p, size_t size, size_t nitems, void *arg)
 
 /* ---- helpers ---- */
 
+/* "host[:port]" is loopback, by the rule of bento_registry_url_is_loopback. */
 static int is_loopback(const char *host)
 {
-	size_t n;
+	char *url = bento_xasprintf("http://%s/", host);
+	int yes = bento_registry_url_is_loopback(url);
 
-	if (host[0] == '[')
-		return strncmp(host, "[::1]", 5) == 0 && (host[5] == '\0' || host[5] == ':');
-	n = strcspn(host, ":");
-	if (n == 9 && strncmp(host, "localhost", 9) == 0)
-		return 1;
-	return n >= 4 && strncmp(host, "127.", 4) == 0 &&
-	       strspn(host, "0123456789.") == n;
+	free(url);
+	return yes;
+}
+
+/* What the server sent, fit for a message: printable ASCII, at most 200 bytes. */
+static void printable(const char *p, size_t n, char *out, size_t sz)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n && k + 4 < sz && k < 200; i++) {
+		unsigned char ch = (unsigned char)p[i];
+		out[k++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
+	}
+	if (i < n && k + 4 <= sz) {
+		memcpy(out + k, "...", 3);
+		k += 3;
+	}
+	out[k] = '\0';
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A transfer of size bytes (0: a small request) starting now. */
+static struct deadline deadline_for(const struct reg *r, uint64_t size)
+{
+	struct deadline d = { .start = now_ms(), .size = size };
+	double s = r->timeout_s + (double)size / r->min_rate;
+
+	d.end = d.start + (int64_t)(s > KNOB_MAX ? KNOB_MAX * 1000 : s * 1000);
+	return d;
+}
+
+static int timed_out(struct bento_target *t, const struct req *rq, const struct deadline *d,
+		     struct bento_error *err)
+{
+	struct reg *r = R(t);
+	double s = (double)(d->end - d->start) / 1000;
+
+	if (d->size)
+		return bento_error_set(err, BENTO_E_NETWORK, "%s: %s: timed out: %" PRIu64 " bytes not done "
+				       "within %.1f s (" ENV_TIMEOUT " %g s plus the size at "
+				       ENV_MIN_RATE " %g bytes/s)", r->name, rq->what, d->size, s,
+				       r->timeout_s, r->min_rate);
+	return bento_error_set(err, BENTO_E_NETWORK, "%s: %s: timed out: no complete answer within "
+			       "%.1f s (" ENV_TIMEOUT ")", r->name, rq->what, s);
 }
 
 static void sleep_ms(long ms)
@@ -346,7 +365,12 @@ static void sleep_ms(long ms)
 		;
 }
 
-static void backoff(struct bento_target *t, int attempt, long retry_after)
+/*
+ * Wait before attempt+1 (doubling, or the Retry-After the registry asked
+ * for).  0 after waiting; -1 without waiting when the wait would end past
+ * the deadline d: then there is no point.
+ */
+static int backoff(struct bento_target *t, int attempt, long retry_after, const struct deadline *d)
 {
 	long ms = BACKOFF_BASE_MS << (attempt < 10 ? attempt : 10);
 
@@ -354,8 +378,11 @@ static void backoff(struct bento_target *t, int attempt, long retry_after)
 		ms = BACKOFF_CAP_MS;
 	if (retry_after >= 0)
 		ms = (retry_after > RETRY_AFTER_CAP_S ? RETRY_AFTER_CAP_S : retry_after) * 1000L;
+	if (d && now_ms() + ms >= d->end)
+		return -1;
 	t->stats.retries++;
 	sleep_ms(ms);
+	return 0;
 }
 
 static int conn_error(CURLcode cc)
@@ -383,7 +410,7 @@ static int retry_status(long s)
 static void registry_error(const struct resp *rs, char *out, size_t sz)
 {
 	json_t *root, *errs, *e;
-	size_t i, n;
+	size_t n;
 
 	out[0] = '\0';
 	root = json_loadb(rs->body.buf, rs->body.len, 0, NULL);
@@ -396,11 +423,9 @@ static void registry_error(const struct resp *rs, char *out, size_t sz)
 			 json_is_string(json_object_get(e, "message")) ?
 			 json_string_value(json_object_get(e, "message")) : "");
 	} else {
-		for (i = 0, n = 0; i < rs->body.len && n + 1 < sz && n < 200; i++) {
-			unsigned char ch = (unsigned char)rs->body.buf[i];
-			out[n++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : ' ';
-		}
-		while (n > 0 && out[n - 1] == ' ')
+		printable(rs->body.buf, rs->body.len, out, sz);
+		n = strlen(out);
+		while (n > 0 && (out[n - 1] == ' ' || out[n - 1] == '?'))
 			n--;
 		out[n] = '\0';
 	}
@@ -420,27 +445,31 @@ static int http_error(struct bento_target *t, const struct req *rq, const struct
 			       rs->status, detail[0] ? ": " : "", detail);
 }
 
-/* url is on the registry's own host (the only place credentials go). */
-static int same_origin(struct reg *r, const char *url)
+/*
+ * The URL ref that the answer to a request for from names, through the one
+ * check (bento_registry_url_check): *out a new string, or -BENTO_E_NETWORK
+ * naming the registry, the request, what the URL is for and why not.
+ */
+static int server_url(struct bento_target *t, const struct req *rq, const char *from,
+		      const char *ref, const char *field, char **out, struct bento_error *err)
 {
-	size_t n = strlen(r->base);
+	const char *why;
+	char shown[256];
 
-	return strncmp(url, r->base, n) == 0 && (url[n] == '/' || url[n] == '\0' || url[n] == '?');
+	if (bento_registry_url_check(R(t)->base, from, ref, out, &why) == 0)
+		return 0;
+	printable(ref, strlen(ref), shown, sizeof(shown));
+	return bento_error_set(err, BENTO_E_NETWORK, "%s: %s: refused %s '%s': %s", R(t)->name,
+			       rq->what, field, shown, why);
 }
 
-/* Resolve a Location against the URL it came from; new string. */
-static char *resolve(const char *from, const char *loc)
+/* The checked Location of an answer to a request for from (new string in *out). */
+static int next_location(struct bento_target *t, const struct req *rq, const char *from,
+			 const struct resp *rs, char **out, struct bento_error *err)
 {
-	CURLU *u = curl_url();
-	char *s = NULL, *out = NULL;
-
-	if (curl_url_set(u, CURLUPART_URL, from, 0) == CURLUE_OK &&
-	    curl_url_set(u, CURLUPART_URL, loc, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_URL, &s, 0) == CURLUE_OK)
-		out = bento_xstrdup(s);
-	curl_free(s);
-	curl_url_cleanup(u);
-	return out;
+	if (!rs->h.location)
+		return bento_error_set(err, BENTO_E_NETWORK, "%s: %s: no Location", R(t)->name, rq->what);
+	return server_url(t, rq, from, rs->h.location, "Location", out, err);
 }
 
 static void load_creds(struct bento_target *t)
@@ -459,28 +488,6 @@ static void load_creds(struct bento_target *t)
 		if (rc != -BENTO_E_NOTFOUND || strstr(e.msg, "docker-credential-"))
 			snprintf(r->cred_err, sizeof(r->cred_err), " (%.200s)", e.msg);
 	}
-}
-
-/* The parameter key="value" of a challenge; new string or NULL. */
-static char *challenge_param(const char *ch, const char *key)
-{
-	size_t k = strlen(key);
-	const char *p = ch;
-
-	while ((p = strcasestr(p, key))) {
-		if ((p == ch || p[-1] == ' ' || p[-1] == ',') && p[k] == '=') {
-			const char *v = p + k + 1, *e;
-			if (*v == '"') {
-				v++;
-				e = strchr(v, '"');
-			} else {
-				e = v + strcspn(v, ", ");
-			}
-			return e ? bento_xstrndup(v, (size_t)(e - v)) : NULL;
-		}
-		p += k;
-	}
-	return NULL;
 }
 
 static struct token *token_find(struct reg *r, const char *scope)
@@ -513,76 +520,41 @@ static void token_drop(struct reg *r, const char *scope)
 
 static int do_request(struct bento_target *t, struct req *rq, struct resp *rs, struct bento_error *err);
 
-/* GET the realm for a token covering scope and cache it. */
-static int fetch_token(struct bento_target *t, const char *scope, struct bento_error *err)
+/*
+ * GET the realm for a token covering scope and cache it, within the
+ * deadline of the request that needs it (d).
+ */
+static int fetch_token(struct bento_target *t, const char *scope, const struct deadline *d,
+		       struct bento_error *err)
 {
 	struct reg *r = R(t);
 	struct bento_buf url = BENTO_BUF_INIT;
-	CURL *c = r->curl;
-	char *e, *copy, *tok, *save = NULL;
-	CURLcode cc;
+	char *e, *copy, *tok, *save = NULL, *value = NULL;
+	const char *why;
 	struct resp rs;
-	struct cbctx cb;
-	struct req rq = { .method = "GET", .what = "token", .body_cap = TOKEN_MAX, .cap_is_error = 1 };
-	json_t *root = NULL, *v;
-	const char *value;
-	long long expires_in = 60;
-	int rc, attempt;
+	struct req rq = { .method = "GET", .what = "token", .token = 1, .body_cap = TOKEN_MAX,
+			  .cap_is_error = 1, .deadline = d };
+	long long expires_in;
+	int rc;
 
 	bento_buf_addf(&url, "%s%s", r->realm, strchr(r->realm, '?') ? "&" : "?");
 	if (r->service) {
-		e = curl_easy_escape(c, r->service, 0);
+		e = curl_easy_escape(r->curl, r->service, 0);
 		bento_buf_addf(&url, "service=%s", e);
 		curl_free(e);
 	}
 	copy = bento_xstrdup(scope);
 	for (tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
-		e = curl_easy_escape(c, tok, 0);
+		e = curl_easy_escape(r->curl, tok, 0);
 		bento_buf_addf(&url, "&scope=%s", e);
 		curl_free(e);
 	}
 	free(copy);
 	rq.url = url.buf;
 	resp_init(&rs);
-	cb = (struct cbctx){ &rs, &rq, r };
-	for (attempt = 0;; attempt++) {
-		curl_easy_reset(c);
-		curl_easy_setopt(c, CURLOPT_URL, url.buf);
-		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
-		curl_easy_setopt(c, CURLOPT_HEADERDATA, &cb);
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, &cb);
-		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->curl_errbuf);
-		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-		curl_easy_setopt(c, CURLOPT_USERAGENT, "bento/" BENTO_VERSION);
-		if (t->opts.insecure) {
-			curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-			curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-		}
-		/* The realm gets the credentials: that is what the challenge asked for. */
-		if (r->user) {
-			curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-			curl_easy_setopt(c, CURLOPT_USERNAME, r->user);
-			curl_easy_setopt(c, CURLOPT_PASSWORD, r->pass);
-		}
-		r->curl_errbuf[0] = '\0';
-		bento_buf_reset(&rs.body);
-		rs.status = 0;
-		cc = curl_easy_perform(c);
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rs.status);
-		if (cc == CURLE_OK && !retry_status(rs.status))
-			break;
-		if ((cc != CURLE_OK && !conn_error(cc)) || attempt + 1 >= MAX_ATTEMPTS) {
-			if (cc != CURLE_OK) {
-				rc = bento_error_set(err, BENTO_E_NETWORK, "%s: token: %s", t->ref.host,
-						     r->curl_errbuf[0] ? r->curl_errbuf : curl_easy_strerror(cc));
-				goto out;
-			}
-			break;
-		}
-		backoff(t, attempt, rs.retry_after);
-	}
+	rc = do_request(t, &rq, &rs, err);
+	if (rc < 0)
+		goto out;
 	if (rs.status == 401 || rs.status == 403) {
 		rc = bento_error_set(err, BENTO_E_NETWORK, r->user ?
 				     "%s: authentication failed (HTTP %ld from the token service): check bento login %s" :
@@ -594,22 +566,17 @@ static int fetch_token(struct bento_target *t, const char *scope, struct bento_e
 		rc = http_error(t, &rq, &rs, err);
 		goto out;
 	}
-	root = json_loadb(rs.body.buf, rs.body.len, 0, NULL);
-	value = bento_json_str(root, "token");
-	if (!value || !*value)
-		value = bento_json_str(root, "access_token");
-	if (!value || !*value) {
-		rc = bento_error_set(err, BENTO_E_NETWORK, "%s: token service sent no token", t->ref.host);
+	if (bento_registry_token_parse(rs.body.buf, rs.body.len, &value, &expires_in, &why) < 0) {
+		rc = bento_error_set(err, BENTO_E_NETWORK, "%s: token service %.200s: %s", t->ref.host,
+				     r->realm, why);
 		goto out;
 	}
-	v = json_object_get(root, "expires_in");
-	if (json_is_integer(v) && json_integer_value(v) > 0)
-		expires_in = json_integer_value(v);
 	token_drop(r, scope);
 	{
 		struct token *k = bento_xcalloc(1, sizeof(*k));
 		k->scope = bento_xstrdup(scope);
-		k->value = bento_xstrdup(value);
+		k->value = value;
+		value = NULL;
 		/* A margin so a token does not expire between check and use. */
 		k->expires = time(NULL) + (expires_in > 20 ? expires_in - 10 : expires_in / 2 + 1);
 		k->next = r->tokens;
@@ -617,39 +584,74 @@ static int fetch_token(struct bento_target *t, const char *scope, struct bento_e
 	}
 	rc = 0;
 out:
-	json_decref(root);
 	OPENSSL_cleanse(rs.body.buf, rs.body.len);
 	resp_release(&rs);
 	bento_buf_release(&url);
 	return rc;
 }
 
-/* Learn the scheme from a 401's challenge.  0: retry with auth; <0: give up. */
-static int handle_401(struct bento_target *t, struct req *rq, const struct resp *rs, int tried,
-		      struct bento_error *err)
+/*
+ * Take a Bearer challenge from the registry (to a request for url): its
+ * realm through the URL check, and whether the credentials may go there.
+ * As docker and containers/image do, the registry's credentials go to the
+ * realm its own challenge names, whatever its host, but here only over
+ * https, or to the registry's own origin, or to a loopback host.
+ */
+static int take_realm(struct bento_target *t, const struct req *rq, const char *url,
+		      struct bento_http_challenge *ch, struct bento_error *err)
 {
 	struct reg *r = R(t);
-	const char *ch = rs->www_auth ? rs->www_auth : "";
+	char *realm = NULL;
+	int rc;
+
+	if (!ch->realm)
+		return bento_error_set(err, BENTO_E_NETWORK, "%s: Bearer challenge without a realm",
+				       t->ref.host);
+	if ((rc = server_url(t, rq, url, ch->realm, "Bearer realm", &realm, err)) < 0)
+		return rc;
+	r->realm_creds = strncmp(realm, "https:", 6) == 0 || bento_registry_same_origin(r->base, realm) ||
+			 bento_registry_url_is_loopback(realm);
+	if (r->user && !r->realm_creds) {
+		rc = bento_error_set(err, BENTO_E_NETWORK, "%s: %s: the credentials for %s are not sent to "
+				     "the Bearer realm '%.200s' over plain http (only https, the registry "
+				     "itself or a loopback host get them)", r->name, rq->what, t->ref.host,
+				     realm);
+		free(realm);
+		return rc;
+	}
+	free(r->realm);
+	free(r->service);
+	r->realm = realm;
+	r->service = ch->service;
+	ch->service = NULL;
+	r->scheme = BENTO_AUTH_BEARER;
+	return 0;
+}
+
+/* Learn the scheme from a 401's challenge.  0: retry with auth; <0: give up. */
+static int handle_401(struct bento_target *t, struct req *rq, const char *url, const struct resp *rs,
+		      int tried, const struct deadline *d, struct bento_error *err)
+{
+	struct reg *r = R(t);
+	struct bento_http_challenge ch = { 0 };
+	int rc;
 
 	load_creds(t);
-	if (strncasecmp(ch, "Bearer", 6) == 0) {
-		char *realm = challenge_param(ch, "realm");
-		if (!realm)
-			return bento_error_set(err, BENTO_E_NETWORK, "%s: Bearer challenge without a realm",
-					       t->ref.host);
-		free(r->realm);
-		free(r->service);
-		r->realm = realm;
-		r->service = challenge_param(ch, "service");
-		r->scheme = AUTH_BEARER;
+	if (rs->h.www_auth && bento_http_challenge_parse(rs->h.www_auth, &ch) == 0 &&
+	    ch.scheme == BENTO_AUTH_BEARER) {
+		rc = take_realm(t, rq, url, &ch, err);
+		bento_http_challenge_release(&ch);
+		if (rc < 0)
+			return rc;
 		if (tried)
 			token_drop(r, rq->scope);
 		if (tried > 1)
 			goto denied;
-		return fetch_token(t, rq->scope, err);
+		return fetch_token(t, rq->scope, d, err);
 	}
-	if (strncasecmp(ch, "Basic", 5) == 0) {
-		r->scheme = AUTH_BASIC;
+	if (ch.scheme == BENTO_AUTH_BASIC) {
+		bento_http_challenge_release(&ch);
+		r->scheme = BENTO_AUTH_BASIC;
 		if (!r->user)
 			return bento_error_set(err, BENTO_E_NETWORK,
 					       "%s: authentication required: run bento login %s%s",
@@ -667,8 +669,9 @@ denied:
 			       r->user ? t->ref.host : "");
 }
 
+/* One attempt at url, with at most left_ms to finish. */
 static CURLcode perform_once(struct bento_target *t, struct req *rq, const char *url,
-			     struct resp *rs)
+			     struct resp *rs, int64_t left_ms)
 {
 	struct reg *r = R(t);
 	CURL *c = r->curl;
@@ -683,6 +686,7 @@ static CURLcode perform_once(struct bento_target *t, struct req *rq, const char 
 	/* 100-continue costs a round trip (or a second) per request for no gain here. */
 	hdr = curl_slist_append(hdr, "Expect:");
 	curl_easy_reset(c);
+	bento_registry_curl_restrict(c);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, &cb);
@@ -690,11 +694,12 @@ static CURLcode perform_once(struct bento_target *t, struct req *rq, const char 
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &cb);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->curl_errbuf);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)left_ms);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+			 (long)(left_ms < CONNECT_TIMEOUT_MS ? left_ms : CONNECT_TIMEOUT_MS));
 	/* A stalled transfer is a dropped connection: resume rather than hang. */
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)r->stall_s);
 	curl_easy_setopt(c, CURLOPT_UNRESTRICTED_AUTH, 0L);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "bento/" BENTO_VERSION);
 	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024);
@@ -703,12 +708,19 @@ static CURLcode perform_once(struct bento_target *t, struct req *rq, const char 
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
-	if (same_origin(r, url)) {
-		if (r->scheme == AUTH_BASIC && r->user) {
+	if (rq->token) {
+		/* The realm gets the credentials when take_realm said so. */
+		if (r->user && r->realm_creds) {
 			curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 			curl_easy_setopt(c, CURLOPT_USERNAME, r->user);
 			curl_easy_setopt(c, CURLOPT_PASSWORD, r->pass);
-		} else if (r->scheme == AUTH_BEARER) {
+		}
+	} else if (bento_registry_same_origin(r->base, url)) {
+		if (r->scheme == BENTO_AUTH_BASIC && r->user) {
+			curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+			curl_easy_setopt(c, CURLOPT_USERNAME, r->user);
+			curl_easy_setopt(c, CURLOPT_PASSWORD, r->pass);
+		} else if (r->scheme == BENTO_AUTH_BEARER) {
 			struct token *k = token_find(r, rq->scope);
 			if (k) {
 				auth = bento_xasprintf("Authorization: Bearer %s", k->value);
@@ -758,28 +770,41 @@ static CURLcode perform_once(struct bento_target *t, struct req *rq, const char 
 }
 
 /*
- * One logical request: auth on 401, redirects (without credentials to other
- * hosts), and unless rq->no_retry, retries of connection errors and 429/5xx.
- * Returns 0 with rs->status set (any status), or <0: a transport failure,
- * a source/sink failure, an oversized body.
+ * One logical request: auth on 401, redirects (each URL checked, without
+ * credentials to other origins), and unless rq->no_retry, retries of
+ * connection errors and 429/5xx; all within rq->deadline (or a small
+ * request's own).  Returns 0 with rs->status set (any status), or <0: a
+ * transport failure, the deadline, a refused URL, a source/sink failure,
+ * an oversized body.
  */
 static int do_request(struct bento_target *t, struct req *rq, struct resp *rs, struct bento_error *err)
 {
 	struct reg *r = R(t);
 	char *url = bento_xstrdup(rq->url), *next;
 	int attempt = 0, auth_tries = 0, redirects = 0, rc;
+	struct deadline own = deadline_for(r, 0);
+	const struct deadline *d = rq->deadline ? rq->deadline : &own;
+	int64_t left;
 	CURLcode cc;
 
 	rq->conn_failed = 0;
+	rq->timed_out = 0;
 	for (;;) {
 		resp_release(rs);
 		/* Proactively fetch a token for a scope we have not seen yet. */
-		if (r->scheme == AUTH_BEARER && same_origin(r, url) && !token_find(r, rq->scope)) {
-			rc = fetch_token(t, rq->scope, err);
+		if (!rq->token && r->scheme == BENTO_AUTH_BEARER && bento_registry_same_origin(r->base, url) &&
+		    !token_find(r, rq->scope)) {
+			rc = fetch_token(t, rq->scope, d, err);
 			if (rc < 0)
 				goto out;
 		}
-		cc = perform_once(t, rq, url, rs);
+		left = d->end - now_ms();
+		if (left <= 0) {
+			rq->timed_out = 1;
+			rc = timed_out(t, rq, d, err);
+			goto out;
+		}
+		cc = perform_once(t, rq, url, rs, left);
 		if (rq->body && rq->body->failed) {
 			rc = rq->body->failed;
 			if (err)
@@ -802,27 +827,38 @@ static int do_request(struct bento_target *t, struct req *rq, struct resp *rs, s
 					     rq->what, rq->body_cap);
 			goto out;
 		}
+		if (cc == CURLE_OPERATION_TIMEDOUT && now_ms() >= d->end - 20) {
+			rq->timed_out = 1;
+			rc = timed_out(t, rq, d, err);
+			goto out;
+		}
 		if (cc != CURLE_OK) {
-			if (conn_error(cc) && !rq->no_retry && attempt + 1 < MAX_ATTEMPTS) {
-				backoff(t, attempt++, -1);
+			if (conn_error(cc) && !rq->no_retry && attempt + 1 < MAX_ATTEMPTS &&
+			    backoff(t, attempt, -1, d) == 0) {
+				attempt++;
 				continue;
 			}
 			rq->conn_failed = conn_error(cc);
-			rc = bento_error_set(err, BENTO_E_NETWORK, "%s: %s: %s", r->name, rq->what,
-					     r->curl_errbuf[0] ? r->curl_errbuf : curl_easy_strerror(cc));
+			if (cc == CURLE_OPERATION_TIMEDOUT)
+				rc = bento_error_set(err, BENTO_E_NETWORK, "%s: %s: stalled: no data for %g s ("
+						     ENV_STALL ")", r->name, rq->what, r->stall_s);
+			else
+				rc = bento_error_set(err, BENTO_E_NETWORK, "%s: %s: %s", r->name, rq->what,
+						     r->curl_errbuf[0] ? r->curl_errbuf : curl_easy_strerror(cc));
 			goto out;
 		}
-		if (rs->status == 401 && same_origin(r, url)) {
-			rc = handle_401(t, rq, rs, auth_tries++, err);
+		if (!rq->token && rs->status == 401 && bento_registry_same_origin(r->base, url)) {
+			rc = handle_401(t, rq, url, rs, auth_tries++, d, err);
 			if (rc < 0)
 				goto out;
 			continue;
 		}
-		if (retry_status(rs->status) && !rq->no_retry && attempt + 1 < MAX_ATTEMPTS) {
-			backoff(t, attempt++, rs->retry_after);
+		if (retry_status(rs->status) && !rq->no_retry && attempt + 1 < MAX_ATTEMPTS &&
+		    backoff(t, attempt, rs->h.retry_after, d) == 0) {
+			attempt++;
 			continue;
 		}
-		if (rq->follow && rs->location &&
+		if (rq->follow && rs->h.location &&
 		    (rs->status == 301 || rs->status == 302 || rs->status == 303 ||
 		     rs->status == 307 || rs->status == 308)) {
 			if (++redirects > MAX_REDIRECTS) {
@@ -830,13 +866,9 @@ static int do_request(struct bento_target *t, struct req *rq, struct resp *rs, s
 						     r->name, rq->what);
 				goto out;
 			}
-			next = resolve(url, rs->location);
-			if (!next || (strncmp(next, "https://", 8) != 0 && strncmp(next, "http://", 7) != 0)) {
-				free(next);
-				rc = bento_error_set(err, BENTO_E_NETWORK, "%s: %s: bad redirect",
-						     r->name, rq->what);
+			rc = server_url(t, rq, url, rs->h.location, "redirect to", &next, err);
+			if (rc < 0)
 				goto out;
-			}
 			free(url);
 			url = next;
 			continue;
@@ -851,13 +883,41 @@ out:
 
 /* ---- the operations ---- */
 
+/*
+ * A knob of bento-registry(5), TIMEOUTS, from the environment: a positive
+ * number (decimals allowed) up to KNOB_MAX, def when unset or empty.
+ */
+static int knob(const char *name, double def, double *out, struct bento_error *err)
+{
+	const char *v = getenv(name);
+	char *end;
+	double x;
+
+	if (!v || !*v) {
+		*out = def;
+		return 0;
+	}
+	errno = 0;
+	x = strtod(v, &end);
+	if (end == v || *end || errno || !(x > 0) || x > KNOB_MAX)
+		return bento_error_set(err, BENTO_E_USAGE, "%s: '%.40s' is not a positive number", name, v);
+	*out = x;
+	return 0;
+}
+
 static int reg_open(struct bento_target *t, struct bento_error *err)
 {
 	struct reg *r;
 	const char *scheme = "https";
+	double timeout, stall, rate;
+	int rc;
 
 	if (t->ref.is_layout || !t->ref.host || !t->ref.repo)
 		return bento_error_set(err, BENTO_E_USAGE, "registry: a HOST/REPO reference is needed");
+	if ((rc = knob(ENV_TIMEOUT, DEFAULT_TIMEOUT_S, &timeout, err)) ||
+	    (rc = knob(ENV_STALL, DEFAULT_STALL_S, &stall, err)) ||
+	    (rc = knob(ENV_MIN_RATE, DEFAULT_MIN_RATE, &rate, err)))
+		return rc;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return bento_error_set(err, BENTO_E_FAIL, "libcurl: initialisation failed");
 	r = bento_xcalloc(1, sizeof(*r));
@@ -873,6 +933,10 @@ static int reg_open(struct bento_target *t, struct bento_error *err)
 	r->name = bento_xasprintf("%s/%s", t->ref.host, t->ref.repo);
 	r->referrers_api = -1;
 	r->progress = t->opts.progress && isatty(2);
+	r->timeout_s = timeout;
+	/* curl counts a stall in whole seconds */
+	r->stall_s = stall < 1 ? 1 : (double)(long)(stall + 0.999);
+	r->min_rate = rate;
 	t->impl = r;
 	return 0;
 }
@@ -934,7 +998,7 @@ static int head_blob(struct bento_target *t, const char *scope, const struct ben
 		goto out;
 	if (rs.status == 200) {
 		if (size)
-			*size = rs.content_length >= 0 ? (uint64_t)rs.content_length : 0;
+			*size = rs.h.content_length >= 0 ? (uint64_t)rs.h.content_length : 0;
 		rc = 1;
 	} else if (rs.status == 404) {
 		rc = 0;
@@ -988,12 +1052,8 @@ static int upload_start(struct bento_target *t, const char *scope, const char *d
 		goto out;
 	if (from && rs.status == 201) {
 		rc = 1;
-	} else if (rs.status == 202 && rs.location) {
-		*location = resolve(url, rs.location);
-		rc = *location ? 0 : bento_error_set(err, BENTO_E_NETWORK, "%s: %s: bad Location",
-						     r->name, rq.what);
 	} else if (rs.status == 202) {
-		rc = bento_error_set(err, BENTO_E_NETWORK, "%s: %s: no Location", r->name, rq.what);
+		rc = next_location(t, &rq, url, &rs, location, err);
 	} else {
 		rc = http_error(t, &rq, &rs, err);
 		if (rc == -BENTO_E_NOTFOUND)
@@ -1007,58 +1067,49 @@ out:
 
 /*
  * Ask the registry how much of the upload it has.  0 with *have and a new
- * *location; 1 when the session is gone (start again); <0 on errors.
+ * *location; 1 when the session is gone or the question failed (start
+ * again); <0 with err when the registry named a URL bento refuses.
  */
 static int upload_status(struct bento_target *t, const char *scope, char **location, uint64_t *have,
 			 struct bento_error *err)
 {
 	struct resp rs;
 	struct req rq = { .method = "GET", .url = *location, .scope = scope, .what = "GET upload status" };
-	unsigned long long a, b;
+	char *next;
 	int rc;
 
 	resp_init(&rs);
-	rc = do_request(t, &rq, &rs, err);
-	if (rc < 0)
-		goto out;
-	if (rs.status == 404 || rs.status == 400 || rs.status == 416) {
+	rc = do_request(t, &rq, &rs, NULL);
+	if (rc < 0 || (rs.status != 204 && rs.status != 202 && rs.status != 200)) {
 		rc = 1;
 		goto out;
 	}
-	if (rs.status != 204 && rs.status != 202 && rs.status != 200) {
-		rc = http_error(t, &rq, &rs, err);
-		goto out;
+	/* A URL bento refuses ends the upload, whatever the Range says. */
+	if (rs.h.location) {
+		rc = next_location(t, &rq, *location, &rs, &next, err);
+		if (rc < 0)
+			goto out;
+		free(*location);
+		*location = next;
 	}
 	*have = 0;
-	if (rs.range && sscanf(rs.range, "%llu-%llu", &a, &b) == 2 && a == 0)
-		*have = b + 1;
-	/* "0-0" means nothing or one byte (distribution says both): start again. */
-	if (rs.range && *have == 1) {
-		rc = 1;
-		goto out;
-	}
-	if (rs.location) {
-		char *next = resolve(*location, rs.location);
-		if (next) {
-			free(*location);
-			*location = next;
-		}
-	}
-	rc = 0;
+	/* No Range, or "0-0" (nothing or one byte: distribution says both): start again. */
+	rc = !rs.h.range || bento_http_range_parse(rs.h.range, have) < 0 || *have == 1;
 out:
 	resp_release(&rs);
 	return rc;
 }
 
 static int upload_finish(struct bento_target *t, const char *scope, const char *location,
-			 const struct bento_blob_source *src, struct body *body, int *transient,
-			 struct resp *rs, struct bento_error *err)
+			 const struct bento_blob_source *src, struct body *body,
+			 const struct deadline *dl, int *transient, struct resp *rs,
+			 struct bento_error *err)
 {
 	struct reg *r = R(t);
 	char ds[BENTO_DIGEST_STRLEN];
 	char *q, *e, *url;
 	struct req rq = { .method = "PUT", .scope = scope, .what = "PUT blob upload", .no_retry = 1,
-			  .body = body };
+			  .body = body, .deadline = dl };
 	struct bento_digest got;
 	int rc;
 
@@ -1084,9 +1135,11 @@ static int upload_finish(struct bento_target *t, const char *scope, const char *
 		}
 		goto out;
 	}
-	if (rs->dcd && (bento_digest_parse(rs->dcd, &got, NULL) < 0 || !bento_digest_eq(&got, &src->digest))) {
+	if (rs->h.dcd && (bento_digest_parse(rs->h.dcd, &got, NULL) < 0 || !bento_digest_eq(&got, &src->digest))) {
+		char shown[256];
+		printable(rs->h.dcd, strlen(rs->h.dcd), shown, sizeof(shown));
 		rc = bento_error_set(err, BENTO_E_VERIFY, "%s: blob %s: the registry stored it as %s",
-				     r->name, ds, rs->dcd);
+				     r->name, ds, shown);
 		goto out;
 	}
 	rc = 0;
@@ -1101,8 +1154,8 @@ out:
  * a failure is worth resuming.
  */
 static int upload_chunks(struct bento_target *t, const char *scope, char **location,
-			 const struct bento_blob_source *src, uint64_t *from, int *transient,
-			 const char *label, struct bento_error *err)
+			 const struct bento_blob_source *src, uint64_t *from, const struct deadline *dl,
+			 int *transient, const char *label, struct bento_error *err)
 {
 	struct reg *r = R(t);
 	struct resp rs;
@@ -1112,9 +1165,9 @@ static int upload_chunks(struct bento_target *t, const char *scope, char **locat
 	while (*from < src->size) {
 		uint64_t end = *from + CHUNK_SIZE < src->size ? *from + CHUNK_SIZE : src->size;
 		struct body b = { .src = src, .start = *from, .end = end };
-		char range[80];
+		char range[80], *next;
 		struct req rq = { .method = "PATCH", .url = *location, .scope = scope,
-				  .what = "PATCH blob upload", .no_retry = 1, .body = &b };
+				  .what = "PATCH blob upload", .no_retry = 1, .body = &b, .deadline = dl };
 
 		snprintf(range, sizeof(range), "Content-Range: %" PRIu64 "-%" PRIu64, *from, end - 1);
 		rq.headers = curl_slist_append(NULL, "Content-Type: application/octet-stream");
@@ -1132,21 +1185,13 @@ static int upload_chunks(struct bento_target *t, const char *scope, char **locat
 				rc = -BENTO_E_NETWORK;
 			break;
 		}
-		if (!rs.location) {
+		rc = next_location(t, &rq, *location, &rs, &next, err);
+		if (rc < 0) {
 			*transient = 0;
-			rc = bento_error_set(err, BENTO_E_NETWORK, "%s: %s: no Location", r->name, rq.what);
 			break;
 		}
-		{
-			char *next = resolve(*location, rs.location);
-			if (!next) {
-				*transient = 0;
-				rc = bento_error_set(err, BENTO_E_NETWORK, "%s: %s: bad Location", r->name, rq.what);
-				break;
-			}
-			free(*location);
-			*location = next;
-		}
+		free(*location);
+		*location = next;
 		*from = end;
 		progress_draw(r, label, *from, src->size, 0);
 	}
@@ -1162,6 +1207,8 @@ static int reg_blob_put(struct bento_target *t, const struct bento_blob_source *
 	char *scope = push_scope(t), *mscope = NULL, *location = NULL;
 	uint64_t sent = 0;
 	int rc, attempt = 0, transient = 0;
+	struct deadline dl = deadline_for(r, src->size);
+	struct req what = { .what = "PUT blob upload" };
 	struct resp rs;
 
 	bento_digest_str(&src->digest, ds);
@@ -1196,24 +1243,25 @@ static int reg_blob_put(struct bento_target *t, const struct bento_blob_source *
 		transient = 0;
 		if (src->size < CHUNK_SIZE) {
 			struct body b = { .src = src, .start = 0, .end = src->size };
-			rc = upload_finish(t, scope, location, src, &b, &transient, &rs, err);
+			rc = upload_finish(t, scope, location, src, &b, &dl, &transient, &rs, err);
 			if (rc == 0)
 				break;
 			/* A failed monolithic PUT may have left half a body: a fresh session. */
 			free(location);
 			location = NULL;
 		} else {
-			rc = upload_chunks(t, scope, &location, src, &sent, &transient, ds, err);
+			rc = upload_chunks(t, scope, &location, src, &sent, &dl, &transient, ds, err);
 			if (rc == 0)
-				rc = upload_finish(t, scope, location, src, NULL, &transient, &rs, err);
+				rc = upload_finish(t, scope, location, src, NULL, &dl, &transient, &rs, err);
 			if (rc == 0)
 				break;
 			if (transient) {
-				int st = upload_status(t, scope, &location, &sent, NULL);
-				if (st != 0) {
-					free(location);
-					location = NULL;
-				} else if (sent > src->size) {
+				int st = upload_status(t, scope, &location, &sent, err);
+				if (st < 0) {
+					rc = st;
+					goto out;
+				}
+				if (st != 0 || sent > src->size) {
 					free(location);
 					location = NULL;
 				}
@@ -1221,7 +1269,10 @@ static int reg_blob_put(struct bento_target *t, const struct bento_blob_source *
 		}
 		if (!transient || ++attempt >= MAX_ATTEMPTS)
 			goto out;
-		backoff(t, attempt - 1, rs.retry_after);
+		if (backoff(t, attempt - 1, rs.h.retry_after, &dl) < 0) {
+			rc = timed_out(t, &what, &dl, err);
+			goto out;
+		}
 	}
 	t->stats.blobs_uploaded++;
 	t->stats.bytes_uploaded += src->size;
@@ -1241,15 +1292,18 @@ static int reg_blob_get(struct bento_target *t, const struct bento_digest *d, ui
 {
 	struct reg *r = R(t);
 	char ds[BENTO_DIGEST_STRLEN], gs[BENTO_DIGEST_STRLEN], range[64];
-	char *scope = pull_scope(t), *url;
+	char *scope = pull_scope(t), *url, *what;
 	struct stream s = { .sink = sink, .ctx = ctx, .max = expect_size, .label = NULL };
-	struct req rq = { .method = "GET", .scope = scope, .what = "GET blob", .follow = 1,
-			  .no_retry = 1, .stream = &s };
+	struct deadline dl = deadline_for(r, expect_size);
+	struct req rq = { .method = "GET", .scope = scope, .follow = 1, .no_retry = 1, .stream = &s,
+			  .deadline = &dl };
 	struct resp rs;
 	struct bento_digest got;
 	int rc, attempt = 0;
 
 	bento_digest_str(d, ds);
+	what = bento_xasprintf("GET blob %s", ds);
+	rq.what = what;
 	s.label = ds;
 	s.total = expect_size;
 	s.sink_hashes = sink_hashes != NULL;
@@ -1284,7 +1338,10 @@ static int reg_blob_get(struct bento_target *t, const struct bento_digest *d, ui
 				rc = http_error(t, &rq, &rs, err);
 			goto out;
 		}
-		backoff(t, attempt - 1, rc == 0 ? rs.retry_after : -1);
+		if (backoff(t, attempt - 1, rc == 0 ? rs.h.retry_after : -1, &dl) < 0) {
+			rc = timed_out(t, &rq, &dl, err);
+			goto out;
+		}
 		/* Resuming: a server that ignores Range sends it all again (write_cb skips). */
 		s.resume = s.got;
 		s.skip = 0;
@@ -1310,6 +1367,7 @@ out:
 	resp_release(&rs);
 	if (!sink_hashes)
 		bento_hasher_free(s.h);
+	free(what);
 	free(url);
 	free(scope);
 	return rc;
@@ -1367,9 +1425,9 @@ static int reg_manifest_put(struct bento_target *t, const char *reference, const
 			rc = -BENTO_E_NETWORK;
 		goto out;
 	}
-	if (rs.dcd && (bento_digest_parse(rs.dcd, &got, NULL) < 0 || !bento_digest_eq(&got, &d))) {
+	if (rs.h.dcd && (bento_digest_parse(rs.h.dcd, &got, NULL) < 0 || !bento_digest_eq(&got, &d))) {
 		rc = bento_error_set(err, BENTO_E_VERIFY, "%s:%s: the registry stored the manifest as %s, not %s",
-				     r->name, reference, rs.dcd, ds);
+				     r->name, reference, rs.h.dcd, ds);
 		goto out;
 	}
 	if (out)
@@ -1440,7 +1498,7 @@ static int reg_manifest_get(struct bento_target *t, const char *reference, struc
 	bento_buf_reset(out);
 	bento_buf_add(out, rs.body.buf, rs.body.len);
 	if (media_type) {
-		const char *ct = rs.content_type ? rs.content_type : "";
+		const char *ct = rs.h.content_type ? rs.h.content_type : "";
 		*media_type = bento_xstrndup(ct, strcspn(ct, "; "));
 	}
 	if (digest)

@@ -3,9 +3,10 @@
 # real docker-registry: connections cut mid-upload and mid-download, a
 # corrupted blob byte, 500s (a few: retried; many: exit 5), 429 with
 # Retry-After, a manifest over 4 MiB, a missing tag, something that is not a
-# bento, a registry that is not there.  Each refusal: the exact exit code, a
-# clear message, the store unchanged; once the fault is gone a plain retry
-# succeeds and what it pulled verifies.
+# bento, a registry that is not there, headers, a manifest and a blob
+# trickled past their deadlines, a download that stalls (resumed).  Each
+# refusal: the exact exit code, a clear message, the store unchanged; once
+# the fault is gone a plain retry succeeds and what it pulled verifies.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixtures/common.sh"
 if ! [ -x /usr/bin/docker-registry ] || ! command -v skopeo > /dev/null ||
@@ -379,8 +380,88 @@ test_expect_success 'a registry that is not there: exit 5 naming it, store uncha
 	refused 5 timeout 60 "$BENTO" push demo:1 "127.0.0.1:$port/src/demo"
 '
 
+# ---- deadlines (bento-registry(5), TIMEOUTS), set small so that each
+# ---- trickle is given up on in seconds; timeout(1) bounds the old behaviour.
+
+test_expect_success 'the deadline knobs: a malformed value is a usage error (exit 2) naming it' '
+	export BENTO_HOME=$TMP/knobs && bento list > /dev/null &&
+	for v in abc 0 -1 1e10 nan 5s; do
+		BENTO_REGISTRY_TIMEOUT=$v refused 2 bento pull "$R/src/demo:1" &&
+		grep_q err "BENTO_REGISTRY_TIMEOUT: '\''$v'\'' is not a positive number" || return 1
+	done &&
+	BENTO_REGISTRY_STALL=x refused 2 bento pull "$R/src/demo:1" &&
+	grep_q err BENTO_REGISTRY_STALL &&
+	BENTO_REGISTRY_MIN_RATE=0 refused 2 bento pull "$R/src/demo:1" &&
+	grep_q err BENTO_REGISTRY_MIN_RATE
+'
+
+test_expect_success 'response headers trickled at 2 bytes/s: exit 5 "GET manifest: timed out" at the deadline' '
+	export BENTO_HOME=$TMP/slowhead && bento list > /dev/null &&
+	proxy_faults p --trickle-headers 2 --match "^GET /v2/src/demo/manifests/" &&
+	t0=$(date +%s) &&
+	BENTO_REGISTRY_TIMEOUT=2 refused 5 timeout 60 "$BENTO" pull "$P/src/demo:1" &&
+	t1=$(date +%s) && echo "took $((t1 - t0)) s" && test $((t1 - t0)) -lt 10 &&
+	grep_q err "$P/src/demo: GET manifest: timed out: no complete answer within 2.0 s (BENTO_REGISTRY_TIMEOUT)" &&
+	proxy_faults p
+'
+
+test_expect_success 'a manifest body trickled at 2 bytes/s: exit 5 at the deadline, store unchanged' '
+	export BENTO_HOME=$TMP/slowman && bento list > /dev/null &&
+	proxy_faults p --trickle-body 2 --match "^GET /v2/src/demo/manifests/" &&
+	t0=$(date +%s) &&
+	BENTO_REGISTRY_TIMEOUT=2 refused 5 timeout 60 "$BENTO" pull "$P/src/demo:1" &&
+	t1=$(date +%s) && echo "took $((t1 - t0)) s" && test $((t1 - t0)) -lt 10 &&
+	grep_q err "GET manifest: timed out" &&
+	proxy_faults p
+'
+
+test_expect_success 'a blob trickled at 2 bytes/s: exit 5 naming the blob, its size and the deadline' '
+	export BENTO_HOME=$TMP/slowblob && bento pull "$R/src/demo:1" > /dev/null 2>&1 &&
+	proxy_faults p --trickle-body 2 --match "^GET /v2/[^ ]*/blobs/$(cat bigfile.layer)" &&
+	t0=$(date +%s) &&
+	BENTO_REGISTRY_TIMEOUT=2 BENTO_REGISTRY_MIN_RATE=100000000 \
+		refused 5 timeout 60 "$BENTO" pull "$P/src/big:1" &&
+	t1=$(date +%s) && echo "took $((t1 - t0)) s" && test $((t1 - t0)) -lt 15 &&
+	grep_q err "GET blob $(cat bigfile.layer): timed out: $(jget big.raw layers.2.size) bytes not done within 2.2 s" &&
+	grep_q err "BENTO_REGISTRY_MIN_RATE 1e+08 bytes/s" &&
+	proxy_faults p
+'
+
+test_expect_success 'the blob deadline scales with the size: the same trickle within a larger budget succeeds' '
+	export BENTO_HOME=$TMP/slowok && bento pull "$R/src/demo:1" > /dev/null 2>&1 &&
+	proxy_faults p --trickle-body 4000000 --match "^GET /v2/[^ ]*/blobs/$(cat bigfile.layer)" &&
+	BENTO_REGISTRY_TIMEOUT=2 BENTO_REGISTRY_MIN_RATE=1000000 \
+		timeout 60 "$BENTO" pull "$P/src/big:1" -o json > out 2> err &&
+	test "$(list_digest big:1)" = "$(cat big.d)" &&
+	proxy_faults p
+'
+
+test_expect_success 'a blob download that stalls: resumed with Range after BENTO_REGISTRY_STALL, pull succeeds' '
+	export BENTO_HOME=$TMP/stall && bento pull "$R/src/demo:1" > /dev/null 2>&1 &&
+	: > "$PROXY_p_RANGES" &&
+	proxy_faults p --stall-response-after-bytes 3000000 --times 1 --match "^GET /v2/[^ ]*/blobs/$(cat bigfile.layer)" &&
+	t0=$(date +%s) &&
+	BENTO_REGISTRY_STALL=1 timeout 60 "$BENTO" pull "$P/src/big:1" -o json > out 2> err &&
+	t1=$(date +%s) && echo "took $((t1 - t0)) s: $(jget out stats)" && test $((t1 - t0)) -lt 20 &&
+	test "$(jget out stats.retries)" -ge 1 &&
+	grep -E "^GET /v2/src/big/blobs/$(cat bigfile.layer) bytes=[1-9][0-9]*-" "$PROXY_p_RANGES" &&
+	bento verify --full big:1 > /dev/null 2>&1 &&
+	proxy_faults p
+'
+
+test_expect_success 'push: an upload answer trickled: exit 5 "POST blob upload: timed out"' '
+	export BENTO_HOME=$TMP/slowpush && bento pull "$R/src/demo:1" > /dev/null 2>&1 &&
+	proxy_faults p --trickle-headers 2 --match "^POST /v2/[^ ]*/blobs/uploads/" &&
+	t0=$(date +%s) &&
+	BENTO_REGISTRY_TIMEOUT=2 refused 5 timeout 60 "$BENTO" push demo:1 "$P/slow/push" &&
+	t1=$(date +%s) && test $((t1 - t0)) -lt 10 &&
+	grep_q err "POST blob upload: timed out" &&
+	proxy_faults p
+'
+
 test_expect_success 'after all the faults: the stores are sound (fsck)' '
-	for h in "$TMP/home" "$TMP/dl1" "$TMP/dl2" "$TMP/cr" "$TMP/cr2" "$TMP/s500b" "$TMP/nf"; do
+	for h in "$TMP/home" "$TMP/dl1" "$TMP/dl2" "$TMP/cr" "$TMP/cr2" "$TMP/s500b" "$TMP/nf" "$TMP/stall" \
+		"$TMP/slowblob"; do
 		BENTO_HOME=$h bento fsck > fsck.out 2>&1 || { echo "$h"; cat fsck.out; return 1; }
 	done
 '

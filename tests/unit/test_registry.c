@@ -26,6 +26,7 @@
 #include "digest.h"
 #include "dockercfg.h"
 #include "dockercfg_internal.h"
+#include "registry_internal.h"
 #include "target_internal.h"
 #include "fixture.h"
 #include "tap.h"
@@ -601,6 +602,8 @@ static void fake_serve(int lfd, const char *logpath, int port)
 			} else if (strncmp(path, "/token?", 7) == 0) {
 				const char *tk = "{\"access_token\":\"tok123\",\"expires_in\":300}";
 				respond(fd, "200 OK", "Content-Type: application/json\r\n", tk, strlen(tk));
+			} else if (strcmp(path, "/tofile") == 0) {
+				respond(fd, "302 Found", "Location: file:///etc/hostname\r\n", NULL, 0);
 			} else if (strcmp(path, "/storage/blob") == 0) {
 				respond(fd, "200 OK", "", blob, FAKE_BLOB);
 			} else if (strncmp(path, "/v2/huge/manifests/", 19) == 0) {
@@ -805,6 +808,290 @@ static void test_faults(struct fake *f)
 	bento_buf_release(&got);
 }
 
+/* ---- what a registry sends: the pure parsers of registry_internal.h ---- */
+
+static void test_url_check(void)
+{
+	static const struct {
+		const char *base, *from, *ref, *want;	/* want: the URL, or "!" + a piece of why */
+	} cases[] = {
+		/* relative and absolute Locations on the registry itself */
+		{ "http://127.0.0.1:5000", "http://127.0.0.1:5000/v2/a/blobs/uploads/", "/v2/a/blobs/uploads/u1?s=1",
+		  "http://127.0.0.1:5000/v2/a/blobs/uploads/u1?s=1" },
+		{ "http://127.0.0.1:5000", "http://127.0.0.1:5000/v2/a/blobs/uploads/u1?s=1", "?s=2",
+		  "http://127.0.0.1:5000/v2/a/blobs/uploads/u1?s=2" },
+		{ "https://reg.example", "https://reg.example/v2/a/blobs/x", "//cdn.example/b?sig=1#frag",
+		  "https://cdn.example/b?sig=1" },
+		{ "https://reg.example", "https://reg.example/v2/", "HTTPS://Storage.Example/b", "https://Storage.Example/b" },
+		/* schemes other than http(s) */
+		{ "http://127.0.0.1:5000", "http://127.0.0.1:5000/v2/", "file:///etc/passwd", "!not http or https" },
+		{ "http://127.0.0.1:5000", "http://127.0.0.1:5000/v2/", "FILE:///tmp/x", "!not http or https" },
+		{ "http://127.0.0.1:5000", "http://127.0.0.1:5000/v2/", "gopher://127.0.0.1:70/_x", "!not http or https" },
+		{ "http://127.0.0.1:5000", "http://127.0.0.1:5000/v2/", "dict://127.0.0.1:11211/x", "!not http or https" },
+		{ "http://127.0.0.1:5000", "http://127.0.0.1:5000/v2/", "ftp://127.0.0.1/x", "!not http or https" },
+		{ "http://127.0.0.1:5000", "http://127.0.0.1:5000/v2/", "ldap://x/", "!not http or https" },
+		{ "http://127.0.0.1:5000", "http://127.0.0.1:5000/v2/", "javascript:alert(1)", "!" },
+		/* user and password */
+		{ "http://127.0.0.1:5000", "http://127.0.0.1:5000/v2/", "http://u:p@127.0.0.1:5000/x", "!user name or password" },
+		{ "http://127.0.0.1:5000", "http://127.0.0.1:5000/v2/", "http://u@127.0.0.1:5000/x", "!user name or password" },
+		{ "http://127.0.0.1:5000", "http://127.0.0.1:5000/v2/", "http://:p@h/x", "!user name or password" },
+		{ "http://127.0.0.1:5000", "http://127.0.0.1:5000/v2/", "//good%2f@evil/x", "!user name or password" },
+		/* downgrades: only to loopback */
+		{ "https://reg.example", "https://reg.example/v2/", "http://storage.example/b", "!from https to plain http" },
+		{ "https://reg.example", "https://reg.example/v2/", "HTTP://reg.example/b", "!from https to plain http" },
+		{ "http://127.0.0.1:5000", "https://cdn.example/b", "http://other.example/b", "!from https to plain http" },
+		{ "https://reg.example", "https://reg.example/v2/", "http://127.0.0.1:9000/b", "http://127.0.0.1:9000/b" },
+		{ "https://reg.example", "https://reg.example/v2/", "http://2130706433:9000/b", "http://127.0.0.1:9000/b" },
+		{ "https://reg.example", "https://reg.example/v2/", "http://localhost:9000/b", "http://localhost:9000/b" },
+		{ "https://reg.example", "https://reg.example/v2/", "http://[::1]:9000/b", "http://[::1]:9000/b" },
+		{ "http://reg.example", "http://reg.example/v2/", "http://storage.example/b", "http://storage.example/b" },
+		/* link-local and unspecified addresses, but the registry's own */
+		{ "https://reg.example", "https://reg.example/v2/", "https://169.254.169.254/latest/", "!link-local" },
+		{ "https://reg.example", "https://reg.example/v2/", "https://2852039166/latest/", "!link-local" },
+		{ "https://reg.example", "https://reg.example/v2/", "https://[fe80::1]/x", "!link-local" },
+		{ "https://reg.example", "https://reg.example/v2/", "https://[::ffff:169.254.169.254]/x", "!link-local" },
+		{ "https://reg.example", "https://reg.example/v2/", "https://0.0.0.0:5000/x", "!link-local" },
+		{ "https://reg.example", "https://reg.example/v2/", "https://[::]/x", "!link-local" },
+		{ "http://169.254.1.1:5000", "http://169.254.1.1:5000/v2/", "/v2/x", "http://169.254.1.1:5000/v2/x" },
+		/* malformed */
+		{ "http://127.0.0.1:5000", "http://127.0.0.1:5000/v2/", "", "!empty" },
+		{ "http://127.0.0.1:5000", "http://127.0.0.1:5000/v2/", "http://a b/", "!not a valid URL" },
+		{ "http://127.0.0.1:5000", "http://127.0.0.1:5000/v2/", "http://h:99999/", "!not a valid URL" },
+		{ "http://127.0.0.1:5000", "http://127.0.0.1:5000/v2/", "http://h/\r\nX: y", "!not a valid URL" },
+	};
+	struct bento_buf lng = BENTO_BUF_INIT;
+	char *out;
+	const char *why;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char shown[128];
+		size_t k;
+
+		for (k = 0; cases[i].ref[k] && k + 1 < sizeof(shown); k++)
+			shown[k] = (unsigned char)cases[i].ref[k] < 0x20 ? '?' : cases[i].ref[k];
+		shown[k] = '\0';
+		out = NULL;
+		why = "";
+		rc = bento_registry_url_check(cases[i].base, cases[i].from, cases[i].ref, &out, &why);
+		if (cases[i].want[0] == '!')
+			ok(rc == -1 && !out && strstr(why, cases[i].want + 1),
+			   "url check refuses '%s' from %s: %s", shown, cases[i].base, why);
+		else
+			ok(rc == 0 && out && strcmp(out, cases[i].want) == 0,
+			   "url check takes '%s' from %s: %s", shown, cases[i].base, out ? out : why);
+		free(out);
+	}
+	bento_buf_adds(&lng, "http://127.0.0.1:5000/");
+	while (lng.len <= BENTO_URL_MAX)
+		bento_buf_adds(&lng, "aaaaaaaaaaaaaaaa");
+	out = NULL;
+	rc = bento_registry_url_check("http://127.0.0.1:5000", "http://127.0.0.1:5000/v2/", lng.buf, &out, &why);
+	ok(rc == -1 && !out && strstr(why, "longer than 8192"), "a URL over 8 KiB is refused: %s", why);
+	bento_buf_release(&lng);
+
+	ok(bento_registry_same_origin("http://h:80", "http://h/x"), "same origin: the default port");
+	ok(bento_registry_same_origin("https://Reg.Example", "https://reg.example:443/v2/"), "same origin: host case");
+	ok(!bento_registry_same_origin("http://h:5000", "http://h:5001/x"), "another port is another origin");
+	ok(!bento_registry_same_origin("http://h", "https://h/x"), "another scheme is another origin");
+	ok(!bento_registry_same_origin("http://127.0.0.1:5000", "http://127.0.0.1:5000@evil.example/x"),
+	   "a user name that looks like the registry is not it");
+	ok(!bento_registry_same_origin("http://127.0.0.1:5000", "http://127.0.0.1:50001/x"),
+	   "a port with the registry's as prefix is not it");
+	ok(bento_registry_url_is_loopback("http://127.3.4.5:1/") && bento_registry_url_is_loopback("http://localhost/") &&
+	   !bento_registry_url_is_loopback("http://a.localhost/") && bento_registry_url_is_loopback("http://[::1]/") &&
+	   bento_registry_url_is_loopback("http://LocalHost:5000/") && bento_registry_url_is_loopback("http://127.1/") &&
+	   !bento_registry_url_is_loopback("http://vm/") && !bento_registry_url_is_loopback("http://128.0.0.1/"),
+	   "loopback hosts");
+}
+
+static void test_challenges(void)
+{
+	static const struct {
+		const char *in;
+		int scheme;		/* -1: refused */
+		const char *realm, *service;
+	} cases[] = {
+		{ "Bearer realm=\"https://auth.example/token\",service=\"reg.example\",scope=\"repository:a:pull\"",
+		  BENTO_AUTH_BEARER, "https://auth.example/token", "reg.example" },
+		{ "Basic realm=\"Registry Realm\"", BENTO_AUTH_BASIC, "Registry Realm", NULL },
+		{ "basic REALM=x", BENTO_AUTH_BASIC, "x", NULL },
+		{ "Basic realm=\"r\", Bearer realm=\"https://a/t\"", BENTO_AUTH_BEARER, "https://a/t", NULL },
+		{ "Bearer realm=\"https://a/t\", Basic realm=\"r\"", BENTO_AUTH_BEARER, "https://a/t", NULL },
+		{ "Bearer realm=\"a\\\"b\\\\c\"", BENTO_AUTH_BEARER, "a\"b\\c", NULL },
+		{ "Bearer service=\"s\" , realm = \"r\"", BENTO_AUTH_BEARER, "r", "s" },
+		{ "Bearer service=\"x,realm=evil\",realm=\"good\"", BENTO_AUTH_BEARER, "good", "x,realm=evil" },
+		{ "Bearer error=\"invalid_token\", realm=\"r\"", BENTO_AUTH_BEARER, "r", NULL },
+		{ "Negotiate abc==, Basic realm=\"x\"", BENTO_AUTH_BASIC, "x", NULL },
+		{ "Basic dXNlcjpwYXNz, Bearer realm=\"r\"", BENTO_AUTH_BEARER, "r", NULL },
+		{ "Bearer", BENTO_AUTH_BEARER, NULL, NULL },
+		{ "Negotiate", -1, NULL, NULL },
+		{ "", -1, NULL, NULL },
+		{ "Bearer realm=\"r\", realm=\"evil\"", -1, NULL, NULL },
+		{ "Bearer realm=\"unterminated", -1, NULL, NULL },
+		{ "Bearer realm=https://x/t", -1, NULL, NULL },
+		{ "realm=\"r\", Bearer", -1, NULL, NULL },
+		{ "Bearer realm=\"r\" Basic realm=\"x\"", -1, NULL, NULL },
+		{ "Bearer realm=", BENTO_AUTH_BEARER, NULL, NULL },	/* a token68, not a realm */
+		{ "=x", -1, NULL, NULL },
+	};
+	struct bento_http_challenge c;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = bento_http_challenge_parse(cases[i].in, &c);
+		if (cases[i].scheme < 0)
+			ok(rc == -1 && c.scheme == BENTO_AUTH_NONE && !c.realm, "challenge [%s] refused", cases[i].in);
+		else
+			ok(rc == 0 && (int)c.scheme == cases[i].scheme &&
+			   (cases[i].realm ? c.realm && strcmp(c.realm, cases[i].realm) == 0 : !c.realm) &&
+			   (cases[i].service ? c.service && strcmp(c.service, cases[i].service) == 0 : !c.service),
+			   "challenge [%s]: scheme %d realm [%s] service [%s]", cases[i].in, (int)c.scheme,
+			   c.realm ? c.realm : "", c.service ? c.service : "");
+		bento_http_challenge_release(&c);
+	}
+}
+
+static void test_token_answers(void)
+{
+	static const struct {
+		const char *body, *token;	/* token NULL: refused */
+		long long expires;
+	} cases[] = {
+		{ "{\"token\":\"abc.DEF-_~+/=\"}", "abc.DEF-_~+/=", 60 },
+		{ "{\"access_token\":\"x\",\"expires_in\":300}", "x", 300 },
+		{ "{\"token\":\"\",\"access_token\":\"y\"}", "y", 60 },
+		{ "{\"token\":\"t\",\"expires_in\":99999999999}", "t", 86400 },
+		{ "{\"token\":\"t\",\"expires_in\":-5}", "t", 60 },
+		{ "{\"token\":\"t\",\"expires_in\":\"300\"}", "t", 60 },
+		{ "{\"token\":\"a b\"}", NULL, 0 },
+		{ "{\"token\":\"a\\r\\nX-Injected: 1\"}", NULL, 0 },
+		{ "{\"token\":\"caf\\u00e9\"}", NULL, 0 },
+		{ "{\"token\":\"a\\u0000b\"}", NULL, 0 },
+		{ "{\"token\":7}", NULL, 0 },
+		{ "{\"expires_in\":10}", NULL, 0 },
+		{ "[\"token\"]", NULL, 0 },
+		{ "{\"token\":\"t\",\"token\":\"u\"}", NULL, 0 },
+		{ "{\"token\":\"t\"", NULL, 0 },
+		{ "", NULL, 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *tok = NULL;
+		long long exp = -1;
+		const char *why = "";
+		int rc = bento_registry_token_parse(cases[i].body, strlen(cases[i].body), &tok, &exp, &why);
+		if (cases[i].token)
+			ok(rc == 0 && tok && strcmp(tok, cases[i].token) == 0 && exp == cases[i].expires,
+			   "token answer %s: [%s] for %lld s", cases[i].body, tok ? tok : why, exp);
+		else
+			ok(rc == -1 && !tok && *why, "token answer %s refused: %s", cases[i].body, why);
+		free(tok);
+	}
+	{
+		struct bento_buf b = BENTO_BUF_INIT;
+		char *tok = NULL;
+		long long exp;
+		const char *why = "";
+		bento_buf_adds(&b, "{\"token\":\"");
+		while (b.len < 16400)
+			bento_buf_addch(&b, 'a');
+		bento_buf_adds(&b, "\"}");
+		ok(bento_registry_token_parse(b.buf, b.len, &tok, &exp, &why) == -1 && !tok,
+		   "a token over 16 KiB is refused: %s", why);
+		bento_buf_release(&b);
+	}
+}
+
+static void test_headers(void)
+{
+	struct bento_http_headers h;
+	const time_t when = 1445412480;		/* Wed, 21 Oct 2015 07:28:00 GMT */
+	uint64_t have = 0, x = 0;
+	static const char nul_loc[] = "Location: http://a\0b/\r\n";
+
+	bento_http_headers_init(&h);
+	bento_http_header_line(&h, "Content-Length: 123\r\n", 21, when);
+	is_int(h.content_length, 123, "Content-Length");
+	bento_http_header_line(&h, "content-length:+5\r\n", 19, when);
+	bento_http_header_line(&h, "Content-Length: -1\r\n", 20, when);
+	bento_http_header_line(&h, "Content-Length: 99999999999999999999\r\n", 38, when);
+	bento_http_header_line(&h, "Content-Length: 1 2\r\n", 21, when);
+	bento_http_header_line(&h, "Content-Length: \r\n", 18, when);
+	is_int(h.content_length, 123, "a signed, overflowing, split or empty Content-Length changes nothing");
+	bento_http_header_line(&h, "Retry-After: 7\r\n", 16, when);
+	is_int(h.retry_after, 7, "Retry-After in seconds");
+	bento_http_header_line(&h, "Retry-After: Wed, 21 Oct 2015 07:28:10 GMT\r\n", 44, when);
+	is_int(h.retry_after, 10, "Retry-After as an HTTP-date");
+	bento_http_header_line(&h, "Retry-After: Tue, 20 Oct 2015 07:28:10 GMT\r\n", 44, when);
+	is_int(h.retry_after, 0, "a date in the past: now");
+	bento_http_header_line(&h, "Retry-After: soon\r\n", 19, when);
+	is_int(h.retry_after, 0, "nonsense changes nothing");
+	bento_http_header_line(&h, "location:  /v2/x?a=1  \r\n", 24, when);
+	is_str(h.location, "/v2/x?a=1", "Location, blanks trimmed, any case");
+	bento_http_header_line(&h, nul_loc, sizeof(nul_loc) - 1, when);
+	is_str(h.location, "/v2/x?a=1", "a Location with a NUL byte does not count");
+	bento_http_header_line(&h, "Location: http://a\rb/\r\n", 23, when);
+	is_str(h.location, "/v2/x?a=1", "nor one with a CR");
+	bento_http_header_line(&h, "Locationx: /y\r\n", 15, when);
+	bento_http_header_line(&h, "Location /y\r\n", 13, when);
+	is_str(h.location, "/v2/x?a=1", "other names do not count");
+	bento_http_header_line(&h, "WWW-Authenticate: Basic realm=\"a\"\r\n", 35, when);
+	bento_http_header_line(&h, "WWW-Authenticate: Bearer realm=\"b\"\r\n", 36, when);
+	is_str(h.www_auth, "Basic realm=\"a\", Bearer realm=\"b\"", "challenges from several headers, joined");
+	bento_http_headers_release(&h);
+	is_int(h.content_length, -1, "released: init again");
+
+	ok(bento_http_range_parse("0-99", &have) == 0 && have == 100, "Range 0-99: 100 bytes");
+	ok(bento_http_range_parse("bytes=0-0", &have) == 0 && have == 1, "Range bytes=0-0: 1");
+	ok(bento_http_range_parse("5-9", &have) == -1, "a Range not from 0 is refused");
+	ok(bento_http_range_parse("0-", &have) == -1 && bento_http_range_parse("-9", &have) == -1 &&
+	   bento_http_range_parse("0-18446744073709551615", &have) == -1 &&
+	   bento_http_range_parse("0-9223372036854775807", &have) == -1 &&
+	   bento_http_range_parse("0--9", &have) == -1 && bento_http_range_parse("0-+9", &have) == -1 &&
+	   bento_http_range_parse("00000000000000000000000-9", &have) == -1,
+	   "malformed or overflowing Ranges are refused");
+	ok(bento_http_parse_uint("18446744073709551615", UINT64_MAX, &x) == 0 && x == UINT64_MAX &&
+	   bento_http_parse_uint("18446744073709551616", UINT64_MAX, &x) == -1 &&
+	   bento_http_parse_uint("11", 10, &x) == -1 && bento_http_parse_uint("10", 10, &x) == 0,
+	   "decimal values up to their maximum");
+}
+
+/* The curl handles themselves speak http and https only (defence in depth). */
+static void test_curl_restricted(struct fake *f)
+{
+	CURL *c = curl_easy_init();
+	char *url = bento_xasprintf("http://%s/tofile", f->host);
+	char *path = path_in(base, "curl-wrote");
+	FILE *out;
+	CURLcode cc;
+
+	bento_registry_curl_restrict(c);
+	curl_easy_setopt(c, CURLOPT_URL, "file:///etc/hostname");
+	cc = curl_easy_perform(c);
+	is_int(cc, CURLE_UNSUPPORTED_PROTOCOL, "a restricted handle does not read file:// (%s)", curl_easy_strerror(cc));
+	curl_easy_setopt(c, CURLOPT_URL, "gopher://127.0.0.1:1/");
+	cc = curl_easy_perform(c);
+	is_int(cc, CURLE_UNSUPPORTED_PROTOCOL, "nor speak gopher://");
+	/* Even told to follow a redirect to file://, it does not. */
+	out = fopen(path, "w");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	cc = curl_easy_perform(c);
+	fclose(out);
+	is_int(cc, CURLE_UNSUPPORTED_PROTOCOL, "a redirect to file:// is not followed (%s)", curl_easy_strerror(cc));
+	{
+		struct stat st;
+		ok(stat(path, &st) == 0 && st.st_size == 0, "nothing of the local file was read");
+	}
+	curl_easy_cleanup(c);
+	free(path);
+	free(url);
+}
+
 /* ---- config.json ---- */
 
 static void test_dockercfg(void)
@@ -930,6 +1217,10 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
+	test_url_check();
+	test_challenges();
+	test_token_answers();
+	test_headers();
 	test_dockercfg();
 	if (access(REGISTRY_BIN, X_OK) != 0) {
 		ok(1, "# SKIP %s not installed", REGISTRY_BIN);
@@ -941,8 +1232,10 @@ int main(void)
 			test_basic_auth(&ga);
 		registry_stop(&ga);
 	}
-	if (ok(fake_start(&f), "fake registry started"))
+	if (ok(fake_start(&f), "fake registry started")) {
 		test_faults(&f);
+		test_curl_restricted(&f);
+	}
 	fake_stop(&f);
 	if (getenv("KEEP")) printf("# kept %s\n", base); else {
 	cmd = bento_xasprintf("rm -rf %s", base);

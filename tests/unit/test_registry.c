@@ -509,7 +509,8 @@ static void fake_serve(int lfd, const char *logpath, int port)
 			int has_auth;
 
 			req[0] = '\0';
-			while (n < sizeof(req) - 1 && !(end = strstr(req, "\r\n\r\n"))) {
+			/* (end is looked for after every read: one may fill req with the head and body) */
+			while (!(end = strstr(req, "\r\n\r\n")) && n < sizeof(req) - 1) {
 				r = read(fd, req + n, sizeof(req) - 1 - n);
 				if (r <= 0)
 					goto closed;

@@ -285,11 +285,13 @@ static int skip_dir_name(const char *name)
 	return 0;
 }
 
+/* ".git" as a file is a linked worktree's or a submodule's pointer to its repository. */
 static int skip_file_name(const char *name)
 {
 	size_t n = strlen(name);
 
-	return strcmp(name, ".DS_Store") == 0 || (n >= 4 && strcmp(name + n - 4, ".pyc") == 0);
+	return strcmp(name, ".DS_Store") == 0 || strcmp(name, ".git") == 0 ||
+	       (n >= 4 && strcmp(name + n - 4, ".pyc") == 0);
 }
 
 static int ignored(const struct walk *w, const char *rel, enum glob_mode mode)

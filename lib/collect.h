@@ -26,8 +26,9 @@ struct bento_collect_opts {
 
 /*
  * Collect the regular files of the context, sorted bytewise by rel.
- * Always excluded: .git/, .hg/, .svn/, virtualenvs (a dir holding pyvenv.cfg,
- * and venv/ .venv/), __pycache__/, *.pyc, .bentoignore's patterns.
+ * Always excluded: .git/ (and a .git file: a linked worktree's or a
+ * submodule's), .hg/, .svn/, virtualenvs (a dir holding pyvenv.cfg, and
+ * venv/ .venv/), __pycache__/, *.pyc, .DS_Store, .bentoignore's patterns.
  * Glob syntax (man/bentofile.5): '*' and '?' and '[...]' within a component,
  * '**' across components; a pattern without '/' matches a basename at any
  * depth; a pattern matching a directory takes everything under it; a leading

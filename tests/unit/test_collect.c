@@ -232,6 +232,7 @@ static void test_walk(void)
 	put("w/src/pkg/mod.pyc", "junk");
 	put("w/.git/config", "[core]\n");
 	put("w/.hg/store", "");
+	put("w/sub/mod/.git", "gitdir: /somewhere/else/.git/modules/mod\n");
 	put("w/.DS_Store", "");
 	put("w/env1/pyvenv.cfg", "home = /usr\n");
 	put("w/env1/lib/x.py", "");
@@ -259,8 +260,9 @@ static void test_walk(void)
 	is_int(rc, 0, "walk succeeds");
 	is_str(l, ".bentoignore,Zed.txt,app.py,build/keep.txt,logs,node_modules/a/index.js,"
 	       "src/pkg/__init__.py,src/pkg/mod.py,tests/test_a.py",
-	       "default walk: VCS, __pycache__, virtualenvs, *.pyc, .DS_Store and .bentoignore "
-	       "patterns out; '!' re-includes; dir-only pattern keeps the file 'logs'; sorted bytewise");
+	       "default walk: VCS (a .git file too), __pycache__, virtualenvs, *.pyc, .DS_Store "
+	       "and .bentoignore patterns out; '!' re-includes; dir-only pattern keeps the file "
+	       "'logs'; sorted bytewise");
 	free(l);
 
 	{

@@ -259,14 +259,19 @@ struct dev_ino {
 	ino_t ino;
 };
 
-struct walk {
-	const struct bento_collect_opts *o;
+/* What the walk selects: the bentofile's include and exclude, .bentoignore. */
+struct bento_collect_rules {
 	struct glob *inc, *exc, *ign;
 	size_t n_inc, n_exc, n_ign;
 	int ign_neg;			/* .bentoignore has '!' lines: no pruning by it */
-	unsigned char *inc_hit;
 	char *ctx;			/* context without trailing '/' */
-	char *real;			/* its realpath */
+};
+
+struct walk {
+	const struct bento_collect_opts *o;
+	struct bento_collect_rules *r;
+	unsigned char *inc_hit;
+	char *real;			/* the context's realpath */
 	size_t real_len;
 	struct bento_buf rel;
 	struct dev_ino stack[MAX_DEPTH + 2];
@@ -294,46 +299,61 @@ static int skip_file_name(const char *name)
 	       (n >= 4 && strcmp(name + n - 4, ".pyc") == 0);
 }
 
-static int ignored(const struct walk *w, const char *rel, enum glob_mode mode)
+static int ignored(const struct bento_collect_rules *r, const char *rel, enum glob_mode mode)
 {
 	int state = 0;
 
-	for (size_t i = 0; i < w->n_ign; i++)
-		if (glob_run(&w->ign[i], rel, mode))
-			state = !w->ign[i].neg;
+	for (size_t i = 0; i < r->n_ign; i++)
+		if (glob_run(&r->ign[i], rel, mode))
+			state = !r->ign[i].neg;
 	return state;
+}
+
+/* Whether file rel is selected; hit (when not NULL) marks the includes that took it. */
+static int rules_want_file(const struct bento_collect_rules *r, const char *rel,
+			   unsigned char *hit)
+{
+	if (r->n_inc) {
+		int any = 0;
+		for (size_t i = 0; i < r->n_inc; i++)
+			if (glob_run(&r->inc[i], rel, M_FILE)) {
+				any = 1;
+				if (hit)
+					hit[i] = 1;
+			}
+		if (!any)
+			return 0;
+	}
+	for (size_t i = 0; i < r->n_exc; i++)
+		if (glob_run(&r->exc[i], rel, M_FILE))
+			return 0;
+	return !ignored(r, rel, M_FILE);
+}
+
+/* Whether anything under directory rel can be collected (pruning is exact for excludes). */
+static int rules_want_dir(const struct bento_collect_rules *r, const char *rel)
+{
+	for (size_t i = 0; i < r->n_exc; i++)
+		if (glob_run(&r->exc[i], rel, M_DIR))
+			return 0;
+	if (!r->ign_neg && ignored(r, rel, M_DIR))
+		return 0;
+	if (!r->n_inc)
+		return 1;
+	for (size_t i = 0; i < r->n_inc; i++)
+		if (glob_run(&r->inc[i], rel, M_UNDER))
+			return 1;
+	return 0;
 }
 
 static int want_file(struct walk *w, const char *rel)
 {
-	if (w->n_inc) {
-		int any = 0;
-		for (size_t i = 0; i < w->n_inc; i++)
-			if (glob_run(&w->inc[i], rel, M_FILE))
-				any = w->inc_hit[i] = 1;
-		if (!any)
-			return 0;
-	}
-	for (size_t i = 0; i < w->n_exc; i++)
-		if (glob_run(&w->exc[i], rel, M_FILE))
-			return 0;
-	return !ignored(w, rel, M_FILE);
+	return rules_want_file(w->r, rel, w->inc_hit);
 }
 
-/* Whether anything under directory rel can be collected (pruning is exact for excludes). */
 static int want_dir(const struct walk *w, const char *rel)
 {
-	for (size_t i = 0; i < w->n_exc; i++)
-		if (glob_run(&w->exc[i], rel, M_DIR))
-			return 0;
-	if (!w->ign_neg && ignored(w, rel, M_DIR))
-		return 0;
-	if (!w->n_inc)
-		return 1;
-	for (size_t i = 0; i < w->n_inc; i++)
-		if (glob_run(&w->inc[i], rel, M_UNDER))
-			return 1;
-	return 0;
+	return rules_want_dir(w->r, rel);
 }
 
 static void add_file(struct walk *w, const struct stat *st)
@@ -346,7 +366,7 @@ static void add_file(struct walk *w, const struct stat *st)
 	}
 	f = &w->files[w->n++];
 	f->rel = bento_xstrdup(w->rel.buf);
-	f->abs = bento_xasprintf("%s/%s", w->ctx, w->rel.buf);
+	f->abs = bento_xasprintf("%s/%s", w->r->ctx, w->rel.buf);
 	f->st = *st;
 }
 
@@ -437,7 +457,7 @@ static int visit_link(struct walk *w, int dfd, const char *name, int depth)
 	if (gone)
 		return bento_error_set(w->err, BENTO_E_UNSAFE, "%s: dangling symlink (-> %s)",
 				       w->rel.buf, target);
-	abs = bento_xasprintf("%s/%s", w->ctx, w->rel.buf);
+	abs = bento_xasprintf("%s/%s", w->r->ctx, w->rel.buf);
 	real = realpath(abs, NULL);
 	free(abs);
 	if (!real)
@@ -563,7 +583,8 @@ static int load_ignore(struct walk *w, int rootfd)
 	size_t cap = 1;
 	for (size_t i = 0; i < text.len; i++)
 		cap += text.buf[i] == '\n';
-	w->ign = bento_xcalloc(cap, sizeof(*w->ign));
+	struct bento_collect_rules *rules = w->r;
+	rules->ign = bento_xcalloc(cap, sizeof(*rules->ign));
 	char *line = text.buf, *nl;
 	for (; line && *line; line = nl ? nl + 1 : NULL) {
 		nl = strchr(line, '\n');
@@ -585,11 +606,11 @@ static int load_ignore(struct walk *w, int rootfd)
 		}
 		if (!*line)
 			continue;
-		glob_init(&w->ign[w->n_ign], line);
-		w->ign[w->n_ign].orig = NULL;
-		w->ign[w->n_ign].neg = neg;
-		w->ign_neg |= neg;
-		w->n_ign++;
+		glob_init(&rules->ign[rules->n_ign], line);
+		rules->ign[rules->n_ign].orig = NULL;
+		rules->ign[rules->n_ign].neg = neg;
+		rules->ign_neg |= neg;
+		rules->n_ign++;
 	}
 out:
 	close(fd);
@@ -600,8 +621,8 @@ out:
 /* An include without wildcards that took no file must at least exist. */
 static int check_includes(struct walk *w, int rootfd)
 {
-	for (size_t i = 0; i < w->n_inc; i++) {
-		const struct glob *g = &w->inc[i];
+	for (size_t i = 0; i < w->r->n_inc; i++) {
+		const struct glob *g = &w->r->inc[i];
 		struct stat st;
 		char *p, *q;
 		int found;
@@ -638,6 +659,7 @@ static void globs_free(struct glob *g, size_t n)
 int bento_collect(const struct bento_collect_opts *o, struct bento_collect_file **out,
 		  size_t *n, struct bento_error *err)
 {
+	struct bento_collect_rules *r;
 	struct walk *w;
 	struct stat st;
 	size_t len;
@@ -646,15 +668,16 @@ int bento_collect(const struct bento_collect_opts *o, struct bento_collect_file 
 	if (!o || !o->context || !*o->context)
 		return bento_error_set(err, BENTO_E_USAGE, "collect: no context directory");
 	w = bento_xcalloc(1, sizeof(*w));
+	w->r = r = bento_xcalloc(1, sizeof(*r));
 	w->o = o;
 	w->err = err;
 	bento_buf_init(&w->rel);
 	len = strlen(o->context);
 	while (len > 1 && o->context[len - 1] == '/')
 		len--;
-	w->ctx = bento_xstrndup(o->context, len);
-	if (strcmp(w->ctx, "/") == 0)
-		w->ctx[0] = '\0';	/* so that "/" + rel stays single-slashed */
+	r->ctx = bento_xstrndup(o->context, len);
+	if (strcmp(r->ctx, "/") == 0)
+		r->ctx[0] = '\0';	/* so that "/" + rel stays single-slashed */
 
 	rootfd = open(o->context, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0) {
@@ -672,15 +695,15 @@ int bento_collect(const struct bento_collect_opts *o, struct bento_collect_file 
 	w->stack[0].dev = st.st_dev;
 	w->stack[0].ino = st.st_ino;
 
-	w->n_inc = o->n_include;
-	w->inc = bento_xcalloc(w->n_inc + 1, sizeof(*w->inc));
-	w->inc_hit = bento_xcalloc(w->n_inc + 1, 1);
-	for (size_t i = 0; i < w->n_inc; i++)
-		glob_init(&w->inc[i], o->include[i]);
-	w->n_exc = o->n_exclude;
-	w->exc = bento_xcalloc(w->n_exc + 1, sizeof(*w->exc));
-	for (size_t i = 0; i < w->n_exc; i++)
-		glob_init(&w->exc[i], o->exclude[i]);
+	r->n_inc = o->n_include;
+	r->inc = bento_xcalloc(r->n_inc + 1, sizeof(*r->inc));
+	w->inc_hit = bento_xcalloc(r->n_inc + 1, 1);
+	for (size_t i = 0; i < r->n_inc; i++)
+		glob_init(&r->inc[i], o->include[i]);
+	r->n_exc = o->n_exclude;
+	r->exc = bento_xcalloc(r->n_exc + 1, sizeof(*r->exc));
+	for (size_t i = 0; i < r->n_exc; i++)
+		glob_init(&r->exc[i], o->exclude[i]);
 	if ((rc = load_ignore(w, rootfd)))
 		goto out;
 
@@ -699,19 +722,66 @@ int bento_collect(const struct bento_collect_opts *o, struct bento_collect_file 
 	*n = w->n;
 	w->files = NULL;
 	w->n = 0;
+	if (o->rules) {
+		/* The patterns as written are the caller's: the rules keep only their own copies. */
+		for (size_t i = 0; i < r->n_inc; i++)
+			r->inc[i].orig = NULL;
+		for (size_t i = 0; i < r->n_exc; i++)
+			r->exc[i].orig = NULL;
+		*o->rules = r;
+		r = NULL;
+	}
 out:
 	if (rootfd >= 0)
 		close(rootfd);
 	bento_collect_free(w->files, w->n);
-	globs_free(w->inc, w->n_inc);
-	globs_free(w->exc, w->n_exc);
-	globs_free(w->ign, w->n_ign);
+	bento_collect_rules_free(r);
 	free(w->inc_hit);
-	free(w->ctx);
 	free(w->real);
 	bento_buf_release(&w->rel);
 	free(w);
 	return rc;
+}
+
+void bento_collect_rules_free(struct bento_collect_rules *r)
+{
+	if (!r)
+		return;
+	globs_free(r->inc, r->n_inc);
+	globs_free(r->exc, r->n_exc);
+	globs_free(r->ign, r->n_ign);
+	free(r->ctx);
+	free(r);
+}
+
+/* A directory holding pyvenv.cfg is a virtualenv, whatever it is called (as in descend()). */
+static int is_venv(const struct bento_collect_rules *r, const char *dir)
+{
+	struct stat st;
+	char *p = bento_xasprintf("%s/%s/pyvenv.cfg", r->ctx, dir);
+	int yes = lstat(p, &st) == 0;
+
+	free(p);
+	return yes;
+}
+
+int bento_collect_rules_match(const struct bento_collect_rules *r, const char *rel)
+{
+	struct bento_buf dir = BENTO_BUF_INIT;
+	const char *base = rel, *slash;
+	int want = *rel != '\0';
+
+	for (const char *p = rel; want && (slash = strchr(p, '/')); p = slash + 1) {
+		bento_buf_reset(&dir);
+		bento_buf_add(&dir, rel, (size_t)(slash - rel));
+		const char *name = dir.buf + (p - rel);
+		want = *name && !skip_dir_name(name) && rules_want_dir(r, dir.buf) &&
+		       !is_venv(r, dir.buf);
+		base = slash + 1;
+	}
+	want = want && *base && !skip_file_name(base) && rules_want_file(r, rel, NULL);
+	bento_buf_release(&dir);
+	return want;
 }
 
 void bento_collect_free(struct bento_collect_file *files, size_t n)

@@ -16,12 +16,21 @@ struct bento_collect_file {
 	struct stat st;		/* lstat of the regular file (after following an inner symlink) */
 };
 
+/* The selection rules of one walk: its include and exclude globs and .bentoignore. */
+struct bento_collect_rules;
+
 struct bento_collect_opts {
 	const char *context;		/* directory */
 	const char *const *include;	/* globs; n_include == 0 means everything */
 	size_t n_include;
 	const char *const *exclude;
 	size_t n_exclude;
+	/*
+	 * When not NULL, a successful walk stores here the rules it applied
+	 * (owned by the caller: bento_collect_rules_free); they borrow
+	 * nothing from these options.
+	 */
+	struct bento_collect_rules **rules;
 };
 
 /*
@@ -42,6 +51,17 @@ struct bento_collect_opts {
 int bento_collect(const struct bento_collect_opts *o, struct bento_collect_file **out,
 		  size_t *n, struct bento_error *err);
 void bento_collect_free(struct bento_collect_file *files, size_t n);
+
+/*
+ * 1 when the walk those rules came from would collect a regular file at
+ * rel (relative to its context, '/'-separated): the always-excluded names,
+ * virtualenv directories (looked for on disk), the include and exclude
+ * globs and .bentoignore, exactly as the walk applies them to a file and to
+ * each directory above it.  Used to tell which committed files a bento
+ * should hold.
+ */
+int bento_collect_rules_match(const struct bento_collect_rules *r, const char *rel);
+void bento_collect_rules_free(struct bento_collect_rules *r);	/* NULL ok */
 
 /* Glob match as above (exposed for tests). 1 = match. */
 int bento_glob_match(const char *pattern, const char *path);

@@ -202,7 +202,7 @@ static int run(const char *ctx, const char *const *inc, size_t ninc, const char 
 	       size_t nexc, char **list)
 {
 	char *p = path_of(ctx);
-	struct bento_collect_opts o = { p, inc, ninc, exc, nexc };
+	struct bento_collect_opts o = { p, inc, ninc, exc, nexc, NULL };
 	struct bento_collect_file *f = (void *)0x1;
 	struct bento_error err = { 0 };
 	size_t n = 12345;
@@ -351,6 +351,60 @@ static void test_walk(void)
 		rc = run("w", inc, 1, NULL, 0, &l);
 		ok(rc == 0 && strcmp(l, "") == 0, "a literal include that exists but is ignored is no error");
 		free(l);
+	}
+
+	{
+		/* The rules a walk hands back select exactly what it collected, on disk or not. */
+		static const struct {
+			const char *rel;
+			int want;
+		} t[] = {
+			{ "app.py", 1 }, { "gone.py", 1 }, { "new/dir/x.py", 1 },
+			{ "build/out.o", 0 }, { "build/keep.txt", 1 }, { "build/other.txt", 0 },
+			{ "src/pkg/__pycache__/x.py", 0 }, { "src/pkg/old.pyc", 0 },
+			{ "env1/lib/new.py", 0 }, { "venv/x.py", 0 }, { ".git/HEAD", 0 },
+			{ "docs/new.md", 0 }, { "a.md", 0 }, { "data/x", 0 }, { "logs", 1 },
+			{ "sub/logs/x.txt", 0 }, { ".DS_Store", 0 }, { "", 0 }, { "dir/", 0 },
+			{ "sub/mod/.git", 0 },
+		};
+		char *p = path_of("w");
+		struct bento_collect_rules *r = NULL;
+		struct bento_collect_opts o = { .context = p, .rules = &r };
+		struct bento_collect_file *f = NULL;
+		size_t n = 0;
+
+		ok(bento_collect(&o, &f, &n, NULL) == 0 && r != NULL, "a walk hands back its rules");
+		size_t agree = 0;
+		for (size_t i = 0; i < n; i++)
+			agree += bento_collect_rules_match(r, f[i].rel);
+		ok(n == 9 && agree == n, "the rules select every collected file (%zu of %zu)", agree, n);
+		for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+			is_int(bento_collect_rules_match(r, t[i].rel), t[i].want, "rules: '%s'",
+			       t[i].rel);
+		bento_collect_rules_free(r);
+		bento_collect_free(f, n);
+
+		const char *inc[] = { "src", "app.py" };
+		const char *exc[] = { "__init__.py" };
+		struct bento_collect_opts o2 = { p, inc, 2, exc, 1, &r };
+		r = NULL;
+		ok(bento_collect(&o2, &f, &n, NULL) == 0 && r != NULL, "rules with include/exclude");
+		ok(bento_collect_rules_match(r, "src/pkg/new.py") &&
+		   !bento_collect_rules_match(r, "src/pkg/__init__.py") &&
+		   !bento_collect_rules_match(r, "tests/test_a.py") &&
+		   bento_collect_rules_match(r, "app.py") && !bento_collect_rules_match(r, "other.py"),
+		   "include and exclude apply to files that are not on disk");
+		bento_collect_rules_free(r);
+		bento_collect_free(f, n);
+		bento_collect_rules_free(NULL);
+
+		const char *missing[] = { "nope.py" };
+		struct bento_collect_opts o3 = { p, missing, 1, NULL, 0, &r };
+		r = (void *)0x1;
+		f = NULL;
+		ok(bento_collect(&o3, &f, &n, NULL) == -BENTO_E_NOTFOUND && r == (void *)0x1,
+		   "no rules handed back when the walk fails");
+		free(p);
 	}
 
 	rc = run("does-not-exist", NULL, 0, NULL, 0, &l);

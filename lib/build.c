@@ -24,6 +24,7 @@ void bento_build_result_release(struct bento_build_result *r)
 	free(r->name);
 	free(r->version);
 	free(r->git_commit);
+	json_decref(r->git_source);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -135,6 +136,8 @@ static unsigned file_mode(const struct stat *st)
 struct model_src {
 	struct bento_collect_file *files;
 	size_t n;
+	char *root;				/* real path of the directory they came from */
+	struct bento_collect_rules *rules;	/* a directory's walk rules; NULL for one file */
 };
 
 static int model_collect(const char *path, const char *display, struct model_src *src,
@@ -147,17 +150,24 @@ static int model_collect(const char *path, const char *display, struct model_src
 	if (stat(path, &st) < 0)
 		return bento_error_errno(err, errno, "%s", display);
 	if (S_ISDIR(st.st_mode)) {
-		struct bento_collect_opts co = { .context = path };
+		struct bento_collect_opts co = { .context = path, .rules = &src->rules };
 		rc = bento_collect(&co, &src->files, &src->n, err);
 		if (rc == 0 && src->n == 0)
 			rc = bento_error_set(err, BENTO_E_INVALID, "%s: no files in model directory",
 					     display);
+		if (rc == 0 && !(src->root = realpath(path, NULL)))
+			rc = bento_error_errno(err, errno, "%s", display);
 		return rc;
 	}
 	if (!S_ISREG(st.st_mode))
 		return bento_error_set(err, BENTO_E_UNSAFE, "%s: not a regular file or directory",
 				       display);
 	const char *base = strrchr(path, '/');
+	char *dir = base ? bento_xstrndup(path, (size_t)(base - path)) : bento_xstrdup(".");
+	src->root = realpath(*dir ? dir : "/", NULL);
+	free(dir);
+	if (!src->root)
+		return bento_error_errno(err, errno, "%s", display);
 	src->files = bento_xcalloc(1, sizeof(*src->files));
 	src->files[0].rel = bento_xstrdup(base ? base + 1 : path);
 	src->files[0].abs = bento_xstrdup(path);
@@ -169,6 +179,8 @@ static int model_collect(const char *path, const char *display, struct model_src
 static void model_src_release(struct model_src *src)
 {
 	bento_collect_free(src->files, src->n);
+	bento_collect_rules_free(src->rules);
+	free(src->root);
 	memset(src, 0, sizeof(*src));
 }
 
@@ -392,6 +404,7 @@ struct build {
 	struct bento_git_state git;
 	struct bento_collect_file *files;	/* service files */
 	size_t n_files;
+	struct bento_collect_rules *rules;	/* the walk's, for the files of HEAD it lacks */
 	char **lock_rel;		/* lockfile paths relative to the context */
 	const char **lock_kind;
 	struct hash_item *lock_items;	/* lockfiles not among the service files */
@@ -413,6 +426,7 @@ static void build_release(struct build *b)
 	free(b->models);
 	free(b->msrc);
 	bento_collect_free(b->files, b->n_files);
+	bento_collect_rules_free(b->rules);
 	for (size_t i = 0; i < b->n_lock; i++)
 		free(b->lock_rel[i]);
 	free(b->lock_rel);
@@ -501,7 +515,7 @@ static int collect_service(struct build *b, struct bento_error *err)
 			exc[nexc++] = extra[nextra++];
 	struct bento_collect_opts co = {
 		.context = b->context, .include = inc, .n_include = bf->include.n,
-		.exclude = exc, .n_exclude = nexc,
+		.exclude = exc, .n_exclude = nexc, .rules = &b->rules,
 	};
 	rc = bento_collect(&co, &b->files, &b->n_files, err);
 	if (rc && bf->include.n)
@@ -663,6 +677,114 @@ static const struct hash_item *lock_item(const struct build *b, size_t i)
 	ssize_t idx = b->lock_index[i];
 
 	return idx >= 0 ? &b->items[idx] : &b->items[-idx - 2];
+}
+
+/* The bentofile's real path into *out when it is not one of the service files, else NULL. */
+static int bentofile_apart(const struct build *b, const char *bfpath, char **out,
+			   struct bento_error *err)
+{
+	char *real = realpath(bfpath, NULL);
+	size_t n = strlen(b->context);
+
+	*out = NULL;
+	if (!real)
+		return bento_error_errno(err, errno, "%s", bfpath);
+	if (strncmp(real, b->context, n) == 0 && real[n] == '/' && find_file(b, real + n + 1) >= 0)
+		free(real);
+	else
+		*out = real;
+	return 0;
+}
+
+/*
+ * Compare every file of the bento with the HEAD commit (see
+ * bento_git_check_files), and the bentofile when it is not one of them:
+ * the bytes stored, so what is compared is exactly what went in.  Needs
+ * the blobs in place.
+ */
+static int check_git_files(struct build *b, const char *bfpath, struct bento_error *err)
+{
+	/* Every item, and the lockfiles among the service files a second time (as env/). */
+	size_t n = b->n_items + b->n_lock, k = 0, nw = 0, off = b->n_files;
+	struct bento_git_file *f = bento_xcalloc(n + 1, sizeof(*f)), bf = { 0 };
+	struct bento_git_walk *w = bento_xcalloc(b->bf->n_models + 2, sizeof(*w));
+	struct bento_git_check in = { .files = f, .walks = w };
+	char **paths = bento_xcalloc(n + 1, sizeof(*paths));
+	char **content = bento_xcalloc(n + 1, sizeof(*content));
+	char **prefix = bento_xcalloc(b->bf->n_models + 1, sizeof(*prefix));
+	char *bfreal = NULL, *bfdir = NULL;
+	struct bento_digest bfd;
+	int rc = 0;
+
+	if (!b->git.is_repo)
+		goto out;
+	for (size_t i = 0; i < b->n_files; i++, k++) {
+		paths[k] = bento_xasprintf("src/%s", b->files[i].rel);
+		f[k] = (struct bento_git_file){ .root = b->context, .rel = b->files[i].rel,
+						.digest = &b->items[i].digest };
+		f[k].size = (uint64_t)b->items[i].st.st_size;
+		content[k] = bento_blob_path(b->s, &b->items[i].digest);
+	}
+	w[nw++] = (struct bento_git_walk){ .prefix = "src/", .root = b->context, .rules = b->rules };
+	for (size_t m = 0; m < b->bf->n_models; m++) {
+		const struct model_src *src = &b->msrc[m];
+		if (!b->bf->models[m].path)
+			continue;
+		prefix[m] = bento_xasprintf("models/%s/", b->models[m]->name);
+		for (size_t i = 0; i < src->n; i++, k++) {
+			const struct hash_item *it = &b->items[off + i];
+			paths[k] = bento_xasprintf("%s%s", prefix[m], src->files[i].rel);
+			f[k] = (struct bento_git_file){ .root = src->root, .rel = src->files[i].rel,
+							.digest = &it->digest };
+			f[k].size = (uint64_t)it->st.st_size;
+			content[k] = bento_blob_path(b->s, &it->digest);
+		}
+		off += src->n;
+		if (src->rules)
+			w[nw++] = (struct bento_git_walk){ .prefix = prefix[m], .root = src->root,
+							   .rules = src->rules };
+	}
+	for (size_t i = 0; i < b->n_lock; i++, k++) {
+		const struct hash_item *it = lock_item(b, i);
+		paths[k] = bento_xasprintf("env/%s", b->lock_rel[i]);
+		f[k] = (struct bento_git_file){ .root = b->context, .rel = b->lock_rel[i],
+						.digest = &it->digest };
+		f[k].size = (uint64_t)it->st.st_size;
+		content[k] = bento_blob_path(b->s, &it->digest);
+	}
+	for (size_t i = 0; i < k; i++) {
+		f[i].path = paths[i];
+		f[i].content = content[i];
+	}
+	in.n = k;
+	in.n_walks = nw;
+	if ((rc = bentofile_apart(b, bfpath, &bfreal, err)))
+		goto out;
+	if (bfreal) {
+		char *slash = strrchr(bfreal, '/');
+		bfdir = bento_xstrndup(bfreal, (size_t)(slash - bfreal));
+		bf = (struct bento_git_file){ .path = "", .root = *bfdir ? bfdir : "/",
+					      .rel = slash + 1, .content = bfreal, .digest = &bfd };
+		if ((rc = bento_digest_path(bfreal, &bfd, &bf.size, err)))
+			goto out;
+		in.bentofile = &bf;
+	}
+	rc = bento_git_check_files(&b->git, &in, err);
+out:
+	for (size_t i = 0; i < n; i++) {
+		free(paths[i]);
+		free(content[i]);
+	}
+	for (size_t m = 0; m < b->bf->n_models; m++)
+		free(prefix[m]);
+	free(prefix);
+	free(paths);
+	free(content);
+	free(bfreal);
+	free(bfdir);
+	free(f);
+	free(w);
+	return rc;
 }
 
 static int describe_models(struct build *b, struct bento_error *err)
@@ -917,6 +1039,7 @@ static int commit_bento(struct build *b, const struct bento_manifest *m,
 	if (b->git.commit) {
 		json_object_set_new(details, "commit", json_string(b->git.commit));
 		json_object_set_new(details, "dirty", json_boolean(b->git.dirty));
+		json_object_set_new(details, "not_in_commit", json_integer((json_int_t)b->git.n_changes));
 	}
 	if (a.n_sigs)
 		json_object_set_new(details, "signed", json_string(a.sigs[0].name));
@@ -1021,11 +1144,13 @@ int bento_build(struct bento_store *s, const struct bento_build_opts *o,
 	    (rc = describe_models(&b, err)) ||
 	    (rc = assemble(&b, &canon, &m, err)) ||
 	    (rc = bento_blob_stage_commit(stage, err)) ||
+	    (rc = check_git_files(&b, bfpath, err)) ||
 	    (rc = commit_bento(&b, m, &canon, bfpath, out, err)))
 		goto out;
 	if (b.git.commit) {
 		out->git_commit = bento_xstrdup(b.git.commit);
 		out->git_dirty = b.git.dirty;
+		out->git_source = bento_git_source(&b.git);
 	}
 out:
 	bento_blob_stage_free(stage);

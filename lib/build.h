@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "bentofile.h"
 #include "error.h"
 #include "sign.h"
@@ -40,7 +42,8 @@ struct bento_build_result {
 	int existed;			/* the same bento was already in the store */
 	int signed_by_key;		/* a signature was added (build --sign) */
 	char *git_commit;		/* the context's HEAD commit, when in git */
-	int git_dirty;
+	int git_dirty;			/* a file of the bento, or the bentofile, is not in it as it is */
+	json_t *git_source;		/* what the provenance says of it (bento_git_source), owned */
 };
 void bento_build_result_release(struct bento_build_result *r);
 

@@ -1,6 +1,6 @@
 /*
- * provenance.c - CI identity, the in-toto/SLSA statement, DSSE envelopes.
- * The git state is in provenance_git.c.
+ * provenance.c - CI identity, the in-toto/SLSA statement and what it says
+ * of the source, DSSE envelopes.  The git state is in provenance_git.c.
  */
 #include <ctype.h>
 #include <pwd.h>
@@ -159,6 +159,64 @@ static json_t *sha256_digest(const struct bento_digest *d)
 	return json_pack("{s:s}", "sha256", hex);
 }
 
+/*
+ * A path for the statement.  Files of the bento passed bento_path_check();
+ * a deleted file's name comes from HEAD and may be anything: its bytes
+ * outside printable ASCII are written \xNN.
+ */
+static json_t *path_json(const char *p)
+{
+	struct bento_buf b = BENTO_BUF_INIT;
+	json_t *v;
+
+	if (bento_path_check(p, "path", NULL) == 0 && (v = json_string(p)))
+		return v;
+	for (const unsigned char *c = (const unsigned char *)p; *c; c++)
+		if (*c < 0x20 || *c >= 0x7f || *c == '\\')
+			bento_buf_addf(&b, "\\x%02x", *c);
+		else
+			bento_buf_addch(&b, *c);
+	v = json_string(b.buf);
+	bento_buf_release(&b);
+	return v;
+}
+
+/* The first max changes as [{path, status}]. */
+static json_t *changes_json(const struct bento_git_change *v, size_t n, size_t max)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < n && i < max; i++)
+		json_array_append_new(arr, json_pack("{s:o, s:s}", "path", path_json(v[i].path),
+						     "status", bento_git_status_name(v[i].status)));
+	return arr;
+}
+
+/* What the check of the files found, for the git dependency; bounded. */
+static json_t *git_annotations(const struct bento_git_state *g)
+{
+	json_t *a = json_object(), *counts;
+
+	if (g->context_dir && *g->context_dir)
+		json_object_set_new(a, "contextDir", path_json(g->context_dir));
+	if (!g->checked)
+		return a;	/* nothing is claimed about files nobody compared */
+	counts = json_object();
+	for (int i = 0; i < BENTO_GIT_N_STATUS; i++)
+		if (g->counts[i])
+			json_object_set_new(counts, bento_git_status_name((enum bento_git_status)i),
+					    json_integer((json_int_t)g->counts[i]));
+	json_object_set_new(a, "dirty", json_boolean(g->dirty));
+	json_object_set_new(a, "filesNotInCommit", json_integer((json_int_t)g->n_changes));
+	json_object_set_new(a, "statusCounts", counts);
+	json_object_set_new(a, "notInCommit",
+			    changes_json(g->changes, g->n_changes, BENTO_PROVENANCE_FILES_MAX));
+	if (g->bentofile_changed)
+		json_object_set_new(a, "bentofile",
+				    json_string(bento_git_status_name(g->bentofile_status)));
+	return a;
+}
+
 static json_t *git_dependency(const struct bento_git_state *g)
 {
 	struct bento_buf uri = BENTO_BUF_INIT;
@@ -173,7 +231,8 @@ static json_t *git_dependency(const struct bento_git_state *g)
 		bento_buf_adds(&uri, g->remote);
 	if (g->branch)
 		bento_buf_addf(&uri, "@refs/heads/%s", g->branch);
-	dep = json_pack("{s:{s:s}}", "digest", "gitCommit", g->commit);
+	dep = json_pack("{s:{s:s}, s:o}", "digest", "gitCommit", g->commit, "annotations",
+			git_annotations(g));
 	set_str(dep, "uri", uri.buf);
 	bento_buf_release(&uri);
 	return dep;
@@ -228,7 +287,7 @@ static json_t *external_parameters(const struct bento_provenance_input *in)
 	set_str(p, "name", in->m->name);
 	set_str(p, "version", in->m->version);
 	json_object_set_new(p, "labels", json_is_object(labels) ? json_deep_copy(labels) : json_object());
-	if (in->git && in->git->is_repo)
+	if (in->git && in->git->is_repo && in->git->checked)
 		json_object_set_new(p, "source", json_pack("{s:b}", "dirty", in->git->dirty));
 	return p;
 }
@@ -242,8 +301,9 @@ static json_t *byproducts(const struct bento_provenance_input *in, const struct 
 	json_t *ann = json_object_get(inv, "annotations");
 
 	if (g && g->is_repo) {
-		json_object_set_new(json_object_get(git, "annotations"), "dirty",
-				    json_boolean(g->dirty));
+		if (g->checked)
+			json_object_set_new(json_object_get(git, "annotations"), "dirty",
+					    json_boolean(g->dirty));
 		if (g->tree)
 			json_object_set_new(git, "digest", json_pack("{s:s}", "gitTree", g->tree));
 	}
@@ -310,6 +370,252 @@ int bento_provenance_check_subject(const json_t *statement, const struct bento_m
 				       "provenance subject is sha256:%.64s but the bento is sha256:%s",
 				       got, want);
 	return 0;
+}
+
+/* ---- reading the source back ---- */
+
+static const json_t *jpath(const json_t *v, const char *a, const char *b, const char *c)
+{
+	v = json_object_get(v, a);
+	if (b)
+		v = json_object_get(v, b);
+	if (c)
+		v = json_object_get(v, c);
+	return v;
+}
+
+static long long json_count(const json_t *v)
+{
+	return json_is_integer(v) && json_integer_value(v) >= 0 ? (long long)json_integer_value(v) : -1;
+}
+
+/* The summary of one git dependency; ext is externalParameters.source (older statements). */
+static json_t *source_of(const json_t *dep, const json_t *ext)
+{
+	const char *commit = bento_json_str(json_object_get(dep, "digest"), "gitCommit");
+	const json_t *ann = json_object_get(dep, "annotations"), *dirty = json_object_get(ann, "dirty");
+	const json_t *list = json_object_get(ann, "notInCommit"), *e;
+	long long n = json_count(json_object_get(ann, "filesNotInCommit"));
+	const char *state;
+	json_t *out, *files, *counts;
+	size_t i;
+
+	if (!commit)
+		return NULL;
+	out = json_pack("{s:s}", "commit", commit);
+	set_str(out, "uri", bento_json_str(dep, "uri"));
+	set_str(out, "context_dir", bento_json_str(ann, "contextDir"));
+	if (n >= 0 && json_is_boolean(dirty)) {
+		const char *bf = bento_json_str(ann, "bentofile");
+		state = n > 0 || bf || json_is_true(dirty) ? "dirty" : "clean";
+		set_str(out, "bentofile", bf);
+		json_object_set_new(out, "files_not_in_commit", json_integer((json_int_t)n));
+		json_object_set_new(out, "status_counts", counts = json_object());
+		for (int k = 0; k < BENTO_GIT_N_STATUS; k++) {
+			const char *name = bento_git_status_name((enum bento_git_status)k);
+			long long c = json_count(jpath(ann, "statusCounts", name, NULL));
+			if (c > 0)
+				json_object_set_new(counts, name, json_integer((json_int_t)c));
+		}
+		json_object_set_new(out, "not_in_commit", files = json_array());
+		json_array_foreach(list, i, e) {
+			const char *path = bento_json_str(e, "path"), *st = bento_json_str(e, "status");
+			if (i >= BENTO_PROVENANCE_FILES_MAX)
+				break;
+			if (path && st)
+				json_array_append_new(files, json_pack("{s:s, s:s}", "path", path,
+								       "status", st));
+		}
+	} else {
+		/* Before the files were compared only tracked changes were looked for. */
+		state = json_is_true(dirty) || json_is_true(json_object_get(ext, "dirty")) ? "dirty"
+											  : "unknown";
+	}
+	json_object_set_new(out, "state", json_string(state));
+	return out;
+}
+
+json_t *bento_provenance_source(const json_t *statement)
+{
+	const json_t *bd = jpath(statement, "predicate", "buildDefinition", NULL);
+	const json_t *deps = json_object_get(bd, "resolvedDependencies"), *d;
+	size_t i;
+
+	json_array_foreach(deps, i, d) {
+		json_t *src = source_of(d, jpath(bd, "externalParameters", "source", NULL));
+		if (src)
+			return src;
+	}
+	return NULL;
+}
+
+json_t *bento_git_source(const struct bento_git_state *g)
+{
+	json_t *dep, *src;
+
+	if (!g || !g->is_repo || !g->commit)
+		return NULL;
+	dep = git_dependency(g);
+	src = source_of(dep, NULL);
+	json_decref(dep);
+	return src;
+}
+
+/*
+ * s for a terminal: C0, DEL and C1 controls become '?'; cut after about max
+ * bytes (at a character boundary), with "...".
+ */
+static void add_shown(struct bento_buf *b, const char *s, size_t max)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = 0;
+
+	for (; *p && (n < max || (*p & 0xc0) == 0x80); p++, n++) {
+		if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			bento_buf_addch(b, '?');
+			p++;
+		} else {
+			bento_buf_addch(b, *p < 0x20 || *p == 0x7f ? '?' : *p);
+		}
+	}
+	if (*p)
+		bento_buf_adds(b, "...");
+}
+
+char *bento_provenance_source_state(const json_t *src, size_t max_files)
+{
+	struct bento_buf b = BENTO_BUF_INIT;
+	const char *state = bento_json_str(src, "state"), *bf = bento_json_str(src, "bentofile");
+	const json_t *files = json_object_get(src, "not_in_commit"), *e;
+	long long n = json_count(json_object_get(src, "files_not_in_commit"));
+	int dirty = state && strcmp(state, "dirty") == 0;
+	size_t i, shown = 0;
+
+	if (state && strcmp(state, "clean") == 0) {
+		bento_buf_adds(&b, "clean");
+	} else if (!dirty) {
+		bento_buf_adds(&b, "files not in the commit are not recorded");
+	} else if (n < 0) {
+		bento_buf_adds(&b, "dirty (which files is not recorded)");
+	} else {
+		const char *sep = ": ";
+		bento_buf_adds(&b, "dirty");
+		if (n > 0) {
+			bento_buf_addf(&b, ": %lld file%s not in the commit", n, n == 1 ? "" : "s");
+			json_array_foreach(files, i, e) {
+				if (shown >= max_files)
+					break;
+				bento_buf_adds(&b, shown ? ", " : ": ");
+				add_shown(&b, bento_json_str(e, "path"), 512);
+				bento_buf_adds(&b, " (");
+				add_shown(&b, bento_json_str(e, "status"), 32);
+				bento_buf_addch(&b, ')');
+				shown++;
+			}
+			if (shown && (long long)shown < n)
+				bento_buf_addf(&b, " and %lld more", n - (long long)shown);
+			sep = "; ";
+		}
+		if (bf) {
+			bento_buf_addf(&b, "%sthe bentofile is not in the commit (", sep);
+			add_shown(&b, bf, 32);
+			bento_buf_addch(&b, ')');
+		}
+	}
+	return bento_buf_detach(&b, NULL);
+}
+
+char *bento_provenance_source_line(const json_t *src, size_t max_files)
+{
+	struct bento_buf b = BENTO_BUF_INIT;
+	const char *uri = bento_json_str(src, "uri"), *commit = bento_json_str(src, "commit");
+	char *state = bento_provenance_source_state(src, max_files);
+
+	add_shown(&b, uri ? uri : "git", 1024);
+	bento_buf_adds(&b, " commit ");
+	add_shown(&b, commit ? commit : "?", 128);
+	bento_buf_addf(&b, ", %s", state);
+	free(state);
+	return bento_buf_detach(&b, NULL);
+}
+
+/* key: value, the value shown safely; nothing when it is not a string. */
+static void text_field(struct bento_buf *b, const char *key, const char *v)
+{
+	if (!v)
+		return;
+	bento_buf_addf(b, "%-10s ", key);
+	add_shown(b, v, 1024);
+	bento_buf_addch(b, '\n');
+}
+
+char *bento_provenance_text(const json_t *stmt)
+{
+	struct bento_buf b = BENTO_BUF_INIT;
+	const json_t *s0 = json_array_get(json_object_get(stmt, "subject"), 0);
+	const json_t *rd = jpath(stmt, "predicate", "runDetails", NULL), *bp, *e;
+	const json_t *git = NULL, *inv = NULL;
+	json_t *src = bento_provenance_source(stmt);
+	const char *name = bento_json_str(s0, "name");
+	const char *hex = bento_json_str(json_object_get(s0, "digest"), "sha256");
+	size_t i;
+
+	if (name || hex) {
+		char *subj = bento_xasprintf("%s sha256:%s", name ? name : "?", hex ? hex : "?");
+		text_field(&b, "subject:", subj);
+		free(subj);
+	}
+	const char *bid = bento_json_str(json_object_get(rd, "builder"), "id");
+	const char *bver = bento_json_str(jpath(rd, "builder", "version", NULL), "bento");
+	if (bid) {
+		char *bl = bento_xasprintf("%s%s%s", bid, bver ? ", bento " : "", bver ? bver : "");
+		text_field(&b, "builder:", bl);
+		free(bl);
+	}
+	bp = json_object_get(rd, "byproducts");
+	json_array_foreach(bp, i, e) {
+		const char *n = bento_json_str(e, "name");
+		if (n && strcmp(n, "git-worktree") == 0 && !git)
+			git = e;
+		else if (n && strcmp(n, "invocation") == 0 && !inv)
+			inv = e;
+	}
+	if (src) {
+		char *line = bento_provenance_source_line(src, 0);
+		const json_t *files = json_object_get(src, "not_in_commit");
+		long long n = json_count(json_object_get(src, "files_not_in_commit"));
+		size_t shown = 0;
+		text_field(&b, "source:", line);
+		free(line);
+		json_array_foreach(files, i, e) {
+			bento_buf_addf(&b, "%-10s ", "");
+			add_shown(&b, bento_json_str(e, "path"), 512);
+			bento_buf_adds(&b, " (");
+			add_shown(&b, bento_json_str(e, "status"), 32);
+			bento_buf_adds(&b, ")\n");
+			shown++;
+		}
+		if (shown && (long long)shown < n)
+			bento_buf_addf(&b, "%-10s and %lld more (a statement names at most %d)\n", "",
+				       n - (long long)shown, BENTO_PROVENANCE_FILES_MAX);
+		json_decref(src);
+	} else if (json_is_true(jpath(git, "annotations", "repository", NULL))) {
+		text_field(&b, "source:", "a git work tree without a commit");
+	} else if (git) {
+		text_field(&b, "source:", "not a git work tree");
+	}
+	const json_t *ia = json_object_get(inv, "annotations");
+	const char *ci = bento_json_str(ia, "ci");
+	if (ci) {
+		const char *id = bento_json_str(ia, "ciRunId"), *actor = bento_json_str(ia, "ciActor");
+		const char *url = bento_json_str(inv, "uri");
+		char *cl = bento_xasprintf("%s%s%s%s%s%s%s", ci, id ? " run " : "", id ? id : "",
+					   actor ? " by " : "", actor ? actor : "", url ? ", " : "",
+					   url ? url : "");
+		text_field(&b, "ci:", cl);
+		free(cl);
+	}
+	return bento_buf_detach(&b, NULL);
 }
 
 /* ---- DSSE ---- */

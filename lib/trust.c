@@ -110,6 +110,7 @@ void bento_report_release(struct bento_report *r)
 	free(r->signers);
 	free(r->signed_by);
 	free(r->source);
+	json_decref(r->source_git);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -129,6 +130,8 @@ json_t *bento_report_json(const struct bento_report *r)
 		json_object_set_new(o, "signed_by", json_string(r->signed_by));
 	if (r->source)
 		json_object_set_new(o, "source", json_string(r->source));
+	if (r->source_git)
+		json_object_set(o, "source_git", r->source_git);
 	return o;
 }
 
@@ -213,21 +216,13 @@ static int envelope_statement(const struct bento_attachment *a, json_t **env_out
 	return rc;
 }
 
-static char *statement_source(const json_t *stmt)
+/* The source line and its details from a statement (bento_provenance_source). */
+static void statement_source(struct bento_report *r, const json_t *stmt)
 {
-	const json_t *deps = json_object_get(json_object_get(json_object_get(stmt, "predicate"),
-							     "buildDefinition"),
-					     "resolvedDependencies");
-	size_t i;
-	json_t *d;
-
-	json_array_foreach(deps, i, d) {
-		const char *commit = bento_json_str(json_object_get(d, "digest"), "gitCommit");
-		const char *uri = bento_json_str(d, "uri");
-		if (commit)
-			return bento_xasprintf("%s commit %s", uri ? uri : "git", commit);
-	}
-	return NULL;
+	json_decref(r->source_git);
+	free(r->source);
+	r->source_git = bento_provenance_source(stmt);
+	r->source = r->source_git ? bento_provenance_source_line(r->source_git, 5) : NULL;
 }
 
 void bento_check_attestations(struct bento_report *r, const struct bento_manifest *m,
@@ -250,8 +245,7 @@ void bento_check_attestations(struct bento_report *r, const struct bento_manifes
 			bento_report_add(r, BENTO_CHECK_FAIL, what, "%s", err.msg);
 			goto next;
 		}
-		free(r->source);
-		r->source = statement_source(stmt);
+		statement_source(r, stmt);
 		sigs = json_object_get(env, "signatures");
 		json_t *sig;
 		json_array_foreach(sigs, j, sig) {

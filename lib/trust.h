@@ -58,7 +58,8 @@ struct bento_report {
 	size_t trusted_signatures;	/* signatures verified with a trusted key */
 	unsigned char (*signers)[BENTO_KEYID_LEN];	/* their key ids */
 	char *signed_by;		/* key ids (and files) of those signatures, ", "-joined */
-	char *source;			/* "git+URL@BRANCH commit HEX" from verified-or-not provenance */
+	char *source;			/* "git+URL@BRANCH commit HEX, STATE" from verified-or-not provenance */
+	json_t *source_git;		/* its details (bento_provenance_source), owned */
 };
 void bento_report_add(struct bento_report *r, enum bento_check_status st, const char *what,
 		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));

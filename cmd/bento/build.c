@@ -5,6 +5,7 @@
 
 #include "build.h"
 #include "cli.h"
+#include "provenance.h"
 #include "sign.h"
 
 static void warn_cb(void *ctx, const char *msg)
@@ -25,8 +26,18 @@ void cli_print_result(const struct bento_build_result *r, enum cli_output out, c
 				      "files", (json_int_t)r->n_files, "existed", r->existed,
 				      "signed", r->signed_by_key);
 		if (r->git_commit) {
+			/* What the provenance says of the files (bento-build(1), FILES NOT IN THE COMMIT). */
+			json_t *n = json_object_get(r->git_source, "files_not_in_commit");
+			json_t *v = json_object_get(r->git_source, "not_in_commit");
+			json_t *bf = json_object_get(r->git_source, "bentofile");
 			json_object_set_new(j, "commit", json_string(r->git_commit));
 			json_object_set_new(j, "dirty", json_boolean(r->git_dirty));
+			if (n && v) {
+				json_object_set(j, "files_not_in_commit", n);
+				json_object_set(j, "not_in_commit", v);
+			}
+			if (bf)
+				json_object_set(j, "bentofile_not_in_commit", bf);
 		}
 		cli_print_json(j);
 		json_decref(j);
@@ -36,9 +47,11 @@ void cli_print_result(const struct bento_build_result *r, enum cli_output out, c
 		cli_human_size(r->size, size);
 		printf("%s %s:%s%s\n%s\n", verb, r->name, r->version,
 		       r->existed ? " (unchanged, already in the store)" : "", d);
-		fprintf(stderr, "%zu files, %s%s%s%s%s\n", r->n_files, size,
+		char *state = r->git_source ? bento_provenance_source_state(r->git_source, 3) : NULL;
+		fprintf(stderr, "%zu files, %s%s%s%s%s%s\n", r->n_files, size,
 			r->git_commit ? ", commit " : "", r->git_commit ? r->git_commit : "",
-			r->git_dirty ? " (dirty)" : "", r->signed_by_key ? ", signed" : "");
+			state ? ", " : "", state ? state : "", r->signed_by_key ? ", signed" : "");
+		free(state);
 	}
 }
 

@@ -12,6 +12,7 @@
 #include "cjson.h"
 #include "cli.h"
 #include "manifest.h"
+#include "provenance.h"
 #include "sign.h"
 
 static const char *kind_word(enum bento_kind kind)
@@ -229,10 +230,15 @@ static int print_provenance(struct bento_store *s, const struct bento_object_ref
 					     atts[i].name, ref->name, ref->version);
 			break;
 		}
-		if (out == CLI_OUT_YAML)
+		if (out == CLI_OUT_YAML) {
 			cli_print_yaml(stmt);
-		else
+		} else if (out != CLI_OUT_TEXT) {
 			cli_print_json(stmt);
+		} else {
+			char *text = bento_provenance_text(stmt);
+			fputs(text, stdout);
+			free(text);
+		}
 		goto done;
 	}
 	if (rc == 0)

@@ -1,8 +1,10 @@
 #!/bin/bash
 # Provenance: the in-toto statement bento get --provenance shows, the git
-# state it records (credentials stripped, dirty), CI identity, the DSSE
-# envelope checked with openssl, and byte-identical provenance and archives
-# from two builds of the same inputs.
+# state it records (credentials stripped; which files of the bento are not
+# in the commit: ignored, untracked, modified, deleted, and that nothing
+# else counts), what verify and get --provenance say of it, CI identity,
+# the DSSE envelope checked with openssl, and byte-identical provenance and
+# archives from two builds of the same inputs.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixtures/common.sh"
 export BENTO_KDF_FAST=1
@@ -31,8 +33,8 @@ test_expect_success 'setup: a key, and a signed build outside git' '
 	! grep -q commit b.json
 '
 
-test_expect_success 'get --provenance shows the in-toto statement' '
-	bento get demo:1 --provenance > p.json &&
+test_expect_success 'get --provenance -o json shows the in-toto statement' '
+	bento get demo:1 --provenance -o json > p.json &&
 	test "$(jget p.json _type)" = https://in-toto.io/Statement/v1 &&
 	test "$(jget p.json predicateType)" = https://slsa.dev/provenance/v1 &&
 	test "$(jget p.json subject.#len)" = 1 &&
@@ -53,6 +55,15 @@ test_expect_success 'outside git: no git dependency, repository false, no source
 	test "$(jget p.json $BP.0.name)" = git-worktree &&
 	test "$(jget p.json $BP.0.annotations)" = "{\"repository\":false}" &&
 	! jget p.json $EP.source > /dev/null 2>&1
+'
+
+test_expect_success 'outside git: get --provenance and verify say there is no git source' '
+	bento get demo:1 --provenance > pt &&
+	grep_q pt "subject:   demo:1 sha256:$(cat hex)" &&
+	grep_q pt "source:    not a git work tree" &&
+	bento verify demo:1 > vt && ! grep -q "^source:" vt &&
+	bento verify demo:1 -o json > vj.json &&
+	! jget vj.json source > /dev/null 2>&1 && ! jget vj.json source_git > /dev/null 2>&1
 '
 
 test_expect_success 'resolvedDependencies: every model digest and every lockfile digest' '
@@ -118,7 +129,7 @@ test_expect_success 'a second signer: signatures sorted by key id, each verifies
 test_expect_success 'an unsigned build still has provenance, with no signature' '
 	mkctx u plain &&
 	bento build u --version 1 > /dev/null 2>&1 &&
-	bento get plain:1 --provenance > pu.json &&
+	bento get plain:1 --provenance -o json > pu.json &&
 	test "$(jget pu.json subject.0.name)" = plain:1 &&
 	bento export plain:1 - | tar -xOf - attestations/provenance.dsse.json > envu.json &&
 	test "$(jget envu.json signatures)" = "[]" &&
@@ -135,13 +146,17 @@ test_expect_success 'setup: a git repository with a credentialed remote' '
 	git -C g rev-parse HEAD > head && git -C g rev-parse "HEAD^{tree}" > tree
 '
 
-test_expect_success 'in git: the commit, the branch, the remote without its credentials, dirty false' '
+test_expect_success 'a clean tree: the commit, the branch, the remote without its credentials, dirty false' '
 	bento build g --version 1 --sign -o json > gb.json 2> /dev/null &&
 	test "$(jget gb.json commit)" = "$(cat head)" &&
 	test "$(jget gb.json dirty)" = false &&
-	bento get gitdemo:1 --provenance > gp.json &&
+	test "$(jget gb.json files_not_in_commit)" = 0 &&
+	test "$(jget gb.json not_in_commit)" = "[]" &&
+	bento get gitdemo:1 --provenance -o json > gp.json &&
 	test "$(jget gp.json $RD.0.uri)" = git+https://example.com/r.git@refs/heads/main &&
 	test "$(jget gp.json $RD.0.digest.gitCommit)" = "$(cat head)" &&
+	test "$(jget gp.json $RD.0.annotations)" = \
+		"{\"dirty\":false,\"filesNotInCommit\":0,\"notInCommit\":[],\"statusCounts\":{}}" &&
 	test "$(jget gp.json $EP.source.dirty)" = false &&
 	test "$(jget gp.json $BP.0.annotations.repository)" = true &&
 	test "$(jget gp.json $BP.0.annotations.dirty)" = false &&
@@ -157,38 +172,157 @@ test_expect_success 'the credentials appear nowhere: statement, archive, store, 
 	bento history -o json > h.json && ! grep -q secret h.json
 '
 
-test_expect_success 'verify reports the source commit' '
+test_expect_success 'a clean tree: build, verify and get --provenance say clean' '
+	bento build g --version 1 2> err > /dev/null &&
+	grep_q err "commit $(cat head), clean" &&
 	bento verify gitdemo:1 --key "$K/default.pub" > out &&
-	grep_q out "source:    git+https://example.com/r.git@refs/heads/main commit $(cat head)"
+	grep_q out "source:    git+https://example.com/r.git@refs/heads/main commit $(cat head), clean" &&
+	grep_q out "; source git+https://example.com/r.git@refs/heads/main commit $(cat head), clean" &&
+	bento verify gitdemo:1 -o json > vj.json &&
+	test "$(jget vj.json source_git.state)" = clean &&
+	test "$(jget vj.json source_git.commit)" = "$(cat head)" &&
+	test "$(jget vj.json source_git.files_not_in_commit)" = 0 &&
+	test "$(jget vj.json source_git.not_in_commit)" = "[]" &&
+	bento get gitdemo:1 --provenance > pt &&
+	grep_q pt "source:    git+https://example.com/r.git@refs/heads/main commit $(cat head), clean"
 '
 
-test_expect_success 'an edited tracked file: dirty true' '
-	printf "# local edit\n" >> g/service.py &&
+test_expect_success 'the finding: a built file in a git-ignored bin/ is not in the commit' '
+	printf "bin/\n" > g/.gitignore && git -C g add .gitignore && git -C g commit -q -m ignore &&
+	git -C g rev-parse HEAD > head &&
+	mkdir g/bin && printf "\177ELF built\n" > g/bin/server &&
+	git -C g status --porcelain > st && test ! -s st &&
 	bento build g --version 2 -o json > gb2.json 2> /dev/null &&
 	test "$(jget gb2.json dirty)" = true &&
-	bento get gitdemo:2 --provenance > gp2.json &&
+	test "$(jget gb2.json files_not_in_commit)" = 1 &&
+	test "$(jget gb2.json not_in_commit)" = "[{\"path\":\"src/bin/server\",\"status\":\"ignored\"}]" &&
+	bento get gitdemo:2 --provenance -o json > gp2.json &&
+	test "$(jget gp2.json $RD.0.digest.gitCommit)" = "$(cat head)" &&
+	test "$(jget gp2.json $RD.0.annotations.dirty)" = true &&
+	test "$(jget gp2.json $RD.0.annotations.filesNotInCommit)" = 1 &&
+	test "$(jget gp2.json $RD.0.annotations.notInCommit.0.path)" = src/bin/server &&
+	test "$(jget gp2.json $RD.0.annotations.notInCommit.0.status)" = ignored &&
+	test "$(jget gp2.json $RD.0.annotations.statusCounts)" = "{\"ignored\":1}" &&
 	test "$(jget gp2.json $EP.source.dirty)" = true &&
-	test "$(jget gp2.json $BP.0.annotations.dirty)" = true &&
-	test "$(jget gp2.json $RD.0.digest.gitCommit)" = "$(cat head)"
+	test "$(jget gp2.json $BP.0.annotations.dirty)" = true
 '
 
-test_expect_success 'a staged change is dirty too; an untracked file is not' '
-	git -C g add service.py &&
+test_expect_success 'the finding: build, verify and get --provenance name the file, in text and JSON' '
+	bento build g --version 2 2> err > /dev/null &&
+	grep_q err "commit $(cat head), dirty: 1 file not in the commit: src/bin/server (ignored)" &&
+	bento verify gitdemo:2 > out &&
+	grep_q out "source:    git+https://example.com/r.git@refs/heads/main commit $(cat head), dirty: 1 file not in the commit: src/bin/server (ignored)" &&
+	bento verify gitdemo:2 -o json > vj.json &&
+	test "$(jget vj.json source_git.state)" = dirty &&
+	test "$(jget vj.json source_git.files_not_in_commit)" = 1 &&
+	test "$(jget vj.json source_git.not_in_commit.0.path)" = src/bin/server &&
+	test "$(jget vj.json source_git.not_in_commit.0.status)" = ignored &&
+	case "$(jget vj.json source)" in *"dirty: 1 file not in the commit: src/bin/server (ignored)") ;; *) false ;; esac &&
+	bento get gitdemo:2 --provenance > pt &&
+	grep_q pt "source:    git+https://example.com/r.git@refs/heads/main commit $(cat head), dirty: 1 file not in the commit" &&
+	grep -qx "           src/bin/server (ignored)" pt &&
+	bento history gitdemo:2 -o json > h.json &&
+	test "$(jget h.json 0.details.dirty)" = true &&
+	test "$(jget h.json 0.details.not_in_commit)" = 1
+'
+
+test_expect_success 'an untracked file and a modified tracked file, each with its status' '
+	printf "scratch\n" > g/notes.txt &&
+	printf "# local edit\n" >> g/service.py &&
 	bento build g --version 3 -o json > gb3.json 2> /dev/null &&
-	test "$(jget gb3.json dirty)" = true &&
-	git -C g commit -q -m edit && git -C g rev-parse HEAD > head2 &&
-	printf "scratch\n" > g/untracked.txt &&
+	test "$(jget gb3.json files_not_in_commit)" = 3 &&
+	jget gb3.json "not_in_commit.*" > nic &&
+	printf "%s\n" "{\"path\":\"src/bin/server\",\"status\":\"ignored\"}" \
+		"{\"path\":\"src/notes.txt\",\"status\":\"untracked\"}" \
+		"{\"path\":\"src/service.py\",\"status\":\"modified\"}" | cmp - nic &&
+	bento get gitdemo:3 --provenance -o json > gp3.json &&
+	test "$(jget gp3.json $RD.0.annotations.statusCounts)" = \
+		"{\"ignored\":1,\"modified\":1,\"untracked\":1}" &&
+	bento verify gitdemo:3 > out &&
+	grep_q out "dirty: 3 files not in the commit: src/bin/server (ignored), src/notes.txt (untracked), src/service.py (modified)"
+'
+
+test_expect_success 'a staged change is modified too; a deleted file the bento lacks is deleted' '
+	git -C g add service.py &&
+	git -C g rm -q lib/util.py &&
 	bento build g --version 4 -o json > gb4.json 2> /dev/null &&
-	test "$(jget gb4.json dirty)" = false &&
-	test "$(jget gb4.json commit)" = "$(cat head2)" &&
-	rm g/untracked.txt
+	jget gb4.json "not_in_commit.*.path" > paths &&
+	printf "src/bin/server\nsrc/lib/util.py\nsrc/notes.txt\nsrc/service.py\n" | cmp - paths &&
+	test "$(jget gb4.json not_in_commit.1.status)" = deleted &&
+	test "$(jget gb4.json not_in_commit.3.status)" = modified &&
+	git -C g reset -q && git -C g checkout -q -- lib service.py
+'
+
+test_expect_success 'files the bentofile excludes do not count; the bentofile itself does' '
+	cp g/bentofile.yaml bf.orig &&
+	printf "exclude:\n  - bin/\n  - notes.txt\n  - lib/\n  - bentofile.yaml\n" >> g/bentofile.yaml &&
+	rm g/lib/util.py && printf "more\n" > g/notes.txt &&
+	bento build g --version 5 -o json > gb5.json 2> /dev/null &&
+	test "$(jget gb5.json not_in_commit)" = "[]" &&
+	test "$(jget gb5.json dirty)" = true &&
+	test "$(jget gb5.json bentofile_not_in_commit)" = modified &&
+	bento verify gitdemo:5 > out &&
+	grep_q out "dirty: the bentofile is not in the commit (modified)"
+'
+
+test_expect_success 'the same with the bentofile committed: clean though the tree is not' '
+	git -C g add bentofile.yaml && git -C g commit -q -m exclude && git -C g rev-parse HEAD > head &&
+	git -C g status --porcelain > st && grep -q "^ D lib/util.py" st && grep -q "^?? notes.txt" st &&
+	bento build g --version 6 -o json > gb6.json 2> /dev/null &&
+	test "$(jget gb6.json dirty)" = false &&
+	test "$(jget gb6.json not_in_commit)" = "[]" &&
+	! jget gb6.json bentofile_not_in_commit > /dev/null 2>&1 &&
+	bento verify gitdemo:6 > out && grep_q out "commit $(cat head), clean" &&
+	git -C g checkout -q -- lib && rm g/notes.txt && cp bf.orig g/bentofile.yaml &&
+	git -C g commit -q -am "include again" && git -C g rev-parse HEAD > head
+'
+
+test_expect_success 'a model imported from a path counts its files too (git-ignored weights)' '
+	printf "*.bin\n" > g/models/emb/.gitignore &&
+	git -C g rm -q --cached models/emb/weights.bin models/emb/sub/vocab.bin &&
+	git -C g add models/emb/.gitignore && git -C g commit -q -m "weights out of git" &&
+	git -C g rev-parse HEAD > head &&
+	bento build g --version 7 -o json > gb7.json 2> /dev/null &&
+	jget gb7.json "not_in_commit.*" > nic &&
+	printf "%s\n" "{\"path\":\"models/emb/sub/vocab.bin\",\"status\":\"ignored\"}" \
+		"{\"path\":\"models/emb/weights.bin\",\"status\":\"ignored\"}" \
+		"{\"path\":\"src/bin/server\",\"status\":\"ignored\"}" | cmp - nic
+'
+
+test_expect_success 'a context in a subdirectory of the repository: only its files count' '
+	mkdir -p mono && git -C mono init -q -b main &&
+	mkctx mono/svc subdemo && printf "top\n" > mono/README &&
+	git -C mono add -A && git -C mono commit -q -m mono && git -C mono rev-parse HEAD > mhead &&
+	printf "edited outside the context\n" >> mono/README && printf "x\n" > mono/stray.txt &&
+	bento build mono/svc --version 1 -o json > sb.json 2> /dev/null &&
+	test "$(jget sb.json commit)" = "$(cat mhead)" &&
+	test "$(jget sb.json dirty)" = false &&
+	bento get subdemo:1 --provenance -o json > sp.json &&
+	test "$(jget sp.json $RD.0.annotations.contextDir)" = svc &&
+	test "$(jget sp.json $RD.0.annotations.filesNotInCommit)" = 0 &&
+	printf "new\n" > mono/svc/new.txt &&
+	bento build mono/svc --version 2 -o json > sb2.json 2> /dev/null &&
+	test "$(jget sb2.json not_in_commit)" = "[{\"path\":\"src/new.txt\",\"status\":\"untracked\"}]" &&
+	bento get subdemo:2 --provenance > spt &&
+	grep -qx "           src/new.txt (untracked)" spt
+'
+
+test_expect_success 'a linked worktree: its .git file is not bundled, and it is clean' '
+	git -C g worktree add -q "$TMP/gwt" 2> /dev/null && test -f gwt/.git &&
+	bento build gwt --version 10 -o json > wt.json 2> /dev/null &&
+	test "$(jget wt.json commit)" = "$(cat head)" &&
+	test "$(jget wt.json dirty)" = false &&
+	bento get gitdemo:10 -o json > wtm.json &&
+	jget wtm.json "files.*.path" > wtpaths && grep -qx src/service.py wtpaths &&
+	! grep -q "\.git$" wtpaths &&
+	git -C g worktree remove --force "$TMP/gwt"
 '
 
 test_expect_success 'an ssh URL keeps its user but loses its password; a detached HEAD has no branch' '
 	git -C g remote set-url origin ssh://git:hunter2@example.com/r.git &&
 	git -C g checkout -q --detach &&
-	bento build g --version 5 > /dev/null 2>&1 &&
-	bento get gitdemo:5 --provenance > gp5.json &&
+	bento build g --version 8 > /dev/null 2>&1 &&
+	bento get gitdemo:8 --provenance -o json > gp5.json &&
 	test "$(jget gp5.json $RD.0.uri)" = git+ssh://git@example.com/r.git &&
 	! grep -rq hunter2 gp5.json "$BENTO_HOME" &&
 	git -C g checkout -q main &&
@@ -198,8 +332,8 @@ test_expect_success 'an ssh URL keeps its user but loses its password; a detache
 test_expect_success 'in GitHub Actions: invocationId is the run URL' '
 	printf "# ci\n" >> g/service.py &&
 	GITHUB_ACTIONS=true GITHUB_SERVER_URL=https://github.example GITHUB_REPOSITORY=acme/demo \
-	GITHUB_RUN_ID=4242 GITHUB_ACTOR=octocat bento build g --version 6 > /dev/null 2>&1 &&
-	bento get gitdemo:6 --provenance > gp6.json &&
+	GITHUB_RUN_ID=4242 GITHUB_ACTOR=octocat bento build g --version 9 > /dev/null 2>&1 &&
+	bento get gitdemo:9 --provenance -o json > gp6.json &&
 	test "$(jget gp6.json predicate.runDetails.metadata.invocationId)" = \
 		https://github.example/acme/demo/actions/runs/4242 &&
 	test "$(jget gp6.json $BP.1.name)" = invocation &&
@@ -207,8 +341,10 @@ test_expect_success 'in GitHub Actions: invocationId is the run URL' '
 	test "$(jget gp6.json $BP.1.annotations.ciRunId)" = 4242 &&
 	test "$(jget gp6.json $BP.1.annotations.ciActor)" = octocat &&
 	test "$(jget gp6.json $BP.1.uri)" = https://github.example/acme/demo/actions/runs/4242 &&
-	bento history gitdemo:6 -o json > h.json &&
-	test "$(jget h.json 0.actor)" = github-actions:octocat
+	bento history gitdemo:9 -o json > h.json &&
+	test "$(jget h.json 0.actor)" = github-actions:octocat &&
+	bento get gitdemo:9 --provenance > pt &&
+	grep_q pt "ci:        github-actions run 4242 by octocat, https://github.example/acme/demo/actions/runs/4242"
 '
 
 test_expect_success 'outside CI the invocation byproduct is empty' '
@@ -220,7 +356,7 @@ test_expect_success 'two builds of the same inputs in fresh stores: identical en
 	git -C g checkout -q -- service.py &&
 	for i in 1 2; do
 		BENTO_HOME=$TMP/r$i bento build g --version 1 --sign > /dev/null 2>&1 &&
-		BENTO_HOME=$TMP/r$i bento get gitdemo:1 --provenance > rp$i.json &&
+		BENTO_HOME=$TMP/r$i bento get gitdemo:1 --provenance -o json > rp$i.json &&
 		BENTO_HOME=$TMP/r$i bento export gitdemo:1 r$i.bento --compression none > /dev/null &&
 		tar -xOf r$i.bento attestations/provenance.dsse.json > renv$i.json || exit 1
 	done &&

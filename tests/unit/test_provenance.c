@@ -98,45 +98,20 @@ static void test_git(void)
 	is_str(g.remote, "https://example.com/x.git", "remote without credentials");
 	ok(g.remote && !strstr(g.remote, "secret") && !strstr(g.remote, "user"),
 	   "neither password nor user kept");
-	is_int(g.dirty, 0, "clean");
+	is_str(g.context_dir, "sub", "the directory's place in the work tree");
+	ok(g.workdir && strcmp(g.workdir, repo) == 0, "the work tree, a real path");
+	ok(!g.checked && !g.dirty && g.n_changes == 0, "nothing claimed about files not compared");
 	is_int(g.commit_time, COMMIT_TIME, "committer time");
 	bento_git_state_release(&g);
 	ok(g.commit == NULL && g.is_repo == 0, "release empties the struct");
-
-	snprintf(path, sizeof(path), "%s/untracked.txt", repo);
-	write_file(path, "x\n");
 	bento_git_state(repo, &g, &err);
-	is_int(g.dirty, 0, "an untracked file does not make it dirty");
+	is_str(g.context_dir, "", "at the root: an empty context_dir");
 	bento_git_state_release(&g);
-
-	snprintf(path, sizeof(path), "%s/a.txt", repo);
-	write_file(path, "changed\n");
-	bento_git_state(repo, &g, &err);
-	is_int(g.dirty, 1, "a modified tracked file makes it dirty");
-	bento_git_state_release(&g);
-	write_file(path, "one\n");
-	bento_git_state(repo, &g, &err);
-	is_int(g.dirty, 0, "clean again once restored");
-	bento_git_state_release(&g);
-
-	sh(GIT "git add untracked.txt", repo, root);
-	bento_git_state(repo, &g, &err);
-	is_int(g.dirty, 1, "a staged new file makes it dirty");
-	bento_git_state_release(&g);
-	sh(GIT "git rm -q --cached untracked.txt", repo, root);
-
-	snprintf(path, sizeof(path), "%s/b.txt", sub);
-	unlink(path);
-	bento_git_state(repo, &g, &err);
-	is_int(g.dirty, 1, "a deleted tracked file makes it dirty");
-	bento_git_state_release(&g);
-	write_file(path, "two\n");
 
 	sh(GIT "git update-ref --no-deref HEAD HEAD", repo, root);
 	ok(bento_git_state(repo, &g, &err) == 0, "detached HEAD");
 	ok(g.branch == NULL, "no branch when detached");
 	is_str(g.commit, head, "commit still known");
-	is_int(g.dirty, 0, "and clean");
 	bento_git_state_release(&g);
 
 	sh(GIT "git remote add zzz https://zzz.example/x.git && git remote add aaa https://aaa.example/x.git",
@@ -159,8 +134,8 @@ static void test_git(void)
 	mkdir(plain, 0755);
 	g.dirty = 7;
 	ok(bento_git_state(plain, &g, &err) == 0, "not a repo is not an error");
-	ok(!g.is_repo && !g.commit && !g.tree && !g.branch && !g.remote && !g.dirty,
-	   "not a repo: everything empty");
+	ok(!g.is_repo && !g.commit && !g.tree && !g.branch && !g.remote && !g.dirty &&
+	   !g.workdir && !g.context_dir, "not a repo: everything empty");
 	bento_git_state_release(&g);
 
 	snprintf(unborn, sizeof(unborn), "%s/unborn", root);
@@ -188,6 +163,368 @@ static void test_git(void)
 
 	free(head);
 	free(tree);
+}
+
+static const json_t *jget(const json_t *v, const char *path)
+{
+	char buf[256], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *k = strtok_r(buf, ".", &save); k && v; k = strtok_r(NULL, ".", &save)) {
+		if (*k >= '0' && *k <= '9')
+			v = json_array_get(v, (size_t)atoi(k));
+		else
+			v = json_object_get(v, k);
+	}
+	return v;
+}
+
+static const char *jstr(const json_t *v, const char *path)
+{
+	return json_string_value(jget(v, path));
+}
+
+/* ---- the bento's files against HEAD ---- */
+
+/* Write rel under dir, making its directories. */
+static void put(const char *dir, const char *rel, const char *text)
+{
+	char *p = bento_xasprintf("%s/%s", dir, rel);
+
+	for (char *s = p + strlen(dir) + 1; (s = strchr(s, '/')); s++) {
+		*s = '\0';
+		mkdir(p, 0755);
+		*s = '/';
+	}
+	write_file(p, text);
+	free(p);
+}
+
+/* One file as a build hands it over: bento path src/REL, bytes read from content. */
+struct tfile {
+	char *path;
+	struct bento_digest d;
+};
+
+static void tfile_fill(struct bento_git_file *f, struct tfile *t, const char *dir,
+		       const char *rel, const char *content)
+{
+	uint64_t size = 0;
+
+	t->path = bento_xasprintf("src/%s", rel);
+	if (bento_digest_path(content, &t->d, &size, NULL))
+		abort();
+	*f = (struct bento_git_file){ .path = t->path, .root = dir, .rel = rel,
+				      .content = content, .digest = &t->d, .size = size };
+}
+
+/*
+ * Collect dir as a build does (minus the excludes) and compare what it
+ * collected with HEAD; g receives the result (release it).
+ */
+static int check_dir(const char *dir, const char *const *exc, size_t n_exc,
+		     struct bento_git_state *g, struct bento_error *err)
+{
+	struct bento_collect_rules *r = NULL;
+	struct bento_collect_opts o = { .context = dir, .exclude = exc, .n_exclude = n_exc,
+					.rules = &r };
+	struct bento_collect_file *cf = NULL;
+	size_t n = 0;
+	char *real = realpath(dir, NULL);
+	int rc;
+
+	memset(g, 0, sizeof(*g));
+	if ((rc = bento_git_state(dir, g, err)) == 0 && (rc = bento_collect(&o, &cf, &n, err)) == 0) {
+		struct bento_git_file *f = bento_xcalloc(n + 1, sizeof(*f));
+		struct tfile *t = bento_xcalloc(n + 1, sizeof(*t));
+		struct bento_git_walk w = { .prefix = "src/", .root = real, .rules = r };
+		for (size_t i = 0; i < n; i++)
+			tfile_fill(&f[i], &t[i], real, cf[i].rel, cf[i].abs);
+		struct bento_git_check in = { .files = f, .n = n, .walks = &w, .n_walks = 1 };
+		rc = bento_git_check_files(g, &in, err);
+		for (size_t i = 0; i < n; i++)
+			free(t[i].path);
+		free(t);
+		free(f);
+	}
+	bento_collect_rules_free(r);
+	bento_collect_free(cf, n);
+	free(real);
+	return rc;
+}
+
+/* "path:status,..." of what the check found. */
+static char *changes_of(const struct bento_git_state *g)
+{
+	struct bento_buf b = BENTO_BUF_INIT;
+
+	for (size_t i = 0; i < g->n_changes; i++)
+		bento_buf_addf(&b, "%s%s:%s", i ? "," : "", g->changes[i].path,
+			       bento_git_status_name(g->changes[i].status));
+	return bento_buf_detach(&b, NULL);
+}
+
+/* check_dir, then the changes it found, or "error: MESSAGE". */
+static char *check_str(const char *dir, const char *const *exc, size_t n_exc)
+{
+	struct bento_error err = { 0 };
+	struct bento_git_state g;
+	char *s;
+
+	if (check_dir(dir, exc, n_exc, &g, &err))
+		return bento_xasprintf("error: %s", err.msg);
+	s = g.checked ? changes_of(&g) : bento_xstrdup("(not checked)");
+	if (g.checked && g.dirty != (g.n_changes > 0))
+		s = bento_xstrdup("(dirty disagrees with the changes)");
+	bento_git_state_release(&g);
+	return s;
+}
+
+static void is_changes(const char *dir, const char *const *exc, size_t n_exc, const char *want,
+		       const char *name)
+{
+	char *got = check_str(dir, exc, n_exc);
+
+	is_str(got, want, "%s", name);
+	free(got);
+}
+
+static void test_git_files(void)
+{
+	char w[160], svc[200], p[300], plain[160], wt[160], sm[160];
+	char hex[BENTO_DIGEST_HEXLEN + 1];
+	struct bento_digest d;
+	char lfs[300];
+
+	snprintf(w, sizeof(w), "%s/files", root);
+	snprintf(svc, sizeof(svc), "%s/svc", w);
+	mkdir(w, 0755);
+	put(w, "app.py", "print(1)\n");
+	put(w, "lib/util.py", "x = 1\n");
+	put(w, "README.md", "readme\n");
+	put(w, ".gitignore", "bin/\n*.log\n");
+	put(w, ".gitattributes", "crlf.txt text eol=crlf\nbig.bin filter=lfs diff=lfs merge=lfs -text\n");
+	put(w, "crlf.txt", "one\ntwo\n");
+	put(w, "svc/handler.py", "def handle(): pass\n");
+	/* A Git LFS pointer in the commit, the object itself in the work tree. */
+	bento_digest_bytes("weights\n", 8, &d);
+	bento_digest_hex(&d, hex);
+	snprintf(lfs, sizeof(lfs), "version https://git-lfs.github.com/spec/v1\noid sha256:%s\nsize 8\n",
+		 hex);
+	put(w, "big.bin", lfs);
+	put(w, "other.bin", lfs);
+	if (sh(GIT "git init -q -b main && ln -s app.py link.txt && ln -s lib dlink && "
+		   "printf x > \"$(printf 'caf\\351.txt')\" && git add -A 2>/dev/null && "
+		   "git commit -q -m first && rm crlf.txt && git checkout -- crlf.txt", w, root))
+		abort();
+	put(w, "big.bin", "weights\n");
+	put(w, "other.bin", "not the object\n");
+
+	is_changes(w, NULL, 0, "src/other.bin:modified",
+		   "clean but for one file: CRLF filter, LFS pointer, committed file and directory "
+		   "links are in the commit");
+	snprintf(p, sizeof(p), "cd %s && test \"$(git hash-object --no-filters crlf.txt)\" != "
+		 "\"$(git rev-parse HEAD:crlf.txt)\" && git diff --quiet HEAD -- crlf.txt", w);
+	ok(sh("%s", p) == 0, "control: crlf.txt's bytes are not its blob, git calls it unmodified");
+	put(w, "other.bin", lfs);
+	is_changes(w, NULL, 0, "", "a clean tree: nothing not in the commit");
+
+	put(w, "bin/server", "\177ELF\n");
+	is_changes(w, NULL, 0, "src/bin/server:ignored", "a built file in a git-ignored bin/");
+	put(w, "notes.txt", "scratch\n");
+	put(w, "out.log", "log\n");
+	is_changes(w, NULL, 0, "src/bin/server:ignored,src/notes.txt:untracked,src/out.log:ignored",
+		   "untracked and ignored files");
+	{
+		const char *exc[] = { "bin", "notes.txt", "*.log" };
+		is_changes(w, exc, 3, "", "the same files excluded by the bentofile do not count");
+	}
+	snprintf(p, sizeof(p), "%s/bin/server", w);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/bin", w);
+	rmdir(p);
+	snprintf(p, sizeof(p), "%s/notes.txt", w);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/out.log", w);
+	unlink(p);
+
+	put(w, "app.py", "print(2)\n");
+	is_changes(w, NULL, 0, "src/app.py:modified,src/link.txt:modified",
+		   "a modified file, and the committed link to it");
+	{
+		const char *exc[] = { "app.py", "link.txt" };
+		is_changes(w, exc, 2, "", "a modified file the bentofile excludes does not count");
+	}
+	is_changes(svc, NULL, 0, "", "context in a subdirectory: a change outside it does not count");
+	put(w, "svc/notes.txt", "x\n");
+	is_changes(svc, NULL, 0, "src/notes.txt:untracked",
+		   "context in a subdirectory: its own untracked file, by its bento path");
+	snprintf(p, sizeof(p), "%s/svc/notes.txt", w);
+	unlink(p);
+
+	{
+		/* The bytes compared are the bento's (content), not what the work tree has now. */
+		struct bento_error err = { 0 };
+		struct bento_git_state g = { 0 };
+		struct bento_git_file f;
+		struct tfile t;
+		char *real = realpath(w, NULL), *orig = bento_xasprintf("%s/orig.py", root);
+		write_file(orig, "print(1)\n");
+		tfile_fill(&f, &t, real, "app.py", orig);
+		ok(bento_git_state(w, &g, &err) == 0 &&
+		   bento_git_check_files(&g, &(struct bento_git_check){ .files = &f, .n = 1 }, &err) == 0 && g.checked && !g.dirty,
+		   "the bento's bytes are what is compared, not the work tree's");
+		bento_git_state_release(&g);
+		free(t.path);
+		free(orig);
+		free(real);
+	}
+	put(w, "app.py", "print(1)\n");
+
+	{
+		/* A bentofile that is not a file of the bento is compared on its own. */
+		struct bento_error err = { 0 };
+		struct bento_git_state g = { 0 };
+		struct bento_git_file f;
+		struct tfile t;
+		char *real = realpath(w, NULL), *abs = bento_xasprintf("%s/README.md", w);
+		tfile_fill(&f, &t, real, "README.md", abs);
+		struct bento_git_check in = { .bentofile = &f };
+		ok(bento_git_state(w, &g, &err) == 0 && bento_git_check_files(&g, &in, &err) == 0 &&
+		   g.checked && !g.dirty && !g.bentofile_changed, "a committed bentofile: clean");
+		bento_git_state_release(&g);
+		put(w, "README.md", "changed\n");
+		ok(bento_git_state(w, &g, &err) == 0 && bento_git_check_files(&g, &in, &err) == 0 &&
+		   g.dirty && g.bentofile_changed && g.bentofile_status == BENTO_GIT_MODIFIED &&
+		   g.n_changes == 0, "a modified bentofile: dirty, though no file is");
+		json_t *src = bento_git_source(&g);
+		char *line = bento_provenance_source_state(src, 5);
+		is_str(line, "dirty: the bentofile is not in the commit (modified)", "and said so");
+		free(line);
+		json_decref(src);
+		bento_git_state_release(&g);
+		put(w, "README.md", "readme\n");
+		free(t.path);
+		free(abs);
+		free(real);
+	}
+
+	sh(GIT "rm dlink && ln -s lib/util.py link2 && rm link.txt && ln -s lib/util.py link.txt", w,
+	   root);
+	is_changes(w, NULL, 0,
+		   "src/dlink/util.py:deleted,src/link.txt:modified,src/link2:untracked",
+		   "a link pointed elsewhere is modified; an untracked link; the files of a removed "
+		   "directory link are deleted");
+	sh(GIT "rm link2 link.txt && git checkout -- link.txt dlink", w, root);
+
+	sh(GIT "git rm -q lib/util.py", w, root);
+	{
+		/* The work tree's dlink now dangles: a build would refuse it, so leave it out. */
+		const char *exc[] = { "dlink" }, *exc2[] = { "lib", "dlink" };
+		is_changes(w, exc, 1, "src/lib/util.py:deleted",
+			   "a committed file the bento lacks is deleted");
+		is_changes(w, exc2, 2, "", "a deleted file the bentofile excludes does not count");
+	}
+	sh(GIT "git reset -q && git checkout -- lib", w, root);
+
+	put(w, "added.txt", "new\n");
+	sh(GIT "git add added.txt", w, root);
+	is_changes(w, NULL, 0, "src/added.txt:added", "a staged new file is added");
+	sh(GIT "git rm -q --cached added.txt && rm added.txt", w, root);
+
+	sh(GIT "ln -s lib lnk", w, root);
+	is_changes(w, NULL, 0, "src/lnk/util.py:untracked",
+		   "a file reached through an untracked directory link");
+	snprintf(p, sizeof(p), "%s/lnk", w);
+	unlink(p);
+	is_changes(w, NULL, 0, "", "clean again");
+
+	/* A deleted file whose name is not UTF-8. */
+	sh(GIT "rm \"$(printf 'caf\\351.txt')\"", w, root);
+	{
+		struct bento_error err = { 0 };
+		struct bento_git_state g;
+		ok(check_dir(w, NULL, 0, &g, &err) == 0 && g.n_changes == 1 &&
+		   strcmp(g.changes[0].path, "src/caf\351.txt") == 0 &&
+		   g.changes[0].status == BENTO_GIT_DELETED, "a deleted file named in Latin-1");
+		json_t *src = bento_git_source(&g);
+		is_str(jstr(src, "not_in_commit.0.path"), "src/caf\\xe9.txt",
+		       "its name is escaped for the statement");
+		json_decref(src);
+		bento_git_state_release(&g);
+	}
+	sh(GIT "git checkout -- .", w, root);
+
+	/* A git worktree: its repository is found from the state. */
+	snprintf(wt, sizeof(wt), "%s/wt2", root);
+	sh(GIT "git worktree add -q %s 2>/dev/null", w, root, wt);
+	is_changes(wt, NULL, 0, "", "a linked worktree, clean");
+	put(wt, "new.txt", "n\n");
+	is_changes(wt, NULL, 0, "src/new.txt:untracked", "a linked worktree's own untracked file");
+
+	/* A submodule's files are not compared. */
+	snprintf(sm, sizeof(sm), "%s/subrepo", root);
+	mkdir(sm, 0755);
+	put(sm, "s.txt", "s\n");
+	sh(GIT "git init -q -b main && git add -A && git commit -q -m s", sm, root);
+	if (sh(GIT "git -c protocol.file.allow=always submodule -q add %s mod && git commit -q -m sub",
+	       w, root, sm) == 0)
+		is_changes(w, NULL, 0, "src/mod/s.txt:submodule", "a file in a submodule");
+	else
+		ok(0, "setting up a submodule");
+	sh(GIT "git reset -q --hard HEAD~1 2>/dev/null; rm -rf mod .gitmodules", w, root);
+
+	/* Files outside the work tree, a tree that is not a repository, an unborn HEAD. */
+	snprintf(plain, sizeof(plain), "%s/plain2", root);
+	mkdir(plain, 0755);
+	put(plain, "m.bin", "model\n");
+	{
+		struct bento_error err = { 0 };
+		struct bento_git_state g = { 0 };
+		struct bento_git_file f;
+		struct tfile t;
+		char *real = realpath(plain, NULL), *abs = bento_xasprintf("%s/m.bin", plain);
+		tfile_fill(&f, &t, real, "m.bin", abs);
+		ok(bento_git_state(w, &g, &err) == 0 &&
+		   bento_git_check_files(&g, &(struct bento_git_check){ .files = &f, .n = 1 }, &err) == 0 && g.n_changes == 1 &&
+		   g.changes[0].status == BENTO_GIT_OUTSIDE && g.counts[BENTO_GIT_OUTSIDE] == 1,
+		   "a file from outside the work tree (a model path) is outside");
+		bento_git_state_release(&g);
+		ok(bento_git_state(plain, &g, &err) == 0 &&
+		   bento_git_check_files(&g, &(struct bento_git_check){ .files = &f, .n = 1 }, &err) == 0 && !g.checked && !g.dirty,
+		   "not a repository: nothing checked, nothing claimed");
+		bento_git_state_release(&g);
+		free(t.path);
+		free(abs);
+		free(real);
+	}
+	sh(GIT "git init -q -b main", plain, root);
+	is_changes(plain, NULL, 0, "src/m.bin:untracked", "unborn HEAD: every file is not in a commit");
+
+	/* A file the line-ending filter refuses (core.safecrlf): compared raw, no error. */
+	if (sh(GIT "printf 'a\\r\\nb\\n' > mixed.txt && echo 'mixed.txt text eol=crlf' >> "
+		   ".git/info/attributes && git -c core.safecrlf=false add mixed.txt 2>/dev/null && "
+		   "git commit -q -m mixed && git config core.safecrlf true && "
+		   "touch mixed.txt && ! git add mixed.txt 2>/dev/null", w, root) == 0)
+		is_changes(w, NULL, 0, "src/mixed.txt:modified",
+			   "a file git would refuse to commit as it is: not in the commit, no error");
+	else
+		ok(0, "setting up core.safecrlf");
+	sh(GIT "git config --unset core.safecrlf", w, root);
+
+	/* A blob of HEAD missing from the repository: an error naming it, g unchanged. */
+	snprintf(p, sizeof(p), "cd %s && rm -f .git/objects/$(git rev-parse HEAD:app.py | "
+		 "sed 's,^..,&/,')", w);
+	sh("%s", p);
+	{
+		struct bento_error err = { 0 };
+		struct bento_git_state g;
+		int rc = check_dir(w, NULL, 0, &g, &err);
+		ok(rc == -BENTO_E_FAIL && strstr(err.msg, "git:") && strstr(err.msg, w),
+		   "a broken repository is an error naming it (%s)", err.msg);
+		ok(!g.checked && g.changes == NULL, "the state is unchanged on error");
+		bento_git_state_release(&g);
+	}
 }
 
 /* ---- URLs ---- */
@@ -344,25 +681,6 @@ static struct bento_manifest *make_manifest(const char *name)
 	return m;
 }
 
-static const json_t *jget(const json_t *v, const char *path)
-{
-	char buf[256], *save = NULL;
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *k = strtok_r(buf, ".", &save); k && v; k = strtok_r(NULL, ".", &save)) {
-		if (*k >= '0' && *k <= '9')
-			v = json_array_get(v, (size_t)atoi(k));
-		else
-			v = json_object_get(v, k);
-	}
-	return v;
-}
-
-static const char *jstr(const json_t *v, const char *path)
-{
-	return json_string_value(jget(v, path));
-}
-
 static void test_statement(void)
 {
 	struct bento_error err = { 0 };
@@ -370,7 +688,7 @@ static void test_statement(void)
 	struct bento_git_state g = {
 		.is_repo = 1, .commit = "0123456789abcdef0123456789abcdef01234567",
 		.tree = "89abcdef0123456789abcdef0123456789abcdef", .branch = "main",
-		.remote = "https://example.com/x.git", .commit_time = COMMIT_TIME,
+		.remote = "https://example.com/x.git", .commit_time = COMMIT_TIME, .checked = 1,
 	};
 	json_t *params = json_pack("{s:b, s:i, s:s}", "strict", 1, "jobs", 4, "name", "forged");
 	struct bento_provenance_input in = {
@@ -425,6 +743,13 @@ static void test_statement(void)
 	is_str(jstr(bp, "0.name"), "git-worktree", "byproduct: work tree");
 	is_str(jstr(bp, "0.digest.gitTree"), g.tree, "with its tree");
 	ok(json_is_false(jget(bp, "0.annotations.dirty")), "and dirty false");
+	ok(json_is_false(jget(deps, "0.annotations.dirty")) &&
+	   json_integer_value(jget(deps, "0.annotations.filesNotInCommit")) == 0 &&
+	   json_is_integer(jget(deps, "0.annotations.filesNotInCommit")) &&
+	   json_array_size(jget(deps, "0.annotations.notInCommit")) == 0 &&
+	   json_object_size(jget(deps, "0.annotations.statusCounts")) == 0 &&
+	   json_object_size(jget(deps, "0.annotations")) == 4,
+	   "the git commit says, explicitly, that no file is outside it");
 	ok(jget(bp, "1.annotations.builder") == NULL, "no local user@host (it is in the history)");
 	ok(bento_provenance_check_subject(st, m, &err) == 0, "subject matches its bento");
 	ok(bento_provenance_check_subject(st, other, &err) == -BENTO_E_VERIFY &&
@@ -485,6 +810,252 @@ static void test_statement(void)
 	json_decref(params);
 	bento_manifest_free(m);
 	bento_manifest_free(other);
+}
+
+/* ---- files not in the commit, in the statement and read back ---- */
+
+#define COMMIT "0123456789abcdef0123456789abcdef01234567"
+#define SRC_URI "git+https://example.com/x.git@refs/heads/main"
+
+/* A statement as bento writes it for g (a new reference). */
+static json_t *statement_for(struct bento_manifest *m, const struct bento_git_state *g)
+{
+	struct bento_provenance_input in = { .m = m, .bentofile = "bentofile.yaml", .git = g,
+					     .builder_version = "0.1.0" };
+
+	return bento_provenance_statement(&in);
+}
+
+static char *line_of(const json_t *stmt, size_t max)
+{
+	json_t *src = bento_provenance_source(stmt);
+	char *l = src ? bento_provenance_source_line(src, max) : bento_xstrdup("(none)");
+
+	json_decref(src);
+	return l;
+}
+
+/* A statement whose git dependency carries these annotations (stolen; NULL for none). */
+static json_t *with_annotations(json_t *ann, json_t *ext_source)
+{
+	json_t *dep = json_pack("{s:s, s:{s:s}}", "uri", SRC_URI, "digest", "gitCommit", COMMIT);
+	json_t *ext = json_object();
+
+	if (ann)
+		json_object_set_new(dep, "annotations", ann);
+	if (ext_source)
+		json_object_set_new(ext, "source", ext_source);
+	return json_pack("{s:{s:{s:o, s:[o]}}}", "predicate", "buildDefinition",
+			 "externalParameters", ext, "resolvedDependencies", dep);
+}
+
+static void test_source(void)
+{
+	struct bento_manifest *m = make_manifest("svc");
+	struct bento_git_state g = {
+		.is_repo = 1, .commit = COMMIT, .tree = "89abcdef0123456789abcdef0123456789abcdef",
+		.branch = "main", .remote = "https://example.com/x.git", .checked = 1,
+	};
+	json_t *st, *src;
+	char *l;
+
+	clear_ci();
+	is_str(bento_git_status_name(BENTO_GIT_IGNORED), "ignored", "status names");
+	is_str(bento_git_status_name((enum bento_git_status)99), "unknown", "an unknown status");
+
+	st = statement_for(m, &g);
+	is_str(l = line_of(st, 5), SRC_URI " commit " COMMIT ", clean", "a clean source, plainly");
+	free(l);
+	src = bento_provenance_source(st);
+	is_str(jstr(src, "state"), "clean", "state clean");
+	ok(json_integer_value(jget(src, "files_not_in_commit")) == 0 &&
+	   json_array_size(jget(src, "not_in_commit")) == 0, "no file outside the commit");
+	json_t *gs = bento_git_source(&g);
+	ok(json_equal(src, gs), "the build's summary is what the statement reads back as");
+	json_decref(gs);
+	json_decref(src);
+	json_decref(st);
+
+	/* 150 files not in the commit, below a subdirectory of the work tree. */
+	g.context_dir = "svc";
+	g.n_changes = 150;
+	g.changes = bento_xcalloc(g.n_changes, sizeof(*g.changes));
+	for (size_t i = 0; i < g.n_changes; i++) {
+		g.changes[i].path = bento_xasprintf("src/f%03zu", i);
+		g.changes[i].status = i % 2 ? BENTO_GIT_UNTRACKED : BENTO_GIT_IGNORED;
+		g.counts[g.changes[i].status]++;
+	}
+	g.dirty = 1;
+	st = statement_for(m, &g);
+	const json_t *ann = jget(st, "predicate.buildDefinition.resolvedDependencies.0.annotations");
+	ok(json_is_true(jget(ann, "dirty")), "dirty");
+	is_int(json_integer_value(jget(ann, "filesNotInCommit")), 150, "every file counted");
+	is_int(json_array_size(jget(ann, "notInCommit")), BENTO_PROVENANCE_FILES_MAX,
+	       "the first 100 named");
+	is_str(jstr(ann, "notInCommit.0.path"), "src/f000", "first by path");
+	is_str(jstr(ann, "notInCommit.0.status"), "ignored", "with its status");
+	is_str(jstr(ann, "notInCommit.99.path"), "src/f099", "up to the 100th");
+	ok(json_integer_value(jget(ann, "statusCounts.ignored")) == 75 &&
+	   json_integer_value(jget(ann, "statusCounts.untracked")) == 75 &&
+	   json_object_size(jget(ann, "statusCounts")) == 2, "counts by status");
+	is_str(jstr(ann, "contextDir"), "svc", "the context's directory in the commit");
+	ok(json_is_true(jget(st, "predicate.buildDefinition.externalParameters.source.dirty")) &&
+	   json_is_true(jget(st, "predicate.runDetails.byproducts.0.annotations.dirty")),
+	   "dirty in externalParameters and the work tree byproduct too");
+	size_t clen;
+	char *c = canon(json_incref(st), &clen);
+	ok(c && clen < 8192, "canonical, and bounded (%zu bytes)", clen);
+	free(c);
+	is_str(l = line_of(st, 2), SRC_URI " commit " COMMIT ", dirty: 150 files not in the commit: "
+	       "src/f000 (ignored), src/f001 (untracked) and 148 more", "the line names the first ones");
+	free(l);
+	src = bento_provenance_source(st);
+	is_str(l = bento_provenance_source_state(src, 0), "dirty: 150 files not in the commit",
+	       "the state without names");
+	free(l);
+	is_str(jstr(src, "context_dir"), "svc", "context_dir read back");
+	is_int(json_array_size(jget(src, "not_in_commit")), 100, "100 read back");
+	gs = bento_git_source(&g);
+	ok(json_equal(src, gs), "the build's summary is what the statement reads back as (dirty)");
+	json_decref(gs);
+	json_decref(src);
+	l = bento_provenance_text(st);
+	ok(strstr(l, "subject:   svc:1.0 sha256:") == l &&
+	   strstr(l, "\nbuilder:   https://bento.dev/builder/bento-cli, bento 0.1.0\n") &&
+	   strstr(l, "\nsource:    " SRC_URI " commit " COMMIT ", dirty: 150 files not in the commit\n"
+		  "           src/f000 (ignored)\n           src/f001 (untracked)\n") &&
+	   strstr(l, "\n           src/f099 (untracked)\n           and 50 more (a statement names "
+		  "at most 100)\n") && !strstr(l, "f100") && !strstr(l, "ci:"),
+	   "the text for people lists every named file");
+	free(l);
+	json_decref(st);
+
+	/* One file: singular. */
+	g.n_changes = 1;
+	g.counts[BENTO_GIT_UNTRACKED] = 0;
+	g.counts[BENTO_GIT_IGNORED] = 1;
+	st = statement_for(m, &g);
+	is_str(l = line_of(st, 5), SRC_URI " commit " COMMIT ", dirty: 1 file not in the commit: "
+	       "src/f000 (ignored)", "one file");
+	free(l);
+	json_decref(st);
+	g.bentofile_changed = 1;
+	g.bentofile_status = BENTO_GIT_UNTRACKED;
+	st = statement_for(m, &g);
+	is_str(jstr(st, "predicate.buildDefinition.resolvedDependencies.0.annotations.bentofile"),
+	       "untracked", "the bentofile's status recorded");
+	is_str(l = line_of(st, 5), SRC_URI " commit " COMMIT ", dirty: 1 file not in the commit: "
+	       "src/f000 (ignored); the bentofile is not in the commit (untracked)",
+	       "a file and the bentofile");
+	free(l);
+	json_decref(st);
+	g.bentofile_changed = 0;
+	g.n_changes = 150;
+
+	/* Files never compared: nothing is claimed. */
+	g.checked = 0;
+	st = statement_for(m, &g);
+	ann = jget(st, "predicate.buildDefinition.resolvedDependencies.0.annotations");
+	ok(!jget(ann, "dirty") && !jget(ann, "filesNotInCommit") && !jget(ann, "notInCommit") &&
+	   !jget(st, "predicate.buildDefinition.externalParameters.source") &&
+	   !jget(st, "predicate.runDetails.byproducts.0.annotations.dirty"),
+	   "not checked: no dirty flag anywhere");
+	is_str(l = line_of(st, 5), SRC_URI " commit " COMMIT
+	       ", files not in the commit are not recorded", "not checked: said so");
+	free(l);
+	json_decref(st);
+	for (size_t i = 0; i < g.n_changes; i++)
+		free(g.changes[i].path);
+	free(g.changes);
+
+	/* Statements written before the files were compared. */
+	st = with_annotations(NULL, json_pack("{s:b}", "dirty", 0));
+	is_str(l = line_of(st, 5), SRC_URI " commit " COMMIT
+	       ", files not in the commit are not recorded", "an older clean statement is not 'clean'");
+	free(l);
+	src = bento_provenance_source(st);
+	ok(src && strcmp(jstr(src, "state"), "unknown") == 0 && !jget(src, "files_not_in_commit"),
+	   "state unknown, no count");
+	json_decref(src);
+	json_decref(st);
+	st = with_annotations(NULL, json_pack("{s:b}", "dirty", 1));
+	is_str(l = line_of(st, 5), SRC_URI " commit " COMMIT ", dirty (which files is not recorded)",
+	       "an older dirty statement");
+	free(l);
+	json_decref(st);
+
+	/* Hostile or malformed annotations. */
+	st = with_annotations(json_pack("{s:b, s:s, s:[]}", "dirty", 0, "filesNotInCommit", "0",
+					"notInCommit"), NULL);
+	is_str(l = line_of(st, 5), SRC_URI " commit " COMMIT
+	       ", files not in the commit are not recorded", "a count that is a string is no count");
+	free(l);
+	json_decref(st);
+	st = with_annotations(json_pack("{s:b, s:i}", "dirty", 0, "filesNotInCommit", -1), NULL);
+	is_str(l = line_of(st, 5), SRC_URI " commit " COMMIT
+	       ", files not in the commit are not recorded", "a negative count is no count");
+	free(l);
+	json_decref(st);
+	st = with_annotations(json_pack("{s:b, s:i}", "dirty", 0, "filesNotInCommit", 2), NULL);
+	is_str(l = line_of(st, 5), SRC_URI " commit " COMMIT ", dirty: 2 files not in the commit",
+	       "a count contradicting dirty false: dirty");
+	free(l);
+	json_decref(st);
+	json_t *list = json_array();
+	json_array_append_new(list, json_pack("{s:s, s:s}", "path", "src/\033[31mred\302\233x",
+					      "status", "ignored\n"));
+	json_array_append_new(list, json_pack("{s:i, s:s}", "path", 7, "status", "ignored"));
+	for (int i = 0; i < 1000; i++)
+		json_array_append_new(list, json_pack("{s:s, s:s}", "path", "src/x", "status", "weird"));
+	st = with_annotations(json_pack("{s:b, s:i, s:o, s:s}", "dirty", 1, "filesNotInCommit", 5000,
+					"notInCommit", list, "contextDir", "a\033b"), NULL);
+	is_str(l = line_of(st, 2), SRC_URI " commit " COMMIT ", dirty: 5000 files not in the commit: "
+	       "src/?[31mred?x (ignored?), src/x (weird) and 4998 more",
+	       "control characters shown as '?', a malformed entry skipped");
+	free(l);
+	src = bento_provenance_source(st);
+	is_int(json_array_size(jget(src, "not_in_commit")), 99, "at most 100 entries read (one bad)");
+	json_decref(src);
+	json_decref(st);
+	{
+		/* A long name is cut at a character, not inside one. */
+		struct bento_buf longp = BENTO_BUF_INIT;
+		bento_buf_adds(&longp, "src/x");
+		for (int i = 0; i < 600; i++)
+			bento_buf_adds(&longp, "\303\251");
+		st = with_annotations(json_pack("{s:b, s:i, s:[{s:s, s:s}]}", "dirty", 1,
+						"filesNotInCommit", 1, "notInCommit", "path", longp.buf,
+						"status", "untracked"), NULL);
+		l = line_of(st, 1);
+		size_t ll = strlen(l);
+		ok(ll > 3 && strcmp(l + ll - 15, "... (untracked)") == 0 && bento_utf8_valid(l, ll) &&
+		   ll < 700, "a 1.2 KB name is cut to about 512 bytes, still UTF-8");
+		free(l);
+		json_decref(st);
+		bento_buf_release(&longp);
+	}
+	st = json_pack("{s:{s:{s:[{s:s}]}}}", "predicate", "buildDefinition", "resolvedDependencies",
+		       "uri", "git+x");
+	ok(bento_provenance_source(st) == NULL, "no gitCommit: no source");
+	json_decref(st);
+	ok(bento_provenance_source(NULL) == NULL, "no statement: no source");
+
+	/* Outside git, and in a work tree without a commit. */
+	struct bento_git_state none = { 0 }, unborn = { .is_repo = 1, .checked = 1, .dirty = 1 };
+	st = statement_for(m, &none);
+	l = bento_provenance_text(st);
+	ok(strstr(l, "\nsource:    not a git work tree\n") != NULL, "text: not a git work tree");
+	free(l);
+	json_decref(st);
+	st = statement_for(m, &unborn);
+	l = bento_provenance_text(st);
+	ok(strstr(l, "\nsource:    a git work tree without a commit\n") != NULL,
+	   "text: a work tree without a commit");
+	free(l);
+	json_decref(st);
+	ok(bento_git_source(&none) == NULL && bento_git_source(&unborn) == NULL,
+	   "no commit: no source summary");
+	bento_manifest_free(m);
 }
 
 /* ---- DSSE ---- */
@@ -739,9 +1310,11 @@ int main(void)
 	if (!mkdtemp(root) || sodium_init() < 0)
 		return 1;
 	test_git();
+	test_git_files();
 	test_urls();
 	test_ci();
 	test_statement();
+	test_source();
 	test_dsse();
 	sh("rm -rf %s", root);
 	return tap_done();

@@ -387,4 +387,24 @@ test_expect_success 'outside git, two fresh stores also agree' '
 	tar -xOf r5.bento attestations/provenance.dsse.json | cmp - x/attestations/provenance.dsse.json
 '
 
+test_expect_success 'every statement written here matches schema/provenance-statement.schema.json' '
+	schema=$SRC/schema/provenance-statement.schema.json &&
+	for f in p.json pu.json gp.json gp2.json gp3.json gp5.json gp6.json sp.json rp1.json; do
+		test -s $f || { echo "no $f"; exit 1; }
+	done &&
+	python3 "$FIX/schema_check.py" "$schema" p.json pu.json gp.json gp2.json gp3.json \
+		gp5.json gp6.json sp.json rp1.json &&
+	python3 -c "
+import json, sys
+s = json.load(open(sys.argv[1]))
+a = s[\"predicate\"][\"buildDefinition\"][\"resolvedDependencies\"][0][\"annotations\"]
+del a[\"filesNotInCommit\"]
+json.dump(s, open(\"bad1.json\", \"w\"))
+a[\"filesNotInCommit\"] = 1
+a[\"notInCommit\"] = [{\"path\": \"/etc/passwd\", \"status\": \"ignored\"}]
+json.dump(s, open(\"bad2.json\", \"w\"))" gp2.json &&
+	! python3 "$FIX/schema_check.py" "$schema" bad1.json > e1 && grep -q filesNotInCommit e1 &&
+	! python3 "$FIX/schema_check.py" "$schema" bad2.json > e2 && grep -q notInCommit e2
+'
+
 test_done

@@ -1,11 +1,9 @@
 /*
- * archive.c - deterministic tar writing and defensive tar reading.
+ * archive.c - deterministic tar writing, and what the writer and the reader
+ * (archive_read.c) share: the path rules and the set of paths seen.
  *
  * libarchive does the tar framing only (pax restricted); compression is done
- * here with zlib and libzstd, in the write and read callbacks, because:
- *  - libarchive's gzip reader does not check the gzip CRC or length
- *    ("XXX TODO: Verify the length and CRC" in 3.6.2), so a damaged stream
- *    could go unnoticed at the archive level;
+ * here with zlib and libzstd, in the write callback, because:
  *  - libarchive's zstd writer does not set the frame checksum, so a damaged
  *    zstd stream could decode to garbage silently;
  *  - the bytes we write must not depend on libarchive's filter defaults
@@ -49,6 +47,7 @@
 #include <zstd.h>
 
 #include "archive.h"
+#include "archive_internal.h"
 #include "buf.h"
 
 enum {
@@ -56,12 +55,7 @@ enum {
 	GATHER_BUFSZ = 256 << 10,	/* coalesces small tar pieces */
 	GZIP_LEVEL = 6,
 	ZSTD_LEVEL = 3,
-	MAX_PATH_LEN = 4096,
-	MAX_NAME_LEN = 255,
 };
-
-/* Larger than any real file, small enough that no arithmetic overflows. */
-#define MAX_ENTRY_SIZE ((int64_t)1 << 48)
 
 int bento_compression_parse(const char *s, enum bento_compression *out, struct bento_error *err)
 {
@@ -128,39 +122,7 @@ static void locale_leave(struct locale_guard *g)
 
 /* ---- paths ---- */
 
-static bool utf8_valid(const unsigned char *s)
-{
-	while (*s) {
-		unsigned c = *s++;
-		int n;
-		unsigned min, cp;
-
-		if (c < 0x80)
-			continue;
-		if (c >= 0xc2 && c <= 0xdf)
-			n = 1, min = 0x80, cp = c & 0x1f;
-		else if (c >= 0xe0 && c <= 0xef)
-			n = 2, min = 0x800, cp = c & 0x0f;
-		else if (c >= 0xf0 && c <= 0xf4)
-			n = 3, min = 0x10000, cp = c & 0x07;
-		else
-			return false;
-		while (n--) {
-			if ((*s & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (*s++ & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-	}
-	return true;
-}
-
-/*
- * NULL if path (already normalised) is safe to create under a directory,
- * else why not.
- */
-static const char *path_problem(const char *path)
+const char *bento_tar_path_problem(const char *path)
 {
 	const char *p = path, *comp;
 
@@ -168,7 +130,7 @@ static const char *path_problem(const char *path)
 		return "empty path";
 	if (*path == '/')
 		return "absolute path";
-	if (strlen(path) > MAX_PATH_LEN)
+	if (strlen(path) > BENTO_TAR_PATH_MAX)
 		return "path too long";
 	for (const unsigned char *u = (const unsigned char *)path; *u; u++) {
 		if (*u < 0x20 || *u == 0x7f)
@@ -176,7 +138,7 @@ static const char *path_problem(const char *path)
 		if (*u == '\\')
 			return "backslash in path";
 	}
-	if (!utf8_valid((const unsigned char *)path))
+	if (!bento_utf8_valid(path, strlen(path)))
 		return "path is not valid UTF-8";
 	/* C1 controls (U+0080..U+009F) are escapes to some terminals too. */
 	for (const char *c = path; (c = strchr(c, 0xc2)); c++) {
@@ -196,7 +158,7 @@ static const char *path_problem(const char *path)
 			return "'.' path component";
 		if (len == 2 && comp[0] == '.' && comp[1] == '.')
 			return "'..' path component";
-		if (len > MAX_NAME_LEN)
+		if (len > BENTO_TAR_NAME_MAX)
 			return "path component too long";
 		if (!*p)
 			return NULL;
@@ -204,20 +166,13 @@ static const char *path_problem(const char *path)
 	}
 }
 
-/*
- * A path as shown in a message: a hostile one may be megabytes long or hold
- * terminal escapes, so it is cut at SHOW_MAX bytes and control characters
- * (C0, DEL, C1, and any byte of a non-UTF-8 name) are written as \xNN.
- */
-enum { SHOW_MAX = 256, SHOW_BUFSZ = SHOW_MAX * 4 + 8 };
-
-static const char *show_path(const char *path, char out[SHOW_BUFSZ])
+const char *bento_tar_show(const char *path, char out[BENTO_TAR_SHOW_BUFSZ])
 {
 	const unsigned char *u = (const unsigned char *)path;
-	bool utf8 = utf8_valid(u);
+	bool utf8 = bento_utf8_valid(path, strlen(path));
 	size_t o = 0;
 
-	for (size_t i = 0; u[i] && i < SHOW_MAX; i++) {
+	for (size_t i = 0; u[i] && i < BENTO_TAR_SHOW_MAX; i++) {
 		unsigned c = u[i];
 		bool c1 = utf8 && c == 0xc2 && u[i + 1] >= 0x80 && u[i + 1] <= 0x9f;
 
@@ -225,15 +180,15 @@ static const char *show_path(const char *path, char out[SHOW_BUFSZ])
 			if (c1)
 				c = u[++i];
 			if (c == '\\')
-				o += (size_t)snprintf(out + o, SHOW_BUFSZ - o, "\\\\");
+				o += (size_t)snprintf(out + o, BENTO_TAR_SHOW_BUFSZ - o, "\\\\");
 			else
-				o += (size_t)snprintf(out + o, SHOW_BUFSZ - o, "\\x%02x", c);
+				o += (size_t)snprintf(out + o, BENTO_TAR_SHOW_BUFSZ - o, "\\x%02x", c);
 		} else {
 			out[o++] = (char)c;
 		}
 	}
-	if (strlen(path) > SHOW_MAX)
-		o += (size_t)snprintf(out + o, SHOW_BUFSZ - o, "...");
+	if (strlen(path) > BENTO_TAR_SHOW_MAX)
+		o += (size_t)snprintf(out + o, BENTO_TAR_SHOW_BUFSZ - o, "...");
 	out[o] = '\0';
 	return out;
 }
@@ -246,12 +201,6 @@ enum seen_kind {
 	SEEN_PARENT,	/* implied by a deeper entry, not itself an entry */
 };
 
-struct path_set {
-	char **keys;
-	unsigned char *kind;
-	size_t n, cap;
-};
-
 static uint64_t path_hash(const char *s, size_t len)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
@@ -261,7 +210,7 @@ static uint64_t path_hash(const char *s, size_t len)
 	return h;
 }
 
-static size_t set_slot(const struct path_set *s, const char *key, size_t len)
+static size_t set_slot(const struct bento_tar_paths *s, const char *key, size_t len)
 {
 	size_t i = (size_t)path_hash(key, len) & (s->cap - 1);
 
@@ -270,9 +219,9 @@ static size_t set_slot(const struct path_set *s, const char *key, size_t len)
 	return i;
 }
 
-static void set_grow(struct path_set *s)
+static void set_grow(struct bento_tar_paths *s)
 {
-	struct path_set bigger = { 0 };
+	struct bento_tar_paths bigger = { 0 };
 
 	bigger.cap = s->cap ? s->cap * 2 : 64;
 	bigger.keys = bento_xcalloc(bigger.cap, sizeof(*bigger.keys));
@@ -291,7 +240,7 @@ static void set_grow(struct path_set *s)
 }
 
 /* The kind recorded for the first len bytes of key, 0 if none. */
-static enum seen_kind set_get(const struct path_set *s, const char *key, size_t len)
+static enum seen_kind set_get(const struct bento_tar_paths *s, const char *key, size_t len)
 {
 	size_t i;
 
@@ -301,7 +250,7 @@ static enum seen_kind set_get(const struct path_set *s, const char *key, size_t 
 	return s->keys[i] ? s->kind[i] : 0;
 }
 
-static void set_put(struct path_set *s, const char *key, size_t len, enum seen_kind kind)
+static void set_put(struct bento_tar_paths *s, const char *key, size_t len, enum seen_kind kind)
 {
 	size_t i;
 
@@ -315,7 +264,7 @@ static void set_put(struct path_set *s, const char *key, size_t len, enum seen_k
 	s->kind[i] = (unsigned char)kind;
 }
 
-static void set_release(struct path_set *s)
+void bento_tar_paths_release(struct bento_tar_paths *s)
 {
 	for (size_t i = 0; i < s->cap; i++)
 		free(s->keys[i]);
@@ -324,12 +273,7 @@ static void set_release(struct path_set *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/*
- * Record path as a file or directory; NULL if that is consistent with what
- * was seen before, else why not.  Parents are recorded too, so "a" then
- * "a/b" (a file used as a directory) is caught in either order.
- */
-static const char *set_add_entry(struct path_set *s, const char *path, bool is_dir)
+const char *bento_tar_paths_add(struct bento_tar_paths *s, const char *path, bool is_dir)
 {
 	size_t len = strlen(path);
 	enum seen_kind old = set_get(s, path, len);
@@ -355,7 +299,7 @@ static const char *set_add_entry(struct path_set *s, const char *path, bool is_d
 
 /* ---- plain I/O ---- */
 
-static ssize_t read_some(int fd, void *p, size_t n)
+ssize_t bento_tar_read_fd(int fd, void *p, size_t n)
 {
 	for (;;) {
 		ssize_t k = read(fd, p, n);
@@ -385,7 +329,7 @@ struct bento_archive_writer {
 	bool failed;			/* the stream is unusable */
 	bool closed;
 	bool discard;			/* freeing: drop whatever libarchive flushes */
-	struct path_set seen;
+	struct bento_tar_paths seen;
 };
 
 static int fd_write(void *ctx, const void *p, size_t n)
@@ -597,12 +541,12 @@ static int write_header(struct bento_archive_writer *w, const char *path, unsign
 		return bento_error_set(err, BENTO_E_USAGE,
 				       "%s: previous entry still needs %llu bytes of data", path,
 				       (unsigned long long)w->entry_left);
-	if ((why = path_problem(path)))
+	if ((why = bento_tar_path_problem(path)))
 		return bento_error_set(err, BENTO_E_INVALID, "%s: cannot archive: %s", path, why);
-	if (size > (uint64_t)MAX_ENTRY_SIZE)
+	if (size > BENTO_TAR_ENTRY_MAX)
 		return bento_error_set(err, BENTO_E_INVALID, "%s: cannot archive: file too large",
 				       path);
-	if ((why = set_add_entry(&w->seen, path, is_dir)))
+	if ((why = bento_tar_paths_add(&w->seen, path, is_dir)))
 		return bento_error_set(err, BENTO_E_INVALID, "%s: cannot archive: %s", path, why);
 	e = archive_entry_new();
 	if (!e)
@@ -716,7 +660,7 @@ int bento_archive_write_fd(struct bento_archive_writer *w, const char *path,
 		w->io = bento_xmalloc(IO_BUFSZ);
 	while (done < size) {
 		size_t want = size - done < IO_BUFSZ ? (size_t)(size - done) : IO_BUFSZ;
-		if ((k = read_some(fd, w->io, want)) < 0) {
+		if ((k = bento_tar_read_fd(fd, w->io, want)) < 0) {
 			w->failed = true;
 			rc = bento_error_errno(err, (int)-k, "%s: read", path);
 			goto out;
@@ -734,7 +678,7 @@ int bento_archive_write_fd(struct bento_archive_writer *w, const char *path,
 		done += (uint64_t)k;
 	}
 	/* One more byte tells a file that grew from one that is complete. */
-	if ((k = read_some(fd, w->io, 1)) != 0) {
+	if ((k = bento_tar_read_fd(fd, w->io, 1)) != 0) {
 		w->failed = true;
 		if (k < 0)
 			rc = bento_error_errno(err, (int)-k, "%s: read", path);
@@ -804,493 +748,8 @@ void bento_archive_writer_free(struct bento_archive_writer *w)
 	if (w->z_init)
 		deflateEnd(&w->z);
 	ZSTD_freeCCtx(w->zc);
-	set_release(&w->seen);
+	bento_tar_paths_release(&w->seen);
 	free(w->out);
 	free(w->io);
 	free(w);
-}
-
-/* ---- reader ---- */
-
-enum reader_state {
-	RS_START,	/* no header read yet */
-	RS_ENTRY,	/* positioned in a regular file */
-	RS_BETWEEN,	/* positioned after a directory header */
-	RS_END,
-	RS_FAILED,
-};
-
-struct bento_archive_reader {
-	struct archive *a;
-	ssize_t (*read)(void *ctx, void *buf, size_t n);
-	void *ctx;
-	int fd;				/* the fd reader's descriptor (its ctx) */
-	char *name;
-	enum bento_compression comp;
-	enum reader_state state;
-	uint64_t bytes_in;
-	unsigned char *in;		/* raw input */
-	const unsigned char *ip;	/* unconsumed raw input */
-	size_t iavail;
-	bool in_eof;
-	unsigned char *out;		/* decompressed data for libarchive */
-	z_stream z;
-	bool z_init;
-	bool z_member_end;		/* a gzip member ended; another may follow */
-	ZSTD_DStream *zd;
-	size_t zd_hint;			/* last ZSTD_decompressStream result: 0 = frame done */
-	int cb_rc;			/* an error raised inside the read callback */
-	struct bento_error cb_err;
-	int fail_rc;			/* sticky error after RS_FAILED */
-	struct bento_error fail_err;
-	int64_t entry_end;		/* tar offset where the current entry's data ends */
-	struct bento_buf path;
-	struct path_set seen;
-};
-
-/* err is never NULL here: the public entry points substitute a local one. */
-static int reader_fail(struct bento_archive_reader *r, int rc, struct bento_error *err)
-{
-	r->state = RS_FAILED;
-	r->fail_rc = rc;
-	r->fail_err = *err;
-	return rc;
-}
-
-static int cb_fail(struct bento_archive_reader *r, int rc)
-{
-	if (!r->cb_rc)
-		r->cb_rc = rc;
-	return rc;
-}
-
-static int corrupt(struct bento_archive_reader *r, const char *what, const char *why)
-{
-	return cb_fail(r, bento_error_set(&r->cb_err, BENTO_E_VERIFY,
-					  "%s: truncated or corrupt archive: %s: %s",
-					  r->name, what, why));
-}
-
-/* Raw input available after this call: >0, 0 at end of input, <0 error. */
-static ssize_t fill_input(struct bento_archive_reader *r)
-{
-	ssize_t k;
-
-	if (r->iavail || r->in_eof)
-		return (ssize_t)r->iavail;
-	k = r->read(r->ctx, r->in, IO_BUFSZ);
-	if (k < 0)
-		return cb_fail(r, bento_error_errno(&r->cb_err, (int)-k, "%s: read", r->name));
-	if (k == 0)
-		r->in_eof = true;
-	r->bytes_in += (uint64_t)k;
-	r->ip = r->in;
-	r->iavail = (size_t)k;
-	return k;
-}
-
-/* Decompress up to cap bytes: count, 0 at the clean end of the stream, <0. */
-static ssize_t inflate_some(struct bento_archive_reader *r, unsigned char *dst, size_t cap)
-{
-	r->z.next_out = dst;
-	r->z.avail_out = (uInt)cap;
-	while (r->z.avail_out > 0) {
-		ssize_t k;
-		int zr;
-
-		if ((k = fill_input(r)) < 0)
-			return k;
-		if (r->z_member_end) {
-			if (k == 0)
-				break;
-			/* Concatenated gzip members are one stream (RFC 1952). */
-			inflateReset(&r->z);
-			r->z_member_end = false;
-		}
-		if (k == 0)
-			return corrupt(r, "gzip", "unexpected end of compressed data");
-		r->z.next_in = (unsigned char *)(uintptr_t)r->ip;
-		r->z.avail_in = (uInt)r->iavail;
-		zr = inflate(&r->z, Z_NO_FLUSH);
-		r->ip += r->iavail - r->z.avail_in;
-		r->iavail = r->z.avail_in;
-		if (zr == Z_STREAM_END)
-			r->z_member_end = true;
-		else if (zr != Z_OK && zr != Z_BUF_ERROR)
-			return corrupt(r, "gzip", r->z.msg ? r->z.msg : "data error");
-	}
-	return (ssize_t)(cap - r->z.avail_out);
-}
-
-static ssize_t unzstd_some(struct bento_archive_reader *r, unsigned char *dst, size_t cap)
-{
-	ZSTD_outBuffer o = { dst, cap, 0 };
-
-	while (o.pos < o.size) {
-		ssize_t k = fill_input(r);
-		ZSTD_inBuffer i;
-
-		if (k < 0)
-			return k;
-		if (k == 0) {
-			if (r->zd_hint)
-				return corrupt(r, "zstd", "unexpected end of compressed data");
-			break;
-		}
-		i = (ZSTD_inBuffer){ r->ip, r->iavail, 0 };
-		r->zd_hint = ZSTD_decompressStream(r->zd, &o, &i);
-		r->ip += i.pos;
-		r->iavail -= i.pos;
-		if (ZSTD_isError(r->zd_hint))
-			return corrupt(r, "zstd", ZSTD_getErrorName(r->zd_hint));
-	}
-	return (ssize_t)o.pos;
-}
-
-static ssize_t decompress_some(struct bento_archive_reader *r, unsigned char *dst, size_t cap)
-{
-	return r->comp == BENTO_COMP_GZIP ? inflate_some(r, dst, cap) : unzstd_some(r, dst, cap);
-}
-
-static la_ssize_t read_cb(struct archive *a, void *cookie, const void **buf)
-{
-	struct bento_archive_reader *r = cookie;
-	ssize_t k;
-
-	if (r->comp == BENTO_COMP_NONE) {
-		k = fill_input(r);
-		if (k > 0) {
-			*buf = r->ip;
-			r->iavail = 0;
-		}
-	} else {
-		k = decompress_some(r, r->out, IO_BUFSZ);
-		*buf = r->out;
-	}
-	if (k < 0) {
-		archive_set_error(a, EIO, "%s", r->cb_err.msg);
-		return -1;
-	}
-	return k;
-}
-
-/*
- * After the end-of-archive marker: read the compressed stream to its end so
- * that its checksums are verified and truncation of the compression trailer
- * is noticed.  Whatever follows the tar trailer inside the stream (record
- * padding) is not interpreted.
- */
-static int drain(struct bento_archive_reader *r)
-{
-	ssize_t k;
-
-	if (r->comp == BENTO_COMP_NONE)
-		return 0;
-	while ((k = decompress_some(r, r->out, IO_BUFSZ)) > 0)
-		;
-	return k < 0 ? r->cb_rc : 0;
-}
-
-static ssize_t fd_read(void *ctx, void *buf, size_t n)
-{
-	struct bento_archive_reader *r = ctx;
-
-	return read_some(r->fd, buf, n);
-}
-
-static int reader_open(ssize_t (*read)(void *ctx, void *buf, size_t n), void *ctx, int fd,
-		       const char *name, struct bento_archive_reader **out,
-		       struct bento_error *err)
-{
-	struct bento_archive_reader *r;
-	struct locale_guard g;
-	int rc;
-
-	if ((rc = locale_enter(&g, err)))
-		return rc;
-	r = bento_xcalloc(1, sizeof(*r));
-	r->read = read;
-	r->ctx = read == fd_read ? r : ctx;
-	r->fd = fd;
-	r->name = bento_xstrdup(name ? name : "archive");
-	bento_buf_init(&r->path);
-	r->in = bento_xmalloc(IO_BUFSZ);
-	/* Sniff the compression from the magic bytes (a pipe may give fewer). */
-	while (r->iavail < 4) {
-		ssize_t k = r->read(r->ctx, r->in + r->iavail, IO_BUFSZ - r->iavail);
-		if (k < 0) {
-			rc = bento_error_errno(err, (int)-k, "%s: read", r->name);
-			goto fail;
-		}
-		if (k == 0) {
-			r->in_eof = r->iavail == 0;
-			break;
-		}
-		r->iavail += (size_t)k;
-		r->bytes_in += (uint64_t)k;
-	}
-	r->ip = r->in;
-	if (r->iavail == 0) {
-		rc = bento_error_set(err, BENTO_E_INVALID, "%s: not a tar archive (empty input)",
-				     r->name);
-		goto fail;
-	}
-	if (r->iavail >= 2 && r->in[0] == 0x1f && r->in[1] == 0x8b) {
-		r->comp = BENTO_COMP_GZIP;
-		if (inflateInit2(&r->z, 15 + 16) != Z_OK)
-			abort();
-		r->z_init = true;
-	} else if (r->iavail >= 4 && r->in[0] == 0x28 && r->in[1] == 0xb5 &&
-		   r->in[2] == 0x2f && r->in[3] == 0xfd) {
-		r->comp = BENTO_COMP_ZSTD;
-		r->zd = ZSTD_createDStream();
-		if (!r->zd || ZSTD_isError(ZSTD_initDStream(r->zd)))
-			abort();
-		r->zd_hint = 1;
-	}
-	if (r->comp != BENTO_COMP_NONE)
-		r->out = bento_xmalloc(IO_BUFSZ);
-	r->a = archive_read_new();
-	if (!r->a)
-		abort();
-	/* tar only (ustar, pax, GNU); decompression is ours, so no filters. */
-	if (archive_read_support_format_tar(r->a) != ARCHIVE_OK ||
-	    archive_read_open(r->a, r, NULL, read_cb, NULL) != ARCHIVE_OK) {
-		if (r->cb_rc) {
-			rc = r->cb_rc;
-			if (err)
-				*err = r->cb_err;
-		} else {
-			/* libarchive bids on the format at open: nothing took it. */
-			rc = bento_error_set(err, BENTO_E_INVALID, "%s: not a tar archive (%s)",
-					     r->name, archive_error_string(r->a));
-		}
-		goto fail;
-	}
-	locale_leave(&g);
-	*out = r;
-	return 0;
-fail:
-	locale_leave(&g);
-	bento_archive_reader_free(r);
-	return rc;
-}
-
-int bento_archive_reader_open(int fd, const char *name,
-			      struct bento_archive_reader **out, struct bento_error *err)
-{
-	return reader_open(fd_read, NULL, fd, name, out, err);
-}
-
-int bento_archive_reader_open_cb(ssize_t (*read)(void *ctx, void *buf, size_t n), void *ctx,
-				 const char *name, struct bento_archive_reader **out,
-				 struct bento_error *err)
-{
-	if (!read)
-		return bento_error_set(err, BENTO_E_USAGE, "archive: no read callback");
-	return reader_open(read, ctx, -1, name, out, err);
-}
-
-/* The error for a failed libarchive read call; where: "in" or "after" the entry. */
-static int read_error(struct bento_archive_reader *r, const char *where, struct bento_error *err)
-{
-	const char *msg;
-
-	if (r->cb_rc) {
-		if (err)
-			*err = r->cb_err;
-		return r->cb_rc;
-	}
-	msg = archive_error_string(r->a);
-	if (!msg)
-		msg = "unknown error";
-	/* Nothing recognised yet: the format bidders found no tar header. */
-	if (r->state == RS_START && archive_format(r->a) == 0)
-		return bento_error_set(err, BENTO_E_INVALID, "%s: not a tar archive", r->name);
-	if (r->state == RS_ENTRY) {
-		char show[SHOW_BUFSZ];
-		return bento_error_set(err, BENTO_E_VERIFY,
-				       "%s: truncated or corrupt archive: %s (%s %s)",
-				       r->name, msg, where, show_path(r->path.buf, show));
-	}
-	return bento_error_set(err, BENTO_E_VERIFY, "%s: truncated or corrupt archive: %s",
-			       r->name, msg);
-}
-
-static int unsafe(struct bento_archive_reader *r, const char *path, const char *why,
-		  struct bento_error *err)
-{
-	char show[SHOW_BUFSZ];
-
-	return bento_error_set(err, BENTO_E_UNSAFE, "%s: %s: refusing entry: %s", r->name,
-			       show_path(path, show), why);
-}
-
-/* Check the header libarchive just read and fill e; <0 with err set if refused. */
-static int check_entry(struct bento_archive_reader *r, struct archive_entry *ae,
-		       struct bento_archive_entry *e, struct bento_error *err)
-{
-	const char *raw = archive_entry_pathname_utf8(ae);
-	const char *why;
-	mode_t type = archive_entry_filetype(ae);
-	bool is_dir = type == AE_IFDIR;
-	size_t len;
-	la_int64_t size;
-
-	if (!raw)
-		raw = archive_entry_pathname(ae);
-	if (!raw)
-		return unsafe(r, "(unnamed)", "no path name (or not UTF-8)", err);
-	bento_buf_reset(&r->path);
-	bento_buf_adds(&r->path, raw);
-	/* Shown in messages: raw, so control characters and all are visible as is. */
-	if (archive_entry_hardlink(ae))
-		return unsafe(r, raw, "hard link", err);
-	if (archive_entry_symlink(ae) || type == AE_IFLNK)
-		return unsafe(r, raw, "symbolic link", err);
-	switch (type) {
-	case AE_IFREG:
-	case AE_IFDIR:
-		break;
-	case AE_IFCHR:
-	case AE_IFBLK:
-		return unsafe(r, raw, "device node", err);
-	case AE_IFIFO:
-		return unsafe(r, raw, "fifo", err);
-	case AE_IFSOCK:
-		return unsafe(r, raw, "socket", err);
-	default:
-		return unsafe(r, raw, "not a regular file or directory", err);
-	}
-	if (archive_entry_sparse_count(ae) > 0)
-		return unsafe(r, raw, "sparse file", err);
-	size = archive_entry_size(ae);
-	if (!archive_entry_size_is_set(ae) || size < 0 || size > MAX_ENTRY_SIZE)
-		return unsafe(r, raw, "invalid size", err);
-	if (is_dir && size != 0)
-		return unsafe(r, raw, "directory with data", err);
-	/* Normalise: one leading "./", a directory's trailing '/'. */
-	if (strncmp(r->path.buf, "./", 2) == 0 && r->path.len > 2) {
-		memmove(r->path.buf, r->path.buf + 2, r->path.len - 1);
-		r->path.len -= 2;
-	}
-	len = r->path.len;
-	if (is_dir && len > 1 && r->path.buf[len - 1] == '/')
-		bento_buf_setlen(&r->path, len - 1);
-	if ((why = path_problem(r->path.buf)))
-		return unsafe(r, raw, why, err);
-	if ((why = set_add_entry(&r->seen, r->path.buf, is_dir)))
-		return unsafe(r, r->path.buf, why, err);
-	e->path = r->path.buf;
-	e->type = is_dir ? BENTO_ENTRY_DIR : BENTO_ENTRY_FILE;
-	e->mode = archive_entry_perm(ae) & 07777;
-	e->size = is_dir ? 0 : (uint64_t)size;
-	return 0;
-}
-
-int bento_archive_next(struct bento_archive_reader *r, struct bento_archive_entry *e,
-		       struct bento_error *err)
-{
-	struct archive_entry *ae;
-	struct locale_guard g;
-	struct bento_error local;
-	int rc, ar;
-
-	if (!err)
-		err = &local;
-	if (r->state == RS_FAILED) {
-		if (err)
-			*err = r->fail_err;
-		return r->fail_rc;
-	}
-	if (r->state == RS_END)
-		return 0;
-	if ((rc = locale_enter(&g, err)))
-		return rc;
-	ar = archive_read_next_header(r->a, &ae);
-	if (ar == ARCHIVE_EOF) {
-		/*
-		 * libarchive accepts a stream cut at an entry boundary or inside
-		 * the end-of-archive marker; we want both zero blocks, so that a
-		 * truncated archive is never taken for a complete one.
-		 */
-		if (archive_filter_bytes(r->a, 0) < r->entry_end + 1024) {
-			rc = bento_error_set(err, BENTO_E_VERIFY,
-					     "%s: truncated or corrupt archive: missing end-of-archive marker",
-					     r->name);
-		} else if ((rc = drain(r))) {
-			if (err)
-				*err = r->cb_err;
-		} else {
-			r->state = RS_END;
-		}
-	} else if (ar != ARCHIVE_OK) {
-		/*
-		 * ARCHIVE_WARN from the tar reader means a header it could not
-		 * fully understand (a malformed pax record, an unconvertible
-		 * name): its view of the entry may not be the writer's, so it
-		 * is refused like a corrupt header.
-		 */
-		rc = read_error(r, "after", err);
-	} else if ((rc = check_entry(r, ae, e, err)) == 0) {
-		r->state = e->type == BENTO_ENTRY_FILE ? RS_ENTRY : RS_BETWEEN;
-		r->entry_end = archive_filter_bytes(r->a, 0) + (((int64_t)e->size + 511) & ~511);
-		rc = 1;
-	}
-	locale_leave(&g);
-	return rc < 0 ? reader_fail(r, rc, err) : rc;
-}
-
-ssize_t bento_archive_read(struct bento_archive_reader *r, void *buf, size_t n,
-			   struct bento_error *err)
-{
-	struct locale_guard g;
-	struct bento_error local;
-	la_ssize_t k;
-	int rc;
-
-	if (!err)
-		err = &local;
-	if (r->state == RS_FAILED) {
-		if (err)
-			*err = r->fail_err;
-		return r->fail_rc;
-	}
-	if (r->state != RS_ENTRY || n == 0)
-		return 0;
-	if (n > SSIZE_MAX)
-		n = SSIZE_MAX;
-	if ((rc = locale_enter(&g, err)))
-		return rc;
-	k = archive_read_data(r->a, buf, n);
-	if (k < 0)
-		k = reader_fail(r, read_error(r, "in", err), err);
-	locale_leave(&g);
-	return k;
-}
-
-uint64_t bento_archive_bytes_in(struct bento_archive_reader *r)
-{
-	return r->bytes_in;
-}
-
-void bento_archive_reader_free(struct bento_archive_reader *r)
-{
-	if (!r)
-		return;
-	if (r->a) {
-		struct locale_guard g;
-		locale_enter(&g, NULL);
-		archive_read_free(r->a);
-		locale_leave(&g);
-	}
-	if (r->z_init)
-		inflateEnd(&r->z);
-	ZSTD_freeDStream(r->zd);
-	set_release(&r->seen);
-	bento_buf_release(&r->path);
-	free(r->in);
-	free(r->out);
-	free(r->name);
-	free(r);
 }

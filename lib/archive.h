@@ -8,10 +8,19 @@
  * the caller sorts.  Regular files, and directories (mode 0755) when asked
  * for with bento_archive_write_dir.
  *
- * Reader: auto-detects none/gzip/zstd; refuses (with -BENTO_E_UNSAFE and a
- * message naming the entry) absolute paths, "..", "." or empty components,
- * backslashes, NUL, over-long paths, hard links, symlinks, devices, fifos,
- * and duplicate entries; a truncated or corrupt stream is -BENTO_E_VERIFY.
+ * Reader (archive_read.c): bento's own ustar/pax parser, which accepts
+ * exactly the subset bento-archive(5) specifies under "Accepted headers"
+ * (types 0 and 5, modes 0644/0755, owner 0, one pax header of path, size
+ * and mtime records before an entry), so that every archive it accepts
+ * reads the same with GNU tar, bsdtar and Python's tarfile.  Auto-detects
+ * none/gzip/zstd.  Refuses with -BENTO_E_UNSAFE and a message naming the
+ * entry: any other header (pax global headers, GNU long names, sparse files,
+ * links, devices, unknown types, other pax records), absolute paths, "..",
+ * "." or empty components, backslashes, control characters, over-long
+ * paths and duplicate entries.  A truncated or corrupt stream, a malformed
+ * header, or data after the end-of-archive marker (more than 1 MiB of zero
+ * padding, or anything not zero) is -BENTO_E_VERIFY; input that is not a
+ * tar archive at all is -BENTO_E_INVALID.
  */
 #ifndef BENTO_ARCHIVE_H
 #define BENTO_ARCHIVE_H
@@ -91,7 +100,7 @@ enum bento_entry_type {
 struct bento_archive_entry {
 	const char *path;	/* normalised: no leading "./", no trailing '/'; valid until next */
 	enum bento_entry_type type;
-	unsigned mode;		/* permission bits as stored */
+	unsigned mode;		/* 0644 or 0755 (the reader refuses others) */
 	uint64_t size;		/* 0 for directories */
 };
 

@@ -208,7 +208,7 @@ test_expect_success 'a layer repacked by GNU tar (the same files, other headers)
 	refused 3 bento pull "oci:$TMP/repack:padded" &&
 	grep -q "layer code: the manifest says 10240 bytes, bento.json makes" err &&
 	refused 3 bento pull "oci:$TMP/repack:rp" &&
-	grep -q "code: bento: the tar header is not bento.s" err
+	grep -q "code: bento/: refusing entry: GNU tar format header" err
 '
 
 test_expect_success 'a layout manifest over 4 MiB: exit 3, store unchanged' '

@@ -378,6 +378,13 @@ static int walk_archive(struct walk *w, int fd, struct bento_error *err)
 		}
 		if (strncmp(ae.path, "signatures/", 11) == 0 ||
 		    strncmp(ae.path, "attestations/", 13) == 0) {
+			/* Not executable: tar would extract one as a program. */
+			if (ae.mode != 0644) {
+				rc = bento_error_set(err, BENTO_E_UNSAFE,
+						     "%s: %s: mode %04o (signatures and attestations are 0644)",
+						     w->name, ae.path, ae.mode);
+				goto out;
+			}
 			if ((rc = take_attachment(w, r, &ae, err)))
 				goto out;
 			continue;

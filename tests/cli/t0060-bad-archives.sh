@@ -131,6 +131,19 @@ print(fed, p.wait())
 	grep_q err "more than 1048576 bytes after the end-of-archive marker"
 '
 
+test_expect_success 'attestations: at most 1 MiB, as bento-archive(5) and bento-import(1) say' '
+	grep -q "an attestation entry at most 1 MiB" "$SRC/man/bento-archive.5" &&
+	grep -q "of at most 1 MiB (at most 256 of each)" "$SRC/man/bento-import.1" &&
+	! grep -q "attestation entry at most 16 MiB" "$SRC/man/bento-archive.5" &&
+	head -c $((1 << 20)) /dev/zero | tr "\0" x > att &&
+	python3 "$FIX/trustkit.py" put v.bento att-ok.bento attestations/big.dsse.json att &&
+	refused 3 bento import att-ok.bento && ! grep -q "larger than" err &&
+	echo x >> att &&
+	python3 "$FIX/trustkit.py" put v.bento att-big.bento attestations/big.dsse.json att &&
+	refused 3 bento import att-big.bento &&
+	grep_q err "attestations/big.dsse.json: larger than 1048576 bytes"
+'
+
 for comp in gzip zstd; do
 	test_expect_success "a $comp bomb declaring a 1 TiB file is refused quickly, writing nothing" "
 		mktar bomb v.bento bomb.$comp src/service.py $comp &&

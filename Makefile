@@ -32,10 +32,12 @@ CMD_SRC := $(sort $(wildcard cmd/bento/*.c))
 CMD_OBJ := $(CMD_SRC:%.c=$(B)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
+TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/%)
 EMBED := $(sort $(wildcard schema/*.sql schema/*.json))
 
 .PHONY: all deps check demo bench fuzz fuzz-build install clean
-all: $(B)/bento $(B)/bento-shim $(B)/libbento.a $(UNIT_BIN) $(B)/tests/test_shim_digest
+all: $(B)/bento $(B)/bento-shim $(B)/libbento.a $(UNIT_BIN) $(TOOL_BIN) $(B)/tests/test_shim_digest
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -99,6 +101,11 @@ print-%:
 $(B)/tests/%: tests/unit/%.c tests/unit/tap.h $(B)/libbento.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(B)/libbento.a $(ALL_LDFLAGS) $(PKG_LIBS)
+
+# Helpers the tests run that are not tests themselves (tests/tools/NAME.c).
+$(B)/tests/%: tests/tools/%.c $(B)/libbento.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libbento.a $(ALL_LDFLAGS) $(PKG_LIBS)
 
 # check, demo and bench do all set-up themselves: dependencies first (fast
 # when present), then a sub-make so pkg-config sees the installed libraries.

@@ -10,7 +10,7 @@ PKGS="
 	build-essential pkg-config
 	libarchive-dev libgit2-dev libssl-dev libyaml-dev libsqlite3-dev
 	libcurl4-openssl-dev libsodium-dev libjansson-dev libzstd-dev zlib1g-dev
-	sqlite3 openssl git ca-certificates xxd zstd gzip tar python3 python3-jsonschema curl
+	sqlite3 openssl git ca-certificates xxd zstd gzip tar libarchive-tools python3 python3-jsonschema curl
 	docker-registry skopeo umoci runc minisign busybox-static
 	hyperfine valgrind clang libclang-rt-14-dev time procps
 "

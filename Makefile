@@ -36,7 +36,7 @@ TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/%)
 EMBED := $(sort $(wildcard schema/*.sql schema/*.json))
 
-.PHONY: all deps check demo bench fuzz fuzz-build install clean
+.PHONY: all deps check demo bench fuzz fuzz-build fuzz-differential install clean
 all: $(B)/bento $(B)/bento-shim $(B)/libbento.a $(UNIT_BIN) $(TOOL_BIN) $(B)/tests/test_shim_digest
 
 $(B)/%.o: %.c
@@ -137,6 +137,14 @@ fuzz-build: deps
 	$(MAKE) $(FUZZ_FLAGS) $(FUZZ_TARGETS:%=build/fuzz/bin/%)
 fuzz: fuzz-build
 	sh scripts/fuzz.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The archive reader's differential check (tests/cli/t0065) over everything
+# the archive fuzzers found: each input bento accepts must extract to the
+# same paths, modes and bytes with GNU tar, bsdtar and Python's tarfile.
+FUZZ_ARCHIVE_CORPORA = tests/fuzz/corpus/fuzz_archive tests/fuzz/corpus/fuzz_bundle \
+	$(wildcard build/fuzz/corpus-fuzz_archive build/fuzz/corpus-fuzz_bundle)
+fuzz-differential: all
+	python3 tests/cli/fixtures/tardiff.py $(B)/tests/tarview $(FUZZ_ARCHIVE_CORPORA)
 
 # bento-shim's sources for its targets: all but main() and lean.c's libc
 # stand-in, built as libbento is (OpenSSL's SHA-256 where the shim has

@@ -6,7 +6,9 @@
 # walk), and every archive bento refuses imports nothing.  The archives:
 # bento's own exports (plain, gzip, zstd, with long and non-ASCII paths, an
 # mtime past 2242, signatures and provenance), the hostile corpus t0060 runs
-# (fixtures/mktar.py hostile) and archives GNU tar writes.
+# (fixtures/mktar.py hostile), archives GNU tar writes, and the committed
+# fuzz seeds.  `make fuzz-differential` runs the same check over what the
+# fuzzers found (build/fuzz/corpus-fuzz_archive and -fuzz_bundle).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixtures/common.sh"
 export BENTO_KDF_FAST=1
@@ -113,6 +115,11 @@ test_expect_success 'GNU tar --format=ustar with owner 0 writes a bento that imp
 	tardiff gnu.bento > out && grep_q out "1 accepted (all three readers agree)" &&
 	tar --format=posix -C x -cf posix.bento bento.json src &&
 	refused 3 bento import posix.bento && grep_q err "posix.bento: ./PaxHeaders/bento.json: refusing entry"
+'
+
+test_expect_success 'the committed fuzz seeds: the three readers agree on every one bento accepts' '
+	tardiff "$SRC/tests/fuzz/corpus/fuzz_archive" "$SRC/tests/fuzz/corpus/fuzz_bundle" > out &&
+	cat out && grep_q out "(all three readers agree)" && test "$(accepted out)" -ge 6
 '
 
 test_done

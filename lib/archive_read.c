@@ -56,14 +56,13 @@ enum {
 #define F_CHKSUM 148, 8
 #define OFF_TYPE 156
 #define F_LINKNAME 157, 100
-#define F_MAGIC 257, 6
-#define F_VERSION 263, 2
+#define OFF_MAGIC 257		/* magic and version: 8 bytes */
 #define F_UNAME 265, 32
 #define F_GNAME 297, 32
 #define F_DEVMAJOR 329, 8
 #define F_DEVMINOR 337, 8
 #define F_PREFIX 345, 155
-#define F_PAD 500, 12
+#define F_PAD 500, 12		/* zero */
 
 enum reader_state {
 	RS_START,	/* before the first header */
@@ -342,6 +341,16 @@ static int string_field(const unsigned char *h, size_t off, size_t len, char *ou
 	return 0;
 }
 
+/* devmajor and devminor: all NULs, or octal 0.  -1 otherwise. */
+static int dev_field(const unsigned char *h, size_t off, size_t len)
+{
+	uint64_t v;
+
+	if (all_zero(h + off, len))
+		return 0;
+	return octal_field(h, off, len, &v) || v ? -1 : 0;
+}
+
 /* What the POSIX and vendor type flags are, for messages. */
 static const char *type_name(unsigned char t)
 {
@@ -394,7 +403,7 @@ static int parse_header(struct bento_archive_reader *r, const unsigned char *h, 
 			struct hdr *o, struct bento_error *err)
 {
 	char name[101], prefix[156], scratch[101];
-	uint64_t sum = 0, want = 0, dev;
+	uint64_t sum = 0, want = 0;
 	const char *tn;
 	bool gnu;
 
@@ -403,9 +412,9 @@ static int parse_header(struct bento_archive_reader *r, const unsigned char *h, 
 	o->type = h[OFF_TYPE];
 	for (size_t i = 0; i < BLOCK; i++)
 		sum += (i >= 148 && i < 156) ? ' ' : h[i];
-	gnu = memcmp(h + 257, "ustar  \0", 8) == 0;
+	gnu = memcmp(h + OFF_MAGIC, "ustar  \0", 8) == 0;
 	if (octal_field(h, F_CHKSUM, &want) || want != sum ||
-	    (!gnu && memcmp(h + 257, "ustar\0" "00", 8) != 0)) {
+	    (!gnu && memcmp(h + OFF_MAGIC, "ustar\0" "00", 8) != 0)) {
 		if (at == 0)
 			return bento_error_set(err, BENTO_E_INVALID,
 					       "%s: not a tar archive (no ustar header at the start)",
@@ -454,19 +463,16 @@ static int parse_header(struct bento_archive_reader *r, const unsigned char *h, 
 				       (unsigned long long)at);
 		o->mtime_b256 = true;
 	}
-	for (int i = 0; i < 2; i++) {
-		size_t off = i ? 337 : 329;
-		if (!all_zero(h + off, 8) && (octal_field(h, off, 8, &dev) || dev))
-			return corrupt(r, err, "device numbers in a %s header at byte %llu",
-				       o->type == 'x' ? "pax" : "file", (unsigned long long)at);
-	}
+	if (dev_field(h, F_DEVMAJOR) || dev_field(h, F_DEVMINOR))
+		return corrupt(r, err, "device numbers in a %s header at byte %llu",
+			       o->type == 'x' ? "pax" : "file", (unsigned long long)at);
 	if (string_field(h, F_LINKNAME, scratch) || *scratch)
 		return refuse(r, o->path, err, "link target on a %s",
 			      o->type == '5' ? "directory" : "file");
 	if (string_field(h, F_UNAME, scratch) || (o->type != 'x' && *scratch) ||
 	    string_field(h, F_GNAME, scratch) || (o->type != 'x' && *scratch))
 		return refuse(r, o->path, err, "owner name (uname and gname must be empty)");
-	if (!all_zero(h + 500, 12))
+	if (!all_zero(h + F_PAD))
 		return corrupt(r, err, "bytes after the prefix field at byte %llu",
 			       (unsigned long long)at);
 	return 0;

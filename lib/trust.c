@@ -1,3 +1,4 @@
+#include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include "fs.h"
 #include "provenance.h"
 #include "trust.h"
+#include "trust_internal.h"
 
 #define POLICY_MAX (1u << 20)	/* bytes of policy.yaml */
 
@@ -280,8 +282,16 @@ next:
 
 /* ---- policy ---- */
 
+/*
+ * The policy fails closed: anything that does not say exactly what
+ * bento-policy(5) allows is an error at file:line:col, never a rule that
+ * silently does less than it seems to (a key given twice, a pattern that
+ * cannot match, keys that are not used, a rule after one that matches
+ * every name, a second YAML document).
+ */
+
 struct policy_rule {
-	char **match;		/* name globs (fnmatch) */
+	char **match;		/* name globs (fnmatch), checked by glob_problem() */
 	size_t n_match;
 	int require_signature;
 	struct bento_keyring keys;	/* empty: any trusted key counts */
@@ -329,32 +339,258 @@ static const char *scalar(const yaml_node_t *n)
 	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
 }
 
-/* A string or a list of strings, appended to *v. */
-static int str_list(struct bento_policy *p, yaml_document_t *doc, yaml_node_t *n, const char *key,
-		    char ***v, size_t *count, struct bento_error *err)
+/* YAML's null ("", "~", "null"): a plain scalar that is no string. */
+static int is_null(const yaml_node_t *n)
 {
-	if (scalar(n)) {
-		*v = bento_xrealloc(*v, (*count + 1) * sizeof(**v));
-		(*v)[(*count)++] = bento_xstrdup(scalar(n));
+	static const char *const nulls[] = { "", "~", "null", "Null", "NULL" };
+	const char *s = scalar(n);
+
+	if (!s || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
 		return 0;
+	for (size_t i = 0; i < sizeof(nulls) / sizeof(nulls[0]); i++)
+		if (strcmp(s, nulls[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* ---- name patterns ---- */
+
+#define NAME_FIRST "abcdefghijklmnopqrstuvwxyz0123456789"
+#define NAME_REST NAME_FIRST "._-"
+
+/* The bytes a bracket expression at g ('[' ... ']') matches, into set; its length, or 0. */
+static size_t bracket_set(const char *g, unsigned char set[256], const char **why)
+{
+	static const struct { const char *name; int (*is)(int); } classes[] = {
+		{ "alnum", isalnum }, { "alpha", isalpha }, { "blank", isblank },
+		{ "cntrl", iscntrl }, { "digit", isdigit }, { "graph", isgraph },
+		{ "lower", islower }, { "print", isprint }, { "punct", ispunct },
+		{ "space", isspace }, { "upper", isupper }, { "xdigit", isxdigit },
+	};
+	size_t i = 1;
+	int neg = 0;
+
+	memset(set, 0, 256);
+	if (g[i] == '!' || g[i] == '^')
+		neg = 1, i++;
+	for (int first = 1;; first = 0) {
+		unsigned char c = (unsigned char)g[i], d;
+
+		if (c == '\0') {
+			*why = "'[' is not closed by ']'";
+			return 0;
+		}
+		if (c == ']' && !first)
+			break;
+		if (c == '[' && (g[i + 1] == '=' || g[i + 1] == '.')) {
+			*why = "equivalence classes and collating symbols ([= =], [. .]) are not supported";
+			return 0;
+		}
+		if (c == '[' && g[i + 1] == ':') {
+			const char *name = g + i + 2, *end = strstr(name, ":]");
+			size_t k, n = end ? (size_t)(end - name) : 0;
+
+			for (k = 0; end && k < sizeof(classes) / sizeof(classes[0]); k++)
+				if (strlen(classes[k].name) == n && strncmp(classes[k].name, name, n) == 0)
+					break;
+			if (!end || k == sizeof(classes) / sizeof(classes[0])) {
+				*why = "unknown character class (valid: [:alnum:], [:alpha:], [:digit:], [:lower:], ...)";
+				return 0;
+			}
+			for (int b = 0; b < 128; b++)
+				set[b] |= classes[k].is(b) != 0;
+			i += n + 4;
+			continue;
+		}
+		if (c == '\\') {
+			*why = "'\\' is not allowed: names have no characters to escape";
+			return 0;
+		}
+		d = c;
+		if (g[i + 1] == '-' && g[i + 2] != ']' && g[i + 2] != '\0') {
+			d = (unsigned char)g[i + 2];
+			if (d == '\\' || (d == '[' && (g[i + 3] == ':' || g[i + 3] == '=' || g[i + 3] == '.'))) {
+				*why = "a range must end in a plain character";
+				return 0;
+			}
+			if (d < c) {
+				*why = "a range runs backwards";
+				return 0;
+			}
+			i += 2;
+		}
+		for (unsigned b = c; b <= d; b++)
+			set[b] = 1;
+		i++;
 	}
-	if (n->type != YAML_SEQUENCE_NODE)
+	if (neg)
+		for (int b = 0; b < 256; b++)
+			set[b] = !set[b];
+	return i + 1;
+}
+
+/*
+ * Why glob g cannot be used (NULL when it can): fnmatch(3) syntax that is
+ * well formed (no unclosed '[', backwards range or unknown class, no '\'),
+ * that can match some bento name ([a-z0-9][a-z0-9._-]{0,127}): every
+ * literal and every set allows a name character, the first one a first
+ * character, and it needs no more than BENTO_NAME_MAX characters.
+ * glibc's fnmatch reads an unclosed '[' as itself, which no name has: such
+ * a rule would never apply.
+ */
+static const char *glob_problem(const char *g)
+{
+	const char *why = NULL;
+	size_t i = 0, need = 0;
+	int star = 0;
+
+	if (!*g)
+		return "an empty pattern matches no name";
+	while (g[i]) {
+		int at_start = need == 0 && !star;	/* this element must match a name's first character */
+		const char *allowed = at_start ? NAME_FIRST : NAME_REST;
+		unsigned char c = (unsigned char)g[i], set[256];
+		size_t n;
+		int any = 0;
+
+		if (c == '*') {
+			star = 1;
+			i++;
+			continue;
+		}
+		need++;
+		if (c == '?') {
+			i++;
+			continue;
+		}
+		if (c == '\\')
+			return "'\\' is not allowed: names have no characters to escape";
+		if (c != '[') {
+			if (!strchr(allowed, c))
+				return at_start && strchr(NAME_REST, c)
+					       ? "can never match: names start with a letter or digit"
+					       : "can never match: names hold only a-z, 0-9, '.', '_' and '-'";
+			i++;
+			continue;
+		}
+		if (!(n = bracket_set(g + i, set, &why)))
+			return why;
+		for (const char *a = allowed; *a && !any; a++)
+			any = set[(unsigned char)*a];
+		if (!any)
+			return at_start ? "can never match: its first set has no letter or digit, and names start with one"
+					: "can never match: a set has no character a name may hold (a-z, 0-9, '.', '_', '-')";
+		i += n;
+	}
+	if (need > BENTO_NAME_MAX)
+		return "can never match: it needs more characters than a name may have (128)";
+	return NULL;
+}
+
+/* 1 when g matches every name ("*", "**", ...). */
+static int glob_matches_all(const char *g)
+{
+	return strspn(g, "*") == strlen(g);
+}
+
+/* ---- the document ---- */
+
+/* A string of the policy and the node it came from (for duplicate checks). */
+struct pstr {
+	const char *s;
+	const yaml_node_t *node;
+};
+
+static int pstr_cmp(const void *a, const void *b)
+{
+	const struct pstr *x = a, *y = b;
+	int c = strcmp(x->s, y->s);
+
+	if (c)
+		return c;
+	if (x->node->start_mark.index != y->node->start_mark.index)
+		return x->node->start_mark.index < y->node->start_mark.index ? -1 : 1;
+	return 0;
+}
+
+/* The first string given twice in v[0..n) (sorted here), reported at its later place. */
+static int no_duplicates(const struct bento_policy *p, struct pstr *v, size_t n, const char *what,
+			 struct bento_error *err)
+{
+	if (n > 1)
+		qsort(v, n, sizeof(*v), pstr_cmp);
+	for (size_t i = 1; i < n; i++)
+		if (strcmp(v[i - 1].s, v[i].s) == 0)
+			return perr(p, v[i].node, err, "%s '%.200s' is given twice (first at line %zu)",
+				    what, v[i].s, v[i - 1].node->start_mark.line + 1);
+	return 0;
+}
+
+/*
+ * Mapping key k, which must be a string from valid[] (NULL-terminated) not
+ * seen before in this mapping (seen[i]: where valid[i] was): its index.
+ */
+static int mapping_key(const struct bento_policy *p, const yaml_node_t *k, const char *const *valid,
+		       const char *where, const yaml_node_t **seen, struct bento_error *err)
+{
+	const char *key = scalar(k);
+	char list[128] = "";
+	size_t i;
+
+	if (!key)
+		return perr(p, k, err, "keys must be strings");
+	for (i = 0; valid[i]; i++)
+		if (strcmp(key, valid[i]) == 0)
+			break;
+	if (!valid[i]) {
+		for (size_t j = 0; valid[j]; j++)
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", j ? ", " : "",
+				 valid[j]);
+		return perr(p, k, err, "unknown key '%.100s'%s (valid: %s)", key, where, list);
+	}
+	if (seen[i])
+		return perr(p, k, err, "duplicate key '%s' (first at line %zu)", key,
+			    seen[i]->start_mark.line + 1);
+	seen[i] = k;
+	return (int)i;
+}
+
+/* A string or a non-empty list of strings, appended to *v with their nodes. */
+static int str_list(struct bento_policy *p, yaml_document_t *doc, yaml_node_t *n, const char *key,
+		    struct pstr **v, size_t *count, struct bento_error *err)
+{
+	int seq = n->type == YAML_SEQUENCE_NODE;
+	size_t items = seq ? (size_t)(n->data.sequence.items.top - n->data.sequence.items.start) : 1;
+
+	if (seq && items == 0)
+		return perr(p, n, err, "'%s' is an empty list", key);
+	if (!seq && (!scalar(n) || is_null(n)))
 		return perr(p, n, err, "'%s' must be a string or a list of strings", key);
-	for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
-		yaml_node_t *e = yaml_document_get_node(doc, *it);
-		if (!scalar(e))
+	for (size_t i = 0; i < items; i++) {
+		yaml_node_t *e = seq ? yaml_document_get_node(doc, n->data.sequence.items.start[i]) : n;
+
+		if (!scalar(e) || is_null(e))
 			return perr(p, e, err, "'%s' must list strings", key);
+		if (!*scalar(e))
+			return perr(p, e, err, "'%s' holds an empty string", key);
 		*v = bento_xrealloc(*v, (*count + 1) * sizeof(**v));
-		(*v)[(*count)++] = bento_xstrdup(scalar(e));
+		(*v)[*count].s = scalar(e);
+		(*v)[(*count)++].node = e;
 	}
 	return 0;
 }
 
+enum { RULE_MATCH, RULE_REQUIRE, RULE_KEYS, RULE_NKEYS };
+
+/* One rule; its patterns are also appended to *pats (for the checks across rules). */
 static int parse_rule(struct bento_policy *p, yaml_document_t *doc, yaml_node_t *n,
-		      struct policy_rule *r, struct bento_error *err)
+		      struct policy_rule *r, struct pstr **pats, size_t *n_pats,
+		      struct bento_error *err)
 {
-	char **keys = NULL;
-	size_t n_keys = 0;
+	static const char *const valid[] = { "match", "require_signature", "keys", NULL };
+	const yaml_node_t *seen[RULE_NKEYS] = { NULL };
+	struct pstr *keys = NULL, *mine = NULL;
+	size_t n_keys = 0, first = *n_pats;
 	int rc = 0;
 
 	r->line = (int)n->start_mark.line + 1;
@@ -362,56 +598,96 @@ static int parse_rule(struct bento_policy *p, yaml_document_t *doc, yaml_node_t 
 		return perr(p, n, err, "a rule must be a mapping (match, require_signature, keys)");
 	for (yaml_node_pair_t *kv = n->data.mapping.pairs.start; rc == 0 && kv < n->data.mapping.pairs.top; kv++) {
 		yaml_node_t *k = yaml_document_get_node(doc, kv->key), *v = yaml_document_get_node(doc, kv->value);
-		const char *key = scalar(k);
+		const char *b = scalar(v);
 
-		if (!key)
-			rc = perr(p, k, err, "keys must be strings");
-		else if (strcmp(key, "match") == 0)
-			rc = str_list(p, doc, v, key, &r->match, &r->n_match, err);
-		else if (strcmp(key, "keys") == 0)
-			rc = str_list(p, doc, v, key, &keys, &n_keys, err);
-		else if (strcmp(key, "require_signature") == 0) {
-			const char *b = scalar(v);
-			if (b && strcmp(b, "true") == 0)
+		switch ((rc = mapping_key(p, k, valid, " in a rule", seen, err))) {
+		case RULE_MATCH:
+			rc = str_list(p, doc, v, "match", pats, n_pats, err);
+			break;
+		case RULE_KEYS:
+			rc = str_list(p, doc, v, "keys", &keys, &n_keys, err);
+			break;
+		case RULE_REQUIRE:
+			rc = 0;
+			if (b && v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && strcmp(b, "true") == 0)
 				r->require_signature = 1;
-			else if (b && strcmp(b, "false") == 0)
+			else if (b && v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && strcmp(b, "false") == 0)
 				r->require_signature = 0;
 			else
 				rc = perr(p, v, err, "'require_signature' must be true or false");
-		} else
-			rc = perr(p, k, err, "unknown key '%s' in a rule (valid: match, require_signature, keys)",
-				  key);
+			break;
+		}
+		if (rc > 0)
+			rc = 0;
 	}
-	if (rc == 0 && !r->n_match)
+	if (rc == 0 && !seen[RULE_MATCH])
 		rc = perr(p, n, err, "a rule needs 'match' (a name glob such as 'prod-*')");
-	for (size_t i = 0; i < n_keys; i++) {
-		/* A bare file name is looked up among the trusted keys. */
-		char *path = strchr(keys[i], '/') ? bento_xstrdup(keys[i])
-						  : bento_config_path("trusted"),
-		     *full = strchr(keys[i], '/') ? path : bento_xasprintf("%s/%s", path, keys[i]);
-		if (rc == 0 && (rc = bento_keyring_add_file(&r->keys, full, err)))
-			bento_error_prefix(err, "%s:%d", p->file, r->line);
-		if (full != path)
-			free(full);
-		free(path);
-		free(keys[i]);
+	if (rc == 0 && seen[RULE_KEYS] && !r->require_signature)
+		rc = perr(p, seen[RULE_KEYS], err,
+			  "'keys' is only used with 'require_signature: true', which this rule does not say");
+	for (size_t i = first; rc == 0 && i < *n_pats; i++) {
+		const char *why = glob_problem((*pats)[i].s);
+		if (why)
+			rc = perr(p, (*pats)[i].node, err, "pattern '%.200s': %s", (*pats)[i].s, why);
 	}
+	if (rc == 0) {
+		r->n_match = *n_pats - first;
+		r->match = bento_xcalloc(r->n_match, sizeof(*r->match));
+		for (size_t i = 0; i < r->n_match; i++)
+			r->match[i] = bento_xstrdup((*pats)[first + i].s);
+		mine = bento_xcalloc(n_keys + 1, sizeof(*mine));
+		memcpy(mine, keys, n_keys * sizeof(*mine));
+		rc = no_duplicates(p, mine, n_keys, "key", err);
+	}
+	for (size_t i = 0; rc == 0 && i < n_keys; i++) {
+		/* A bare file name is looked up among the trusted keys. */
+		const char *name = keys[i].s;
+		char *dir = bento_config_path("trusted"),
+		     *full = strchr(name, '/') ? bento_xstrdup(name) : bento_xasprintf("%s/%s", dir, name);
+		if ((rc = bento_keyring_add_file(&r->keys, full, err)))
+			bento_error_prefix(err, "%s:%zu:%zu", p->file, keys[i].node->start_mark.line + 1,
+					   keys[i].node->start_mark.column + 1);
+		free(full);
+		free(dir);
+	}
+	free(mine);
 	free(keys);
 	return rc;
 }
 
+/* Explicit tags (!!bool, !foo) say something this format does not: refused. */
+static int no_tags(const struct bento_policy *p, yaml_document_t *doc, struct bento_error *err)
+{
+	for (yaml_node_t *n = doc->nodes.start; n < doc->nodes.top; n++) {
+		const char *tag = (const char *)n->tag,
+			   *plain = n->type == YAML_SCALAR_NODE     ? YAML_DEFAULT_SCALAR_TAG
+				    : n->type == YAML_SEQUENCE_NODE ? YAML_DEFAULT_SEQUENCE_TAG
+								    : YAML_DEFAULT_MAPPING_TAG;
+		if (tag && strcmp(tag, plain) != 0)
+			return perr(p, n, err, "YAML tags ('%.100s') are not allowed", tag);
+	}
+	return 0;
+}
+
 static int parse_policy(struct bento_policy *p, yaml_document_t *doc, struct bento_error *err)
 {
+	static const char *const valid[] = { "rules", NULL };
+	const yaml_node_t *seen[1] = { NULL };
 	yaml_node_t *root = yaml_document_get_root_node(doc), *rules = NULL;
+	size_t all = 0, all_k = 0;	/* 1 + the rule with a pattern of only '*', and which */
+	struct pstr *pats = NULL;
+	size_t n_pats = 0;
+	int rc;
 
 	if (!root)
 		return 0;	/* empty file: empty policy */
+	if ((rc = no_tags(p, doc, err)))
+		return rc;
 	if (root->type != YAML_MAPPING_NODE)
 		return perr(p, root, err, "the policy must be a mapping with 'rules'");
 	for (yaml_node_pair_t *kv = root->data.mapping.pairs.start; kv < root->data.mapping.pairs.top; kv++) {
-		yaml_node_t *k = yaml_document_get_node(doc, kv->key);
-		if (!scalar(k) || strcmp(scalar(k), "rules") != 0)
-			return perr(p, k, err, "unknown key '%s' (valid: rules)", scalar(k) ? scalar(k) : "?");
+		if ((rc = mapping_key(p, yaml_document_get_node(doc, kv->key), valid, "", seen, err)) < 0)
+			return rc;
 		rules = yaml_document_get_node(doc, kv->value);
 	}
 	if (!rules)
@@ -419,52 +695,85 @@ static int parse_policy(struct bento_policy *p, yaml_document_t *doc, struct ben
 	if (rules->type != YAML_SEQUENCE_NODE)
 		return perr(p, rules, err, "'rules' must be a list");
 	for (yaml_node_item_t *it = rules->data.sequence.items.start; it < rules->data.sequence.items.top; it++) {
+		yaml_node_t *n = yaml_document_get_node(doc, *it);
+		struct policy_rule *r;
+
+		if (all) {
+			rc = perr(p, n, err,
+				  "this rule never applies: the rule at line %d matches every name with '%s'",
+				  p->rules[all - 1].line, p->rules[all - 1].match[all_k]);
+			goto out;
+		}
 		p->rules = bento_xrealloc(p->rules, (p->n + 1) * sizeof(*p->rules));
-		memset(&p->rules[p->n], 0, sizeof(*p->rules));
-		p->n++;
-		int rc = parse_rule(p, doc, yaml_document_get_node(doc, *it), &p->rules[p->n - 1], err);
-		if (rc)
-			return rc;
+		r = memset(&p->rules[p->n++], 0, sizeof(*p->rules));
+		if ((rc = parse_rule(p, doc, n, r, &pats, &n_pats, err)))
+			goto out;
+		for (size_t k = 0; k < r->n_match && !all; k++)
+			if (glob_matches_all(r->match[k]))
+				all = p->n, all_k = k;
 	}
-	return 0;
+	/* The first matching rule decides: a pattern given again is never used. */
+	rc = no_duplicates(p, pats, n_pats, "pattern", err);
+out:
+	free(pats);
+	return rc;
 }
 
-int bento_policy_load(const char *path, struct bento_policy **out, struct bento_error *err)
+int bento_policy_parse(const char *text, size_t len, const char *file, struct bento_policy **out,
+		       struct bento_error *err)
 {
 	struct bento_policy *p = bento_xcalloc(1, sizeof(*p));
 	yaml_parser_t parser;
 	yaml_document_t doc;
-	struct bento_buf text = BENTO_BUF_INIT;
-	int rc = 0;
+	int rc;
 
-	p->file = path ? bento_xstrdup(path) : bento_config_path("policy.yaml");
-	rc = bento_read_file(p->file, POLICY_MAX, &text, err);
-	if (rc == -ENOENT && !path) {
-		*out = p;
-		return 0;
-	}
-	if (rc) {
-		bento_policy_free(p);
-		return rc;
-	}
+	p->file = bento_xstrdup(file);
 	yaml_parser_initialize(&parser);
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text.buf, text.len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		rc = bento_error_set(err, BENTO_E_INVALID, "%s:%zu:%zu: %s", p->file,
-				     parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-				     parser.problem ? parser.problem : "YAML syntax error");
-	} else {
-		rc = parse_policy(p, &doc, err);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&parser, &doc))
+		goto syntax;
+	rc = parse_policy(p, &doc, err);
+	if (rc == 0 && yaml_document_get_root_node(&doc)) {
+		/* Only one document: a second one would be silently ignored. */
 		yaml_document_delete(&doc);
+		if (!yaml_parser_load(&parser, &doc))
+			goto syntax;
+		if (yaml_document_get_root_node(&doc))
+			rc = perr(p, yaml_document_get_root_node(&doc), err,
+				  "a second YAML document: the policy is one document");
 	}
+	yaml_document_delete(&doc);
+	goto out;
+syntax:
+	rc = bento_error_set(err, BENTO_E_INVALID, "%s:%zu:%zu: %s", p->file,
+			     parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+			     parser.problem ? parser.problem : "YAML syntax error");
+out:
 	yaml_parser_delete(&parser);
-	bento_buf_release(&text);
 	if (rc) {
 		bento_policy_free(p);
 		return rc;
 	}
 	*out = p;
 	return 0;
+}
+
+int bento_policy_load(const char *path, struct bento_policy **out, struct bento_error *err)
+{
+	struct bento_buf text = BENTO_BUF_INIT;
+	char *file = path ? bento_xstrdup(path) : bento_config_path("policy.yaml");
+	int rc = bento_read_file(file, POLICY_MAX, &text, err);
+
+	if (rc == -ENOENT && !path) {
+		*out = bento_xcalloc(1, sizeof(**out));
+		(*out)->file = file;
+		return 0;
+	}
+	if (rc == 0)
+		rc = bento_policy_parse(text.buf, text.len, file, out, err);
+	bento_buf_release(&text);
+	free(file);
+	return rc;
 }
 
 int bento_policy_check(const struct bento_policy *p, int require, const char *name,

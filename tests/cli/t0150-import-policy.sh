@@ -179,6 +179,111 @@ test_expect_success 'a rule key file that does not exist: exit 4' '
 	refused_quiet 4 bento import dev-x.bento && grep_q err "$T/nokey.pub"
 '
 
+# bad_policy WHERE MESSAGE YAML: a policy file YAML (printf format) refused
+# by import with exit 1 and "$P:WHERE: MESSAGE", the store untouched.
+bad_policy() {
+	printf "$3" > "$P" &&
+	refused 1 bento import dev-x.bento &&
+	grep_q err "$P:$1: " && grep_q err "$2"
+}
+
+test_expect_success 'a key given twice in a rule: the second does not silently win' '
+	bad_policy 4:5 "duplicate key '\''require_signature'\'' (first at line 3)" \
+		"rules:\n  - match: \"dev-*\"\n    require_signature: true\n    require_signature: false\n" &&
+	bad_policy 4:5 "duplicate key '\''match'\'' (first at line 2)" \
+		"rules:\n  - match: \"dev-*\"\n    require_signature: true\n    match: \"x\"\n" &&
+	bad_policy 2:60 "duplicate key '\''keys'\'' (first at line 2)" \
+		"rules:\n  - {match: dev-x, require_signature: true, keys: [a.pub], keys: [b.pub]}\n"
+'
+
+test_expect_success 'rules given twice at the top level' '
+	bad_policy 2:1 "duplicate key '\''rules'\'' (first at line 1)" \
+		"rules: [{match: \"dev-*\", require_signature: true}]\nrules: []\n"
+'
+
+test_expect_success 'an invalid glob is an error, not a rule that never matches' '
+	bad_policy 2:12 "pattern '\''dev-[xy'\'': '\''['\'' is not closed by '\'']'\''" \
+		"rules:\n  - match: \"dev-[xy\"\n    require_signature: true\n" &&
+	bad_policy 2:13 "pattern '\''[z-a]*'\'': a range runs backwards" \
+		"rules:\n  - match: [\"[z-a]*\"]\n    require_signature: true\n" &&
+	bad_policy 2:12 "unknown character class" \
+		"rules:\n  - match: \"[[:letter:]]*\"\n    require_signature: true\n" &&
+	bad_policy 2:12 "equivalence classes" "rules:\n  - match: \"[[=a=]]*\"\n" &&
+	bad_policy 2:12 "is not allowed: names have no characters to escape" "rules:\n  - match: \"dev-\\\\\\\\*\"\n"
+'
+
+test_expect_success 'a pattern no bento name can match is an error' '
+	bad_policy 2:12 "pattern '\''Dev-*'\'': can never match: names hold only a-z, 0-9" \
+		"rules:\n  - match: \"Dev-*\"\n    require_signature: true\n" &&
+	bad_policy 2:12 "pattern '\''dev-x:1'\'': can never match" "rules:\n  - match: \"dev-x:1\"\n" &&
+	bad_policy 2:12 "can never match: names start with a letter or digit" "rules:\n  - match: \"-x*\"\n" &&
+	bad_policy 2:12 "can never match: its first set has no letter or digit" "rules:\n  - match: \"[._]*\"\n" &&
+	bad_policy 2:12 "can never match: a set has no character a name may hold" "rules:\n  - match: \"d[A-Z]*\"\n" &&
+	long=$(printf "%0129d" 0) &&
+	bad_policy 2:12 "more characters than a name may have (128)" "rules:\n  - match: \"$long\"\n"
+'
+
+test_expect_success 'patterns that can match still work: sets, ranges, classes, negation, ?' '
+	printf "rules:\n  - match: [\"[a-d]ev-?\", \"[![:digit:]]ev-[xyz]\", \"[[:lower:]]*-x\"]\n    require_signature: true\n" > "$P" &&
+	BENTO_HOME=$TMP/hg bento list > /dev/null &&
+	BENTO_HOME=$TMP/hg refused 3 bento import dev-x.bento &&
+	grep_q err "$P:2: bentos matching '\''[a-d]ev-?'\''" &&
+	printf "rules:\n  - match: \"[![:digit:]]ev-[xyz]\"\n    require_signature: true\n" > "$P" &&
+	BENTO_HOME=$TMP/hg refused 3 bento import dev-x.bento &&
+	printf "rules:\n  - match: \"[a-z]*-y\"\n    require_signature: true\n" > "$P" &&
+	BENTO_HOME=$TMP/hg bento import dev-x.bento > out 2> /dev/null && grep_q out "imported dev-x:1"
+'
+
+test_expect_success 'empty values are errors' '
+	bad_policy 2:12 "'\''match'\'' is an empty list" "rules:\n  - match: []\n    require_signature: true\n" &&
+	bad_policy 2:12 "'\''match'\'' holds an empty string" "rules:\n  - match: \"\"\n" &&
+	bad_policy 2:12 "'\''match'\'' must be a string or a list of strings" "rules:\n  - match: ~\n" &&
+	bad_policy 2:11 "'\''match'\'' must be a string or a list of strings" "rules:\n  - match:\n    require_signature: true\n" &&
+	bad_policy 2:16 "'\''match'\'' must list strings" "rules:\n  - match: [a, null]\n" &&
+	bad_policy 2:51 "'\''keys'\'' is an empty list" "rules:\n  - {match: dev-x, require_signature: true, keys: []}\n" &&
+	bad_policy 2:52 "'\''keys'\'' holds an empty string" "rules:\n  - {match: dev-x, require_signature: true, keys: [\"\"]}\n"
+'
+
+test_expect_success 'wrong types are errors' '
+	bad_policy 3:24 "'\''require_signature'\'' must be true or false" \
+		"rules:\n  - match: dev-x\n    require_signature: \"true\"\n" &&
+	bad_policy 3:24 "'\''require_signature'\'' must be true or false" \
+		"rules:\n  - match: dev-x\n    require_signature: [true]\n" &&
+	bad_policy 2:12 "'\''match'\'' must be a string or a list of strings" "rules:\n  - match: {a: b}\n" &&
+	bad_policy 1:8 "'\''rules'\'' must be a list" "rules: {match: dev-x}\n" &&
+	bad_policy 2:5 "a rule must be a mapping" "rules:\n  - dev-x\n" &&
+	bad_policy 2:6 "keys must be strings" "rules:\n  - {[a]: b}\n" &&
+	bad_policy 3:24 "YAML tags ('\''tag:yaml.org,2002:bool'\'') are not allowed" \
+		"rules:\n  - match: dev-x\n    require_signature: !!bool true\n"
+'
+
+test_expect_success 'keys without require_signature: true is an error, not keys ignored' '
+	bad_policy 3:5 "'\''keys'\'' is only used with '\''require_signature: true'\''" \
+		"rules:\n  - match: dev-x\n    keys: [other.pub]\n" &&
+	bad_policy 4:5 "'\''keys'\'' is only used with" \
+		"rules:\n  - match: dev-x\n    require_signature: false\n    keys: [other.pub]\n"
+'
+
+test_expect_success 'a pattern or key given twice, and a rule after a rule for every name' '
+	bad_policy 4:12 "pattern '\''dev-*'\'' is given twice (first at line 2)" \
+		"rules:\n  - match: \"dev-*\"\n    require_signature: true\n  - match: \"dev-*\"\n" &&
+	bad_policy 2:19 "pattern '\''a'\'' is given twice (first at line 2)" "rules:\n  - match: [a, b, a]\n" &&
+	bad_policy 2:59 "key '\''x.pub'\'' is given twice" \
+		"rules:\n  - {match: dev-x, require_signature: true, keys: [x.pub, x.pub]}\n" &&
+	bad_policy 4:5 "this rule never applies: the rule at line 2 matches every name with '\''*'\''" \
+		"rules:\n  - match: [prod-x, \"*\"]\n    require_signature: true\n  - match: dev-x\n    require_signature: true\n"
+'
+
+test_expect_success 'a second YAML document is an error, not ignored' '
+	bad_policy 3:1 "a second YAML document" \
+		"rules: []\n---\nrules: [{match: \"*\", require_signature: true}]\n"
+'
+
+test_expect_success 'aliases cannot make a rule loop' '
+	bad_policy 2:12 "must list strings" "rules:\n  - match: &a [*a]\n" &&
+	bad_policy 1:8 "a rule must be a mapping" "rules: &r\n  - *r\n"
+'
+
 test_expect_success 'with the policy gone, everything imports' '
 	rm "$P" && bento import prod-x.bento > out 2> /dev/null && grep_q out "imported prod-x:1"
 '

@@ -196,7 +196,9 @@ static int key_trust(int argc, char **argv)
 	bento_pubkey_format(&k, &text);
 	if ((rc = bento_mkdir_p(dir, 0755, &err))) {
 		rc = cli_fail(rc, &err);
-	} else if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0 ||
+	} else if ((unlink(tmp) < 0 && errno != ENOENT) ||
+		   /* O_EXCL on a fresh name: a FIFO or link left there is never opened. */
+		   (fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0 ||
 	    bento_write_all(fd, text.buf, text.len) || fsync(fd) < 0 || close(fd) < 0 ||
 	    rename(tmp, dest) < 0) {
 		rc = cli_fail(bento_error_errno(&err, errno, "%s", dest), &err);

@@ -252,4 +252,76 @@ test_expect_success 'a bento-made encrypted key signs in minisign with its passw
 	minisign -Vm msg2.txt -p "$K/default.pub" > mv && grep_q mv "Trusted comment: encrypted bento key"
 '
 
+# A FIFO where a key or the policy should be: a plain open would wait for a
+# writer forever.  Each command is bounded at 10 s; a hang is exit 124.
+fifo_refused() {
+	timeout 10 "$BENTO" "$@" > out 2> err
+	code_is 1 $? && grep_q err "not a regular file (a FIFO)"
+}
+# Each test starts by removing what an earlier, failed one may have left:
+# writing the next policy.yaml into a FIFO would block the test itself.
+no_fifos() {
+	rm -f "$T/fifo.pub" "$T/rule.pub" "$XDG_CONFIG_HOME/bento/policy.yaml" "$TMP/fifo.key" \
+		"$K/fifo.key" "$TMP/fifo.pub" "$K/fifo.pub"
+}
+
+test_expect_success 'a FIFO in trusted/ does not hang verify (exit 1, named)' '
+	no_fifos &&
+	mkdir -p "$T" && mkfifo "$T/fifo.pub" &&
+	fifo_refused verify demo:1 && grep_q err "$T/fifo.pub" &&
+	fifo_refused verify demo:1 --require-signature &&
+	timeout 10 "$BENTO" key list > out 2> err && ! grep -q fifo.pub out &&
+	rm "$T/fifo.pub"
+'
+
+test_expect_success 'a FIFO as policy.yaml does not hang verify or import' '
+	no_fifos &&
+	mkfifo "$XDG_CONFIG_HOME/bento/policy.yaml" &&
+	fifo_refused verify demo:1 && grep_q err "$XDG_CONFIG_HOME/bento/policy.yaml" &&
+	bento export demo:1 d.bento > /dev/null &&
+	BENTO_HOME=$TMP/hf fifo_refused import d.bento &&
+	rm "$XDG_CONFIG_HOME/bento/policy.yaml"
+'
+
+test_expect_success 'a FIFO named as a key in the policy does not hang' '
+	no_fifos &&
+	mkfifo "$T/rule.pub" &&
+	printf "rules:\n  - match: demo\n    require_signature: true\n    keys: [rule.pub]\n" > "$XDG_CONFIG_HOME/bento/policy.yaml" &&
+	timeout 10 "$BENTO" verify demo:1 > out 2> err
+	code_is 1 $? && grep_q err "$T/rule.pub: not a regular file (a FIFO)" &&
+	rm "$T/rule.pub" "$XDG_CONFIG_HOME/bento/policy.yaml"
+'
+
+test_expect_success 'a FIFO as the secret key (--key, BENTO_SIGNING_KEY, keys/NAME.key) does not hang sign' '
+	no_fifos &&
+	mkfifo fifo.key &&
+	fifo_refused sign demo:1 --key ./fifo.key && grep_q err fifo.key &&
+	BENTO_SIGNING_KEY=$TMP/fifo.key fifo_refused sign demo:1 &&
+	mkfifo "$K/fifo.key" && fifo_refused sign demo:1 --key fifo &&
+	printf "# v3\n" >> ctx/service.py &&
+	fifo_refused build ctx --version 3 --sign=fifo &&
+	bento list -o json > l.json && ! grep -q "\"version\": \"3\"" l.json &&
+	rm "$K/fifo.key"
+'
+
+test_expect_success 'a FIFO as a public key (verify --key, key trust, keys/) does not hang' '
+	no_fifos &&
+	mkfifo fifo.pub &&
+	fifo_refused verify demo:1 --key fifo.pub &&
+	fifo_refused key trust fifo.pub &&
+	mkfifo "$K/fifo.pub" &&
+	timeout 10 "$BENTO" key list > out 2> err && ! grep -q fifo.pub out &&
+	rm "$K/fifo.pub"
+'
+
+test_expect_success 'a FIFO left where key trust writes its temporary file does not hang it' '
+	id=$(cat ci.id) && mkfifo "$T/$id.pub.tmp" &&
+	timeout 10 "$BENTO" key trust "$K/ci.pub" > out 2> err &&
+	grep_q out "trusted key $id" && test -f "$T/$id.pub" && test ! -e "$T/$id.pub.tmp" &&
+	timeout 10 "$BENTO" key untrust "$id" > /dev/null
+'
+test_expect_success 'cleanup: no FIFO left behind' '
+	no_fifos; rm -f "$T"/*.tmp
+'
+
 test_done

@@ -51,12 +51,60 @@ fail:
 	return rc;
 }
 
+int bento_perm_check(const char *path, const struct stat *st, unsigned perm,
+		     struct bento_error *err)
+{
+	unsigned mode = (unsigned)st->st_mode & 07777;
+	uid_t me = geteuid();
+
+	if ((perm & BENTO_PERM_OWNED) && st->st_uid != me && st->st_uid != 0)
+		return bento_error_set(err, BENTO_E_UNSAFE,
+				       "%s: owned by uid %u, not by you (uid %u) or root", path,
+				       (unsigned)st->st_uid, (unsigned)me);
+	if ((perm & BENTO_PERM_PRIVATE) && (mode & 077))
+		return bento_error_set(err, BENTO_E_UNSAFE,
+				       "%s: permissions %04o are too open: group or others may %s it; "
+				       "run chmod 600 %s", path, mode,
+				       mode & 044 ? "read" : mode & 022 ? "write" : "open", path);
+	if ((perm & BENTO_PERM_NOT_WRITABLE) && (mode & 022))
+		return bento_error_set(err, BENTO_E_UNSAFE,
+				       "%s: permissions %04o are too open: group or others may write it; "
+				       "run chmod go-w %s", path, mode, path);
+	return 0;
+}
+
+int bento_open_checked(const char *path, unsigned perm, int *fdp, uint64_t *size,
+		       struct bento_error *err)
+{
+	struct stat st;
+	int fd, rc;
+
+	if ((rc = bento_open_regular(path, &fd, size, err)))
+		return rc;
+	if (fstat(fd, &st) < 0)
+		rc = bento_error_errno(err, errno, "%s", path);
+	else
+		rc = bento_perm_check(path, &st, perm, err);
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	*fdp = fd;
+	return 0;
+}
+
 int bento_read_file(const char *path, size_t max, struct bento_buf *out, struct bento_error *err)
+{
+	return bento_read_file_checked(path, max, 0, out, err);
+}
+
+int bento_read_file_checked(const char *path, size_t max, unsigned perm, struct bento_buf *out,
+			    struct bento_error *err)
 {
 	uint64_t size;
 	int fd, rc;
 
-	if ((rc = bento_open_regular(path, &fd, &size, err)))
+	if ((rc = bento_open_checked(path, perm, &fd, &size, err)))
 		return rc;
 	bento_buf_reset(out);
 	if (size > max)

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "buf.h"
 #include "error.h"
@@ -31,6 +32,35 @@ int bento_open_regular(const char *path, int *fd, uint64_t *size, struct bento_e
  * (checked while reading too, so a file that grows is caught).
  */
 int bento_read_file(const char *path, size_t max, struct bento_buf *out, struct bento_error *err);
+
+/*
+ * Who may have written (or read) a file bento is about to trust: the
+ * checks of bento_perm_check(), OR-ed.  Modelled on ssh's StrictModes and
+ * its "UNPROTECTED PRIVATE KEY FILE" refusal.
+ */
+enum {
+	BENTO_PERM_PRIVATE = 1,		/* no permission bit for group or others (mode & 077) */
+	BENTO_PERM_NOT_WRITABLE = 2,	/* not writable by group or others (mode & 022) */
+	BENTO_PERM_OWNED = 4,		/* owned by the effective user or by root */
+};
+
+/*
+ * -BENTO_E_UNSAFE unless st (of path, named in the message) passes the
+ * checks in perm: "PATH: permissions 0644 are too open: group or others
+ * may read or write it; run chmod 600 PATH", "...: group or others may
+ * write it; run chmod go-w PATH", "PATH: owned by uid 1001, not by you
+ * (uid 1000) or root".  perm 0 checks nothing.
+ */
+int bento_perm_check(const char *path, const struct stat *st, unsigned perm,
+		     struct bento_error *err);
+
+/* bento_open_regular(), and bento_perm_check() on what was opened (no race). */
+int bento_open_checked(const char *path, unsigned perm, int *fd, uint64_t *size,
+		       struct bento_error *err);
+
+/* bento_read_file(), with bento_perm_check() on the descriptor it read. */
+int bento_read_file_checked(const char *path, size_t max, unsigned perm, struct bento_buf *out,
+			    struct bento_error *err);
 
 /* "a FIFO", "a directory", ... for st_mode, for messages. */
 const char *bento_file_kind(unsigned mode);

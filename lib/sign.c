@@ -156,16 +156,18 @@ int bento_base64_decode(const char *s, size_t n, struct bento_buf *out)
 /* ---- key files ---- */
 
 /*
- * Read a whole key file (a regular file of at most BENTO_KEYFILE_MAX bytes)
- * into text, which must hold BENTO_KEYFILE_MAX + 1 bytes.
+ * Read a whole key file (a regular file of at most BENTO_KEYFILE_MAX bytes,
+ * passing bento_perm_check's perm) into text, which must hold
+ * BENTO_KEYFILE_MAX + 1 bytes.
  */
-static int keyfile_read(const char *path, char *text, size_t *len, struct bento_error *err)
+static int keyfile_read(const char *path, unsigned perm, char *text, size_t *len,
+			struct bento_error *err)
 {
 	size_t n = 0;
 	int fd, rc = 0;
 
 	/* Read in place (text may be secure memory), so no bento_read_file. */
-	if ((rc = bento_open_regular(path, &fd, NULL, err)))
+	if ((rc = bento_open_checked(path, perm, &fd, NULL, err)))
 		return rc;
 	while (n <= BENTO_KEYFILE_MAX) {
 		ssize_t r = read(fd, text + n, BENTO_KEYFILE_MAX + 1 - n);
@@ -264,11 +266,17 @@ int bento_pubkey_parse(const char *data, size_t len, const char *what,
 
 int bento_pubkey_load(const char *path, struct bento_pubkey *out, struct bento_error *err)
 {
+	return bento_pubkey_load_checked(path, 0, out, err);
+}
+
+int bento_pubkey_load_checked(const char *path, unsigned perm, struct bento_pubkey *out,
+			      struct bento_error *err)
+{
 	char text[BENTO_KEYFILE_MAX + 1];
 	size_t len;
 	int rc;
 
-	if ((rc = keyfile_read(path, text, &len, err)))
+	if ((rc = keyfile_read(path, perm, text, &len, err)))
 		return rc;
 	/* A file must be a real key file; only the argument form may be bare. */
 	if (len < strlen(COMMENT_PREFIX) || memcmp(text, COMMENT_PREFIX, strlen(COMMENT_PREFIX)))
@@ -358,7 +366,8 @@ static int seckey_decode(const char *path, struct secwork *w, struct bento_error
 	const char *b64;
 	int rc;
 
-	if ((rc = keyfile_read(path, w->text, &len, err)))
+	/* Like ssh: a secret key others can read (or replace) is not used. */
+	if ((rc = keyfile_read(path, BENTO_PERM_PRIVATE, w->text, &len, err)))
 		return rc;
 	rc = keyfile_b64(w->text, len, 0, B64_LEN(SECKEY_RAW_LEN), &b64) ||
 	     b64_decode_into(b64, B64_LEN(SECKEY_RAW_LEN), w->raw, sizeof(w->raw), &got) ||

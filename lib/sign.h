@@ -29,6 +29,7 @@
 
 #include "buf.h"
 #include "error.h"
+#include "fs.h"
 
 #define BENTO_KEYID_LEN 8
 #define BENTO_KEYID_HEXLEN 16
@@ -63,6 +64,12 @@ void bento_keyid_hex(const unsigned char keyid[BENTO_KEYID_LEN], char out[BENTO_
 int bento_key_generate(const char *secpath, const char *pubpath, const char *password,
 		       struct bento_pubkey *pub_out, struct bento_error *err);
 
+/*
+ * The secret key readers refuse a file whose mode gives group or others any
+ * access (mode & 077, as ssh does): -BENTO_E_UNSAFE naming the file, its
+ * mode and "chmod 600".
+ */
+
 /* 1 when the secret key file is encrypted (needs a password), 0 if not, <0 on error. */
 int bento_seckey_encrypted(const char *path, struct bento_error *err);
 
@@ -75,6 +82,12 @@ void bento_seckey_wipe(struct bento_seckey *k);
 
 /* Load / parse a public key file (the base64 line may also be given alone). */
 int bento_pubkey_load(const char *path, struct bento_pubkey *out, struct bento_error *err);
+/*
+ * bento_pubkey_load(), refusing a file that fails bento_perm_check(perm)
+ * (fs.h): -BENTO_E_UNSAFE.  For keys that are trusted.
+ */
+int bento_pubkey_load_checked(const char *path, unsigned perm, struct bento_pubkey *out,
+			      struct bento_error *err);
 int bento_pubkey_parse(const char *data, size_t len, const char *what,
 		       struct bento_pubkey *out, struct bento_error *err);
 /* Write a public key file's text ("untrusted comment: minisign public key ID\nBASE64\n"). */

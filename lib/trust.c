@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <yaml.h>
 
@@ -37,10 +38,14 @@ ssize_t bento_keyring_find(const struct bento_keyring *kr, const unsigned char k
 	return -1;
 }
 
-int bento_keyring_add_file(struct bento_keyring *kr, const char *path, struct bento_error *err)
+/* Trusted keys and the policy: nobody but us (or root) may have written them. */
+#define PERM_CONFIG (BENTO_PERM_NOT_WRITABLE | BENTO_PERM_OWNED)
+
+static int keyring_add(struct bento_keyring *kr, const char *path, unsigned perm,
+		       struct bento_error *err)
 {
 	struct bento_pubkey k;
-	int rc = bento_pubkey_load(path, &k, err);
+	int rc = bento_pubkey_load_checked(path, perm, &k, err);
 
 	if (rc)
 		return rc;
@@ -54,20 +59,45 @@ int bento_keyring_add_file(struct bento_keyring *kr, const char *path, struct be
 	return 0;
 }
 
+int bento_keyring_add_file(struct bento_keyring *kr, const char *path, struct bento_error *err)
+{
+	return keyring_add(kr, path, BENTO_PERM_NOT_WRITABLE, err);
+}
+
+int bento_trust_dirs_check(struct bento_error *err)
+{
+	char *dirs[2] = { bento_config_path(""), bento_config_path("trusted") };
+	struct stat st;
+	int rc = 0;
+
+	for (size_t i = 0; i < 2 && rc == 0; i++) {
+		if (stat(dirs[i], &st) < 0)
+			rc = errno == ENOENT ? 0 : bento_error_errno(err, errno, "%s", dirs[i]);
+		else
+			rc = bento_perm_check(dirs[i], &st, PERM_CONFIG, err);
+	}
+	free(dirs[0]);
+	free(dirs[1]);
+	return rc;
+}
+
 int bento_keyring_add_trusted(struct bento_keyring *kr, struct bento_error *err)
 {
-	char *dir = bento_config_path("trusted"), **names;
+	char *dir, **names;
 	size_t n;
-	int rc = bento_dir_list(dir, ".pub", 1, &names, &n);
+	int rc;
 
-	if (rc < 0) {
+	if ((rc = bento_trust_dirs_check(err)))
+		return rc;
+	dir = bento_config_path("trusted");
+	if ((rc = bento_dir_list(dir, ".pub", 1, &names, &n)) < 0) {
 		rc = rc == -ENOENT ? 0 : bento_error_errno(err, -rc, "%s", dir);
 		free(dir);
 		return rc;
 	}
 	/* in name order: stable reports */
 	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = bento_keyring_add_file(kr, names[i], err);
+		rc = keyring_add(kr, names[i], PERM_CONFIG, err);
 	bento_strv_free(names, n);
 	free(dir);
 	return rc;
@@ -642,9 +672,10 @@ static int parse_rule(struct bento_policy *p, yaml_document_t *doc, yaml_node_t 
 	for (size_t i = 0; rc == 0 && i < n_keys; i++) {
 		/* A bare file name is looked up among the trusted keys. */
 		const char *name = keys[i].s;
+		int bare = !strchr(name, '/');
 		char *dir = bento_config_path("trusted"),
-		     *full = strchr(name, '/') ? bento_xstrdup(name) : bento_xasprintf("%s/%s", dir, name);
-		if ((rc = bento_keyring_add_file(&r->keys, full, err)))
+		     *full = bare ? bento_xasprintf("%s/%s", dir, name) : bento_xstrdup(name);
+		if ((rc = keyring_add(&r->keys, full, bare ? PERM_CONFIG : BENTO_PERM_NOT_WRITABLE, err)))
 			bento_error_prefix(err, "%s:%zu:%zu", p->file, keys[i].node->start_mark.line + 1,
 					   keys[i].node->start_mark.column + 1);
 		free(full);
@@ -762,7 +793,11 @@ int bento_policy_load(const char *path, struct bento_policy **out, struct bento_
 {
 	struct bento_buf text = BENTO_BUF_INIT;
 	char *file = path ? bento_xstrdup(path) : bento_config_path("policy.yaml");
-	int rc = bento_read_file(file, POLICY_MAX, &text, err);
+	int rc = path ? 0 : bento_trust_dirs_check(err);
+
+	if (rc == 0)
+		rc = bento_read_file_checked(file, POLICY_MAX,
+					     path ? BENTO_PERM_NOT_WRITABLE : PERM_CONFIG, &text, err);
 
 	if (rc == -ENOENT && !path) {
 		*out = bento_xcalloc(1, sizeof(**out));

@@ -30,10 +30,22 @@ struct bento_keyring {
 };
 #define BENTO_KEYRING_INIT { NULL, NULL, 0 }
 
+/*
+ * Who may have written what bento trusts (bento-key(1), PERMISSIONS): the
+ * configuration directory, trusted/, every trusted/NAME.pub and the
+ * default policy.yaml must be owned by the effective user or root and not
+ * be writable by group or others; a key file named explicitly (--key, a
+ * path in the policy, an explicit policy path) must not be writable by
+ * group or others.  Otherwise -BENTO_E_UNSAFE naming the file, its mode
+ * and the fix.
+ */
+
 /* Add the public key in file path (a duplicate key id is ignored). */
 int bento_keyring_add_file(struct bento_keyring *kr, const char *path, struct bento_error *err);
 /* Add every trusted/NAME.pub; a missing directory is an empty one. */
 int bento_keyring_add_trusted(struct bento_keyring *kr, struct bento_error *err);
+/* The configuration directory and trusted/ (those that exist) pass the checks above. */
+int bento_trust_dirs_check(struct bento_error *err);
 void bento_keyring_release(struct bento_keyring *kr);
 /* Index of the key with this id, or -1. */
 ssize_t bento_keyring_find(const struct bento_keyring *kr, const unsigned char keyid[BENTO_KEYID_LEN]);

@@ -82,13 +82,16 @@ int cli_load_signing_key(const char *arg, struct bento_seckey *k)
 		path = key_path("default", ".key");
 	rc = bento_seckey_encrypted(path, &err);
 	if (rc < 0) {
-		if (!arg && !(env && *env) && rc == -ENOENT)
+		if (!arg && !(env && *env) && rc == -ENOENT) {
 			fprintf(stderr, "bento: error: no signing key: pass --key KEY, set BENTO_SIGNING_KEY, "
 					"or create one with 'bento key generate'\n");
-		else
-			cli_fail(rc, &err);
+			rc = 1;
+		} else {
+			/* Key problems are exit 1 (bento-sign(1)), a key others may read 3. */
+			rc = cli_fail(rc, &err) == 3 ? 3 : 1;
+		}
 		free(path);
-		return 1;
+		return rc;
 	}
 	if (rc == 1 && !(pw = password_for(path, 0))) {
 		free(path);
@@ -194,7 +197,8 @@ static int key_trust(int argc, char **argv)
 	dest = bento_xasprintf("%s/%s.pub", dir, id);
 	tmp = bento_xasprintf("%s.tmp", dest);
 	bento_pubkey_format(&k, &text);
-	if ((rc = bento_mkdir_p(dir, 0755, &err))) {
+	/* A key written where others can write would not be trusted: say so now. */
+	if ((rc = bento_mkdir_p(dir, 0755, &err)) || (rc = bento_trust_dirs_check(&err))) {
 		rc = cli_fail(rc, &err);
 	} else if ((unlink(tmp) < 0 && errno != ENOENT) ||
 		   /* O_EXCL on a fresh name: a FIFO or link left there is never opened. */

@@ -180,20 +180,20 @@ test_expect_success 'a wrong password fails build --sign before anything is stor
 '
 
 test_expect_success 'a truncated secret key: exit 1 naming the file, store unchanged' '
-	head -c 120 "$K/ci.key" > trunc.key &&
+	(umask 077 && head -c 120 "$K/ci.key" > trunc.key) &&
 	refused 1 bento sign demo:1 --key ./trunc.key &&
 	grep_q err trunc.key && grep_q err "truncated or malformed"
 '
 
 test_expect_success 'a secret key cut inside its base64 line' '
-	head -n 1 "$K/ci.key" > trunc2.key && sed -n 2p "$K/ci.key" | cut -c1-100 >> trunc2.key &&
+	(umask 077 && head -n 1 "$K/ci.key" > trunc2.key) && sed -n 2p "$K/ci.key" | cut -c1-100 >> trunc2.key &&
 	refused 1 bento sign demo:1 --key ./trunc2.key &&
-	grep_q err trunc2.key
+	grep_q err "trunc2.key: truncated or malformed secret key"
 '
 
 test_expect_success 'an empty secret key file' '
-	: > empty.key &&
-	refused 1 bento sign demo:1 --key ./empty.key && grep_q err empty.key
+	(umask 077 && : > empty.key) &&
+	refused 1 bento sign demo:1 --key ./empty.key && grep_q err "empty.key: truncated or malformed secret key"
 '
 
 test_expect_success 'a truncated public key given to verify: exit 1 naming the file' '
@@ -322,6 +322,109 @@ test_expect_success 'a FIFO left where key trust writes its temporary file does 
 '
 test_expect_success 'cleanup: no FIFO left behind' '
 	no_fifos; rm -f "$T"/*.tmp
+'
+
+# Key permissions, as ssh has them: a secret key others may read, and
+# trusted keys, trusted/, the configuration directory or policy.yaml that
+# others may write, are refused (exit 3) with the file, its mode and the fix.
+C=$XDG_CONFIG_HOME/bento
+
+test_expect_success 'a secret key readable by others is refused (exit 3): file, mode, chmod 600' '
+	cp "$K/ci.key" open.key && chmod 644 open.key &&
+	refused 3 bento sign demo:1 --key ./open.key && test ! -s out &&
+	grep_q err "./open.key: permissions 0644 are too open: group or others may read it; run chmod 600 ./open.key" &&
+	chmod 666 open.key && refused 3 bento sign demo:1 --key ./open.key && grep_q err "permissions 0666" &&
+	chmod 620 open.key && refused 3 bento sign demo:1 --key ./open.key &&
+	grep_q err "permissions 0620 are too open: group or others may write it" &&
+	chmod 600 open.key && bento sign demo:1 --key ./open.key > out && grep_q out "with key $(cat ci.id)"
+'
+
+test_expect_success 'an encrypted secret key readable by others is refused before the password is asked' '
+	cp "$K/default.key" open2.key && chmod 640 open2.key &&
+	setsid -w "$BENTO" sign demo:1 --key ./open2.key < /dev/null > out 2> err
+	code_is 3 $? && grep_q err "permissions 0640 are too open" && ! grep -q password err
+'
+
+test_expect_success 'BENTO_SIGNING_KEY (CI) and the default key are checked the same way' '
+	cp "$K/ci.key" ci-secret.key && chmod 644 ci-secret.key &&
+	BENTO_SIGNING_KEY=$TMP/ci-secret.key refused 3 bento sign demo:1 &&
+	grep_q err "$TMP/ci-secret.key: permissions 0644 are too open" && grep_q err "chmod 600" &&
+	chmod 644 "$K/default.key" &&
+	BENTO_KEY_PASSWORD=s3cr3t-pw refused 3 bento sign demo:1 && grep_q err "$K/default.key: permissions 0644" &&
+	printf "# v4\n" >> ctx/service.py &&
+	BENTO_KEY_PASSWORD=s3cr3t-pw refused 3 bento build ctx --version 4 --sign &&
+	chmod 600 "$K/default.key"
+'
+
+test_expect_success 'setup: the ci key trusted, a signed bento and its archive' '
+	bento key trust "$K/ci.pub" > /dev/null && bento export demo:1 p.bento > /dev/null &&
+	bento verify demo:1 --require-signature > /dev/null
+'
+
+test_expect_success 'a trusted key file others may write: verify and import refuse (3)' '
+	id=$(cat ci.id) && chmod 666 "$T/$id.pub" &&
+	refused 3 bento verify demo:1 &&
+	grep_q err "$T/$id.pub: permissions 0666 are too open: group or others may write it; run chmod go-w $T/$id.pub" &&
+	BENTO_HOME=$TMP/hp refused 3 bento import p.bento &&
+	chmod 664 "$T/$id.pub" && refused 3 bento verify demo:1 && grep_q err "permissions 0664" &&
+	chmod 644 "$T/$id.pub" && bento verify demo:1 --require-signature > /dev/null
+'
+
+test_expect_success 'a trusted key file owned by another user: refused (3)' '
+	id=$(cat ci.id) && chown 4321 "$T/$id.pub" &&
+	refused 3 bento verify demo:1 &&
+	grep_q err "$T/$id.pub: owned by uid 4321, not by you (uid $(id -u)) or root" &&
+	chown "$(id -u)" "$T/$id.pub" && bento verify demo:1 > /dev/null
+'
+
+test_expect_success 'a trusted/ directory others may write (even sticky): refused (3), key trust too' '
+	chmod 777 "$T" &&
+	refused 3 bento verify demo:1 &&
+	grep_q err "$T: permissions 0777 are too open: group or others may write it; run chmod go-w $T" &&
+	refused 3 bento key trust "$K/default.pub" && test ! -e "$T/$(cat default.id).pub" &&
+	chmod 1777 "$T" && refused 3 bento verify demo:1 && grep_q err "permissions 1777" &&
+	chmod 775 "$T" && refused 3 bento verify demo:1 &&
+	chmod 755 "$T" && bento verify demo:1 > /dev/null
+'
+
+test_expect_success 'a trusted/ directory of another user: refused (3)' '
+	chown 4321 "$T" && refused 3 bento verify demo:1 && grep_q err "$T: owned by uid 4321" &&
+	chown "$(id -u)" "$T"
+'
+
+test_expect_success 'the configuration directory others may write: refused (3), with or without trusted/' '
+	chmod 777 "$C" &&
+	refused 3 bento verify demo:1 && grep_q err "$C: permissions 0777 are too open" &&
+	mv "$T" "$TMP/trusted.away" && refused 3 bento verify demo:1 && grep_q err "$C: permissions 0777" &&
+	mv "$TMP/trusted.away" "$T" && chmod 755 "$C" && bento verify demo:1 > /dev/null
+'
+
+test_expect_success 'policy.yaml others may write, or of another user: refused (3)' '
+	printf "rules: []\n" > "$C/policy.yaml" && chmod 666 "$C/policy.yaml" &&
+	refused 3 bento verify demo:1 && grep_q err "$C/policy.yaml: permissions 0666 are too open" &&
+	BENTO_HOME=$TMP/hp2 refused 3 bento import p.bento &&
+	chmod 644 "$C/policy.yaml" && chown 4321 "$C/policy.yaml" &&
+	refused 3 bento verify demo:1 && grep_q err "$C/policy.yaml: owned by uid 4321" &&
+	rm "$C/policy.yaml" && bento verify demo:1 > /dev/null
+'
+
+test_expect_success 'a key named in the policy: in trusted/ checked as trusted/, by path not writable by others' '
+	cp "$K/ci.pub" rule.pub && chmod 666 rule.pub &&
+	printf "rules:\n  - match: demo\n    require_signature: true\n    keys: [%s]\n" "$TMP/rule.pub" > "$C/policy.yaml" &&
+	refused 3 bento verify demo:1 && grep_q err "$TMP/rule.pub: permissions 0666" &&
+	chmod 644 rule.pub && chown 4321 rule.pub && bento verify demo:1 > /dev/null &&
+	rm "$C/policy.yaml"
+'
+
+test_expect_success 'verify --key PUB that others may write: refused (3); its owner is not checked' '
+	cp "$K/ci.pub" given.pub && chmod 646 given.pub &&
+	refused 3 bento verify demo:1 --key given.pub && grep_q err "given.pub: permissions 0646 are too open" &&
+	chmod 644 given.pub && chown 4321 given.pub && bento verify demo:1 --key given.pub > /dev/null
+'
+
+test_expect_success 'key generate writes the secret key 0600 whatever the umask' '
+	(umask 0 && bento key generate --name um0 --no-password > /dev/null 2>&1) &&
+	test "$(stat -c %a "$K/um0.key")" = 600 && bento sign demo:1 --key um0 > /dev/null
 '
 
 test_done

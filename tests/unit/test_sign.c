@@ -513,13 +513,24 @@ static void damaged_copy(const char *src, const char *dst, size_t n, size_t off)
 {
 	size_t len;
 	char *s = slurp(src, &len);
+	struct stat st;
 
-	if (!s || off >= len)
+	if (!s || off >= len || stat(src, &st) < 0)
 		exit(1);
 	if (n == 0)
 		s[off] = s[off] == 'A' ? 'B' : 'A';
 	write_file(dst, s, n ? n : len);
+	if (chmod(dst, st.st_mode & 0777) < 0)	/* a copy, mode and all */
+		exit(1);
 	free(s);
+}
+
+/* A secret key file: mode 0600, as the readers demand. */
+static void write_secret(const char *path, const void *p, size_t n)
+{
+	write_file(path, p, n);
+	if (chmod(path, 0600) < 0)
+		exit(1);
 }
 
 static void test_key_file_failures(void)
@@ -583,7 +594,7 @@ static void test_key_file_failures(void)
 		bento_buf_adds(&txt, "untrusted comment: x\n");
 		bento_base64_encode(raw.buf, raw.len, &txt);
 		bento_buf_addch(&txt, '\n');
-		write_file(bad, txt.buf, txt.len);
+		write_secret(bad, txt.buf, txt.len);
 		is_int(bento_seckey_load(bad, "secret", &sk, &e), -BENTO_E_INVALID, "huge scrypt memlimit");
 		ok(has(&e, "excessive scrypt limits"), "says excessive limits");
 		bento_buf_release(&raw);
@@ -594,11 +605,11 @@ static void test_key_file_failures(void)
 	/* garbage, empty, oversize, not a file, missing */
 	for (size_t i = 0; i < sizeof(junk); i++)
 		junk[i] = (char)(i * 7 + 3);
-	write_file(bad, junk, 300);
+	write_secret(bad, junk, 300);
 	is_int(bento_seckey_load(bad, "x", &sk, &e), -BENTO_E_INVALID, "garbage secret key");
 	write_file(badp, junk, 300);
 	is_int(bento_pubkey_load(badp, &pub, &e), -BENTO_E_INVALID, "garbage public key");
-	write_file(bad, "", 0);
+	write_secret(bad, "", 0);
 	is_int(bento_seckey_load(bad, "x", &sk, &e), -BENTO_E_INVALID, "empty secret key");
 	memcpy(junk, "untrusted comment: ", 19);
 	memset(junk + 19, 'A', sizeof(junk) - 19);
@@ -647,6 +658,67 @@ static void test_key_file_failures(void)
 	free(target);
 }
 
+/* Key files others could read or write: refused (exit 3), named with the mode and the fix. */
+static void test_key_permissions(void)
+{
+	static const unsigned open_modes[] = { 0644, 0640, 0604, 0620, 0602, 0660, 0666, 0610, 0601 };
+	struct bento_pubkey pub;
+	struct bento_seckey sk;
+	struct bento_error e = { 0 };
+	char *sec = tmp_path("o.key"), *pubp = tmp_path("o.pub"), *p = tmp_path("perm.key");
+	char *pp = tmp_path("perm.pub"), want[64];
+	size_t len;
+	char *text = slurp(sec, &len), *ptext = slurp(pubp, NULL);
+
+	write_secret(p, text, len);
+	is_int(bento_seckey_load(p, NULL, &sk, &e), 0, "a 0600 secret key loads");
+	ok(chmod(p, 0400) == 0 && bento_seckey_load(p, NULL, &sk, &e) == 0, "so does a 0400 one");
+	ok(chmod(p, 0700) == 0 && bento_seckey_load(p, NULL, &sk, &e) == 0, "and 0700 (the owner's bits are the owner's)");
+	for (size_t i = 0; i < sizeof(open_modes) / sizeof(open_modes[0]); i++) {
+		ok(chmod(p, open_modes[i]) == 0, "chmod %04o", open_modes[i]);
+		memset(&sk, 0x55, sizeof(sk));
+		is_int(bento_seckey_load(p, NULL, &sk, &e), -BENTO_E_UNSAFE, "a %04o secret key is refused", open_modes[i]);
+		snprintf(want, sizeof(want), "permissions %04o are too open", open_modes[i]);
+		ok(has(&e, p) && has(&e, want) && has(&e, "chmod 600"), "names the file, the mode and the fix");
+		ok(((unsigned char *)&sk)[0] == 0x55, "nothing loaded");
+		is_int(bento_seckey_encrypted(p, &e), -BENTO_E_UNSAFE, "refused before any password is asked for");
+		is_int(bento_exit_code(-BENTO_E_UNSAFE), 3, "exit 3");
+	}
+	ok(has(&e, "may open it"), "0601: group or others may open it");
+
+	/* public keys: the checks the caller asks for */
+	write_file(pp, ptext, strlen(ptext));
+	ok(chmod(pp, 0666) == 0, "a world-writable public key");
+	is_int(bento_pubkey_load(pp, &pub, &e), 0, "bento_pubkey_load checks nothing (the shim, key list)");
+	is_int(bento_pubkey_load_checked(pp, BENTO_PERM_NOT_WRITABLE, &pub, &e), -BENTO_E_UNSAFE,
+	       "not writable by others: 0666 refused");
+	ok(has(&e, pp) && has(&e, "permissions 0666 are too open: group or others may write it; run chmod go-w"),
+	   "says so, with the fix: %s", e.msg);
+	ok(chmod(pp, 0664) == 0 && bento_pubkey_load_checked(pp, BENTO_PERM_NOT_WRITABLE, &pub, &e) == -BENTO_E_UNSAFE,
+	   "group-writable 0664 refused too");
+	ok(chmod(pp, 0644) == 0 && bento_pubkey_load_checked(pp, BENTO_PERM_NOT_WRITABLE | BENTO_PERM_OWNED, &pub, &e) == 0,
+	   "0644 and ours: fine");
+	if (geteuid() == 0) {
+		ok(chown(pp, 4321, 4321) == 0, "given to uid 4321");
+		is_int(bento_pubkey_load_checked(pp, BENTO_PERM_OWNED, &pub, &e), -BENTO_E_UNSAFE,
+		       "owned by another user: refused");
+		ok(has(&e, "owned by uid 4321, not by you (uid 0) or root"), "names the owner: %s", e.msg);
+		is_int(bento_pubkey_load_checked(pp, BENTO_PERM_NOT_WRITABLE, &pub, &e), 0,
+		       "without BENTO_PERM_OWNED the owner is not checked");
+		ok(chown(p, 4321, 4321) == 0 && chmod(p, 0600) == 0 && bento_seckey_load(p, NULL, &sk, &e) == 0,
+		   "a 0600 secret key of another user that we can read is used (as ssh does)");
+	} else {
+		ok(1, "# SKIP not root: cannot give a file to another user");
+	}
+	bento_seckey_wipe(&sk);
+	free(text);
+	free(ptext);
+	free(sec);
+	free(pubp);
+	free(p);
+	free(pp);
+}
+
 int main(void)
 {
 	if (!(base = mkdtemp(tmpl))) {
@@ -665,6 +737,7 @@ int main(void)
 	test_minisign_keys_in_bento();
 	test_determinism_and_failures();
 	test_key_file_failures();
+	test_key_permissions();
 
 	{
 		char *cmd = bento_xasprintf("rm -rf '%s'", base);

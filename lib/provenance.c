@@ -660,32 +660,20 @@ int bento_dsse_envelope(const char *type, const void *payload, size_t len,
 	return rc;
 }
 
-struct envelope {
-	json_t *root;
-	const char *type;
-	const char *payload_b64;
-	json_t *sigs;			/* borrowed from root */
-	struct bento_buf payload;	/* decoded */
-};
-
-static void envelope_release(struct envelope *e)
+void bento_dsse_release(struct bento_dsse *e)
 {
 	json_decref(e->root);
 	bento_buf_release(&e->payload);
+	memset(e, 0, sizeof(*e));
+	bento_buf_init(&e->payload);
 }
 
-/*
- * Parse strictly: exactly the three DSSE fields, each signature an object
- * with a string "sig" and an optional string "keyid".  Errors are
- * -BENTO_E_VERIFY: an envelope is checked evidence, never trusted input.
- */
-static int envelope_read(const char *data, size_t len, struct envelope *e,
-			 struct bento_error *err)
+int bento_dsse_read(const char *data, size_t len, struct bento_dsse *e, struct bento_error *err)
 {
 	struct bento_error perr = { 0 };
-	const char *what = NULL;
+	const char *what = NULL, *k;
 	size_t i;
-	json_t *s;
+	json_t *s, *v;
 
 	memset(e, 0, sizeof(*e));
 	bento_buf_init(&e->payload);
@@ -693,14 +681,22 @@ static int envelope_read(const char *data, size_t len, struct envelope *e,
 		return bento_error_set(err, BENTO_E_VERIFY,
 				       "provenance: envelope of %zu bytes is over the %u MiB cap", len,
 				       DSSE_MAX >> 20);
+	/* Duplicate members are refused by the parser itself. */
 	if (bento_json_parse(data, len, "provenance envelope", &e->root, &perr))
 		return bento_error_set(err, BENTO_E_VERIFY, "provenance: malformed envelope: %s",
 				       perr.msg);
 	e->type = bento_json_str(e->root, "payloadType");
 	e->payload_b64 = bento_json_str(e->root, "payload");
 	e->sigs = json_object_get(e->root, "signatures");
-	if (!json_is_object(e->root) || json_object_size(e->root) != 3)
+	if (!json_is_object(e->root))
 		what = "not an object of payload, payloadType and signatures";
+	json_object_foreach(e->root, k, v) {
+		if (!what && strcmp(k, "payload") != 0 && strcmp(k, "payloadType") != 0 &&
+		    strcmp(k, "signatures") != 0)
+			what = "a member other than payload, payloadType and signatures";
+	}
+	if (what)
+		;
 	else if (!e->type || !e->payload_b64)
 		what = "payload and payloadType must be strings";
 	else if (!json_is_array(e->sigs))
@@ -713,14 +709,52 @@ static int envelope_read(const char *data, size_t len, struct envelope *e,
 			break;
 		if (!json_is_object(s) || !json_is_string(json_object_get(s, "sig")) ||
 		    (kid && !json_is_string(kid)) || json_object_size(s) != 1u + !!kid)
-			what = "a signature is not {keyid, sig} strings";
+			what = "a signature is not an object of the strings keyid (optional) and sig";
 	}
 	if (what) {
-		envelope_release(e);
-		memset(e, 0, sizeof(*e));
-		bento_buf_init(&e->payload);
+		bento_dsse_release(e);
 		return bento_error_set(err, BENTO_E_VERIFY, "provenance: malformed envelope: %s", what);
 	}
+	return 0;
+}
+
+int bento_intoto_read(const char *data, size_t len, json_t **out, struct bento_error *err)
+{
+	struct bento_error perr = { 0 };
+	const char *what = NULL, *type, *k;
+	json_t *stmt, *subject, *s0, *digest, *name, *pred, *v;
+
+	if (bento_json_parse(data, len, "statement", &stmt, &perr))
+		return bento_error_set(err, BENTO_E_VERIFY, "provenance: malformed statement: %s",
+				       perr.msg);
+	type = bento_json_str(stmt, "_type");
+	subject = json_object_get(stmt, "subject");
+	s0 = json_array_get(subject, 0);
+	digest = json_object_get(s0, "digest");
+	name = json_object_get(s0, "name");
+	pred = json_object_get(stmt, "predicate");
+	if (!json_is_object(stmt))
+		what = "not an object";
+	else if (!type || strcmp(type, BENTO_INTOTO_STATEMENT) != 0)
+		what = "_type is not " BENTO_INTOTO_STATEMENT;
+	else if (!json_is_array(subject) || json_array_size(subject) != 1)
+		what = "subject is not a list of one element";
+	else if (!json_is_object(s0) || !json_is_object(digest) || json_object_size(digest) == 0 ||
+		 (name && !json_is_string(name)))
+		what = "the subject is not an object of a name (string) and a digest (an object)";
+	else if (!json_is_string(json_object_get(stmt, "predicateType")))
+		what = "predicateType must be a string";
+	else if (pred && !json_is_object(pred))
+		what = "predicate must be an object";
+	json_object_foreach(digest, k, v) {
+		if (!what && !json_is_string(v))
+			what = "the subject's digests must be strings";
+	}
+	if (what) {
+		json_decref(stmt);
+		return bento_error_set(err, BENTO_E_VERIFY, "provenance: malformed statement: %s", what);
+	}
+	*out = stmt;
 	return 0;
 }
 
@@ -751,12 +785,12 @@ int bento_dsse_add_signature(const char *env, size_t len, const struct bento_sec
 	struct bento_buf pae = BENTO_BUF_INIT, b64 = BENTO_BUF_INIT;
 	char keyid[BENTO_KEYID_HEXLEN + 1];
 	unsigned char sig[DSSE_SIGLEN];
-	struct envelope e;
+	struct bento_dsse e;
 	json_t **v, *sigs, *s, *mine;
 	size_t i, n = 0;
 	int rc;
 
-	if ((rc = envelope_read(env, len, &e, err)))
+	if ((rc = bento_dsse_read(env, len, &e, err)))
 		return rc;
 	bento_keyid_hex(k->keyid, keyid);
 	bento_dsse_pae(e.type, e.payload.buf, e.payload.len, &pae);
@@ -779,7 +813,7 @@ int bento_dsse_add_signature(const char *env, size_t len, const struct bento_sec
 	json_decref(mine);
 	rc = envelope_write(e.type, e.payload_b64, sigs, out, err);
 	free(v);
-	envelope_release(&e);
+	bento_dsse_release(&e);
 	bento_buf_release(&pae);
 	bento_buf_release(&b64);
 	return rc;
@@ -803,12 +837,12 @@ int bento_dsse_verify(const char *env, size_t len, const struct bento_pubkey *ke
 {
 	struct bento_buf pae = BENTO_BUF_INIT, raw = BENTO_BUF_INIT;
 	char untrusted[BENTO_KEYID_HEXLEN + 1] = "", bad[BENTO_KEYID_HEXLEN + 1] = "";
-	struct envelope e;
+	struct bento_dsse e;
 	size_t i, found = n;
 	json_t *s;
 	int rc;
 
-	if ((rc = envelope_read(env, len, &e, err)))
+	if ((rc = bento_dsse_read(env, len, &e, err)))
 		return rc;
 	if (strcmp(e.type, BENTO_DSSE_PAYLOAD_TYPE) != 0) {
 		rc = bento_error_set(err, BENTO_E_VERIFY,
@@ -858,7 +892,7 @@ int bento_dsse_verify(const char *env, size_t len, const struct bento_pubkey *ke
 				     "provenance: signed by key %s, which is not trusted", untrusted);
 	}
 out:
-	envelope_release(&e);
+	bento_dsse_release(&e);
 	bento_buf_release(&pae);
 	bento_buf_release(&raw);
 	return rc;

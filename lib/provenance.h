@@ -222,6 +222,37 @@ int bento_dsse_add_signature(const char *env, size_t len, const struct bento_sec
 			     struct bento_buf *out, struct bento_error *err);
 
 /*
+ * A DSSE envelope, read strictly (bento-archive(5), PROVENANCE): a JSON
+ * object (no duplicate members, at most 16 MiB) of exactly the members
+ * payload (standard padded base64), payloadType (a string) and signatures
+ * (an array of objects of a string sig and an optional string keyid, and
+ * nothing else).  The payload type is not checked here.
+ */
+struct bento_dsse {
+	json_t *root;			/* owned */
+	const char *type;		/* payloadType, borrowed from root */
+	const char *payload_b64;	/* borrowed from root */
+	json_t *sigs;			/* borrowed from root */
+	struct bento_buf payload;	/* the decoded payload, owned */
+};
+
+/* Read data/len into *e; -BENTO_E_VERIFY "provenance: malformed envelope: WHY". */
+int bento_dsse_read(const char *data, size_t len, struct bento_dsse *e, struct bento_error *err);
+/* Free what e holds (e is left empty; releasing twice is fine). */
+void bento_dsse_release(struct bento_dsse *e);
+
+/*
+ * Read an in-toto Statement v1 (the payload of an attestation): a JSON
+ * object, no duplicate members, whose _type is BENTO_INTOTO_STATEMENT,
+ * subject a list of exactly one object with an object digest of strings
+ * (and a string name when present), predicateType a string and predicate,
+ * when present, an object.  Other members are ignored, as in-toto says.
+ * *out owns a new reference; -BENTO_E_VERIFY "provenance: malformed
+ * statement: WHY" otherwise.
+ */
+int bento_intoto_read(const char *data, size_t len, json_t **out, struct bento_error *err);
+
+/*
  * Verify an envelope against keys[0..n): at least one signature must be by
  * one of the keys and verify.  On success *payload receives the decoded
  * payload and *key_index which key verified.  Errors -BENTO_E_VERIFY naming

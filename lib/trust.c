@@ -221,30 +221,20 @@ void bento_check_signatures(struct bento_report *r, const struct bento_manifest 
 	}
 }
 
-/* The provenance statement inside an envelope, decoded but not yet trusted. */
-static int envelope_statement(const struct bento_attachment *a, json_t **env_out,
+/* The statement inside an attestation's envelope, both read strictly but not yet trusted. */
+static int envelope_statement(const struct bento_attachment *a, struct bento_dsse *env,
 			      json_t **stmt_out, struct bento_error *err)
 {
-	struct bento_buf payload = BENTO_BUF_INIT;
-	json_t *env = NULL, *stmt = NULL;
-	const char *type, *p;
 	int rc;
 
-	if ((rc = bento_json_parse(a->data, a->len, a->name, &env, err)))
-		return rc;
-	type = bento_json_str(env, "payloadType");
-	p = bento_json_str(env, "payload");
-	if (!type || strcmp(type, BENTO_DSSE_PAYLOAD_TYPE) != 0 || !p ||
-	    bento_base64_decode(p, strlen(p), &payload) ||
-	    bento_json_parse(payload.buf, payload.len, a->name, &stmt, NULL)) {
-		rc = bento_error_set(err, BENTO_E_VERIFY,
-				     "%s: not a DSSE envelope holding an in-toto statement", a->name);
-		json_decref(env);
-	} else {
-		*env_out = env;
-		*stmt_out = stmt;
+	if ((rc = bento_dsse_read(a->data, a->len, env, err)) ||
+	    (strcmp(env->type, BENTO_DSSE_PAYLOAD_TYPE) != 0 &&
+	     (rc = bento_error_set(err, BENTO_E_VERIFY, "provenance: payloadType is '%.100s', expected '%s'",
+				   env->type, BENTO_DSSE_PAYLOAD_TYPE))) ||
+	    (rc = bento_intoto_read(env->payload.buf, env->payload.len, stmt_out, err))) {
+		bento_dsse_release(env);
+		bento_error_prefix(err, "%s: not a DSSE envelope holding an in-toto statement", a->name);
 	}
-	bento_buf_release(&payload);
 	return rc;
 }
 
@@ -264,7 +254,8 @@ void bento_check_attestations(struct bento_report *r, const struct bento_manifes
 	for (size_t i = 0; i < n; i++) {
 		struct bento_error err = { 0 };
 		struct bento_buf payload = BENTO_BUF_INIT;
-		json_t *env = NULL, *stmt = NULL, *sigs;
+		struct bento_dsse env;
+		json_t *stmt = NULL, *sigs;
 		char what[300];
 		size_t idx, j, trusted = 0;
 
@@ -278,7 +269,7 @@ void bento_check_attestations(struct bento_report *r, const struct bento_manifes
 			goto next;
 		}
 		statement_source(r, stmt);
-		sigs = json_object_get(env, "signatures");
+		sigs = env.sigs;
 		json_t *sig;
 		json_array_foreach(sigs, j, sig) {
 			const char *id = bento_json_str(sig, "keyid");
@@ -305,7 +296,7 @@ void bento_check_attestations(struct bento_report *r, const struct bento_manifes
 				 r->source ? r->source : "");
 next:
 		bento_buf_release(&payload);
-		json_decref(env);
+		bento_dsse_release(&env);
 		json_decref(stmt);
 	}
 }

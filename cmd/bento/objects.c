@@ -212,20 +212,16 @@ static int print_provenance(struct bento_store *s, const struct bento_object_ref
 			    enum cli_output out, struct bento_error *err)
 {
 	struct bento_attachment *atts = NULL;
-	struct bento_buf payload = BENTO_BUF_INIT;
-	json_t *env = NULL, *stmt = NULL;
+	struct bento_dsse env = { 0 };
+	json_t *stmt = NULL;
 	size_t n = 0;
 	int rc = bento_store_attestations(s, &ref->digest, &atts, &n, err);
 
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		if (strcmp(atts[i].name, "provenance.dsse.json") != 0)
 			continue;
-		const char *p;
-		if ((rc = bento_json_parse(atts[i].data, atts[i].len, atts[i].name, &env, err)))
-			break;
-		p = bento_json_str(env, "payload");
-		if (!p || bento_base64_decode(p, strlen(p), &payload) ||
-		    bento_json_parse(payload.buf, payload.len, atts[i].name, &stmt, err)) {
+		if (bento_dsse_read(atts[i].data, atts[i].len, &env, err) ||
+		    bento_intoto_read(env.payload.buf, env.payload.len, &stmt, err)) {
 			rc = bento_error_set(err, BENTO_E_CORRUPT, "%s: %s:%s: provenance is malformed",
 					     atts[i].name, ref->name, ref->version);
 			break;
@@ -245,9 +241,8 @@ static int print_provenance(struct bento_store *s, const struct bento_object_ref
 		rc = bento_error_set(err, BENTO_E_NOTFOUND, "%s:%s has no provenance", ref->name,
 				     ref->version);
 done:
-	json_decref(env);
+	bento_dsse_release(&env);
 	json_decref(stmt);
-	bento_buf_release(&payload);
 	bento_attachments_free(atts, n);
 	return rc;
 }

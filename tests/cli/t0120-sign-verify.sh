@@ -326,6 +326,100 @@ test_expect_success 'provenance taken from another bento: subject mismatch' '
 	BENTO_HOME=$TMP/h3 refused 3 bento import bad.bento && grep_q err "provenance subject is"
 '
 
+# envmod IN OUT MODE: a copy of envelope IN altered as MODE says; the
+# statement modes re-encode the payload (its signature then fails, which
+# only a trusted key would notice).
+envmod() {
+	python3 - "$@" << 'PY'
+import base64, json, sys
+src, dst, mode = sys.argv[1:]
+env = json.load(open(src))
+stmt = json.loads(base64.b64decode(env["payload"]))
+raw = None
+if mode == "extra": env["extra"] = 1
+elif mode == "dup": raw = open(src).read().replace('{', '{"payloadType":"text/plain",', 1)
+elif mode == "sigextra": env["signatures"][0]["x"] = "y"
+elif mode == "signokeyid": env["signatures"][0] = {"sig": env["signatures"][0]["sig"]}
+elif mode == "sigkeyidnum": env["signatures"][0]["keyid"] = 1
+elif mode == "sigdup": raw = open(src).read().replace('{"keyid"', '{"sig":"AA==","keyid"', 1)
+elif mode == "sigsobj": env["signatures"] = {}
+elif mode == "payloadnum": env["payload"] = 1
+else:
+    if mode == "twosubjects": stmt["subject"].append({"name": "other:1", "digest": {"sha256": "00" * 32}})
+    elif mode == "type": stmt["_type"] = "https://in-toto.io/Statement/v0.1"
+    elif mode == "digeststr": stmt["subject"][0]["digest"] = stmt["subject"][0]["digest"]["sha256"]
+    elif mode == "digestnum": stmt["subject"][0]["digest"]["sha1"] = 1
+    elif mode == "nopredtype": del stmt["predicateType"]
+    elif mode == "predlist": stmt["predicate"] = []
+    elif mode == "namenum": stmt["subject"][0]["name"] = 7
+    elif mode == "stmtdup": pass
+    elif mode == "unknown": stmt["extraField"] = {"ignored": True}
+    else: sys.exit("envmod: unknown mode " + mode)
+    body = json.dumps(stmt, sort_keys=True, separators=(",", ":"))
+    if mode == "stmtdup": body = body.replace('{', '{"_type":"x",', 1)
+    env["payload"] = base64.b64encode(body.encode()).decode()
+if raw is None: raw = json.dumps(env, sort_keys=True, separators=(",", ":"))
+open(dst, "w").write(raw)
+PY
+}
+
+# The envelope of d.bento altered by MODE must fail (3) with WHY, whether
+# its key is trusted or not, in verify and in import, the store untouched.
+env_refused() {
+	envmod envA.json env.json "$1" &&
+	kit put d.bento bad.bento attestations/provenance.dsse.json env.json &&
+	XDG_CONFIG_HOME=$TMP/no-keys refused 3 bento verify bad.bento &&
+	grep_q out "  FAIL attestation provenance.dsse.json: provenance.dsse.json: not a DSSE envelope holding an in-toto statement: provenance: malformed $2" &&
+	refused 3 bento verify bad.bento && grep_q out "FAIL attestation provenance.dsse.json" &&
+	XDG_CONFIG_HOME=$TMP/no-keys BENTO_HOME=$TMP/h3 refused 3 bento import bad.bento &&
+	grep_q err "malformed $2"
+}
+
+test_expect_success 'an envelope member other than the three is refused, trusted key or not' '
+	env_refused extra "envelope: a member other than payload, payloadType and signatures"
+'
+
+test_expect_success 'a member given twice in the envelope is refused' '
+	env_refused dup "envelope: provenance envelope:1:" &&
+	grep_q err "duplicate object key" &&
+	env_refused sigdup "envelope: provenance envelope:1:"
+'
+
+test_expect_success 'a signature with another member, or a keyid that is not a string' '
+	env_refused sigextra "envelope: a signature is not an object of the strings keyid (optional) and sig" &&
+	env_refused sigkeyidnum "envelope: a signature is not an object"
+'
+
+test_expect_success 'signatures or payload of the wrong type' '
+	env_refused sigsobj "envelope: signatures must be an array" &&
+	env_refused payloadnum "envelope: payload and payloadType must be strings"
+'
+
+test_expect_success 'a statement of another _type, or with two subjects, is refused' '
+	env_refused type "statement: _type is not https://in-toto.io/Statement/v1" &&
+	env_refused twosubjects "statement: subject is not a list of one element"
+'
+
+test_expect_success 'a statement member given twice, or of the wrong type' '
+	env_refused stmtdup "statement: statement:1:" &&
+	env_refused digeststr "statement: the subject is not an object of a name (string) and a digest" &&
+	env_refused namenum "statement: the subject is not an object" &&
+	env_refused digestnum "statement: the subject'\''s digests must be strings" &&
+	env_refused nopredtype "statement: predicateType must be a string" &&
+	env_refused predlist "statement: predicate must be an object"
+'
+
+test_expect_success 'what is allowed still is: no keyid, and members of the statement in-toto adds' '
+	envmod envA.json env.json signokeyid &&
+	kit put d.bento ok.bento attestations/provenance.dsse.json env.json &&
+	bento verify ok.bento > out &&
+	grep_q out "  ??   attestation provenance.dsse.json: subject matches; signed by no trusted key" &&
+	envmod envA.json env.json unknown &&
+	kit put d.bento ok.bento attestations/provenance.dsse.json env.json &&
+	XDG_CONFIG_HOME=$TMP/no-keys bento verify ok.bento > out &&
+	grep_q out "  ??   attestation provenance.dsse.json: subject matches"
+'
+
 test_expect_success 'one bad trusted signature refuses an import although another one verifies' '
 	kit sigflip d.bento bad.bento "signatures/$(cat id1).minisig" 2 &&
 	BENTO_HOME=$TMP/h3 refused 3 bento import --key "$K/second.pub" --require-signature bad.bento &&

@@ -35,6 +35,7 @@
 
 #include "fs.h"
 #include "sign.h"
+#include "sign_internal.h"
 
 #define COMMENT_PREFIX "untrusted comment: "
 #define TRUSTED_PREFIX "trusted comment: "
@@ -74,12 +75,15 @@ enum {
 #define KDF_FAST_OPSLIMIT 32768ULL
 #define KDF_FAST_MEMLIMIT 16777216ULL
 /*
- * The limits come from the key file; a hostile file must not make us
- * allocate or spin without bound.  Four times minisign's defaults leaves
- * room for keys made on generous machines.
+ * The limits come from the key file, and scrypt's memory and time follow
+ * them: a hostile file must not make us allocate gigabytes or spin for
+ * minutes.  minisign always writes its defaults (libsodium's *_SENSITIVE),
+ * so nothing larger is accepted (bento-key(1)); checked before scrypt runs,
+ * before a password is even asked for.  Variables only so that a fuzz
+ * target can lower them (sign_internal.h).
  */
-#define KDF_OPSLIMIT_MAX (4 * KDF_OPSLIMIT)
-#define KDF_MEMLIMIT_MAX (4 * KDF_MEMLIMIT)
+uint64_t bento_kdf_opslimit_max = KDF_OPSLIMIT;
+uint64_t bento_kdf_memlimit_max = KDF_MEMLIMIT;
 
 #define B64_LEN(n) (((n) + 2) / 3 * 4)
 
@@ -359,35 +363,57 @@ static int seckey_crypt(struct secwork *w, const char *password)
 	return rc;
 }
 
-/* Decode and check the algorithm tags; 1 = encrypted, 0 = not, <0 = error. */
-static int seckey_decode(const char *path, struct secwork *w, struct bento_error *err)
+/*
+ * Decode the key file text in w->text (len bytes; wiped here) and check
+ * the algorithm tags and the scrypt limits; what names it in messages.
+ * 1 = encrypted, 0 = not, <0 = error.
+ */
+static int seckey_decode(const char *what, size_t len, struct secwork *w, struct bento_error *err)
 {
-	size_t len, got;
+	size_t got;
 	const char *b64;
+	uint64_t ops, mem;
 	int rc;
 
-	/* Like ssh: a secret key others can read (or replace) is not used. */
-	if ((rc = keyfile_read(path, BENTO_PERM_PRIVATE, w->text, &len, err)))
-		return rc;
 	rc = keyfile_b64(w->text, len, 0, B64_LEN(SECKEY_RAW_LEN), &b64) ||
 	     b64_decode_into(b64, B64_LEN(SECKEY_RAW_LEN), w->raw, sizeof(w->raw), &got) ||
 	     got != SECKEY_RAW_LEN;
 	sodium_memzero(w->text, sizeof(w->text));
 	if (rc)
 		return bento_error_set(err, BENTO_E_INVALID, "%s: truncated or malformed secret key",
-				       path);
+				       what);
 	if (memcmp(w->raw, SIGALG, 2) != 0)
 		return bento_error_set(err, BENTO_E_INVALID,
-				       "%s: unsupported secret key algorithm (not Ed25519)", path);
+				       "%s: unsupported secret key algorithm (not Ed25519)", what);
 	if (memcmp(w->raw + SK_OFF_CHKALG, CHKALG, 2) != 0)
 		return bento_error_set(err, BENTO_E_INVALID,
-				       "%s: unsupported secret key checksum algorithm", path);
-	if (memcmp(w->raw + SK_OFF_KDF, KDFALG, 2) == 0)
-		return 1;
+				       "%s: unsupported secret key checksum algorithm", what);
 	if (memcmp(w->raw + SK_OFF_KDF, "\0\0", 2) == 0)
 		return 0;
-	return bento_error_set(err, BENTO_E_INVALID,
-			       "%s: unsupported secret key derivation function", path);
+	if (memcmp(w->raw + SK_OFF_KDF, KDFALG, 2) != 0)
+		return bento_error_set(err, BENTO_E_INVALID,
+				       "%s: unsupported secret key derivation function", what);
+	ops = le64_load(w->raw + SK_OFF_OPS);
+	mem = le64_load(w->raw + SK_OFF_MEM);
+	if (ops > bento_kdf_opslimit_max || mem > bento_kdf_memlimit_max || mem > SIZE_MAX)
+		return bento_error_set(err, BENTO_E_INVALID,
+				       "%s: secret key asks for excessive scrypt limits "
+				       "(opslimit %" PRIu64 ", memlimit %" PRIu64 "; at most %" PRIu64
+				       " and %" PRIu64 ", as minisign writes)",
+				       what, ops, mem, bento_kdf_opslimit_max, bento_kdf_memlimit_max);
+	return 1;
+}
+
+/* Read the secret key file path into w and decode it (seckey_decode). */
+static int seckey_read(const char *path, struct secwork *w, struct bento_error *err)
+{
+	size_t len;
+	int rc;
+
+	/* Like ssh: a secret key others can read (or replace) is not used. */
+	if ((rc = keyfile_read(path, BENTO_PERM_PRIVATE, w->text, &len, err)))
+		return rc;
+	return seckey_decode(path, len, w, err);
 }
 
 int bento_seckey_encrypted(const char *path, struct bento_error *err)
@@ -397,63 +423,67 @@ int bento_seckey_encrypted(const char *path, struct bento_error *err)
 
 	if ((rc = sodium_ready(err)) || !(w = secwork_new(err, &rc)))
 		return rc;
-	rc = seckey_decode(path, w, err);
+	rc = seckey_read(path, w, err);
 	sodium_free(w);
 	return rc;
+}
+
+/* The secret key in w, decoded by seckey_decode() as encrypted (1 or 0), into out. */
+static int seckey_unlock(const char *what, int encrypted, const char *password, struct secwork *w,
+			 struct bento_seckey *out, struct bento_error *err)
+{
+	if (encrypted && !password)
+		return bento_error_set(err, BENTO_E_INVALID,
+				       "%s: the secret key is encrypted and no password was given", what);
+	if (encrypted && seckey_crypt(w, password))
+		return bento_error_errno(err, ENOMEM, "%s: scrypt key derivation failed", what);
+	seckey_checksum(w->raw, w->chk);
+	if (sodium_memcmp(w->chk, w->raw + SK_OFF_CHK, CHK_LEN) != 0 &&
+	    (encrypted || !sodium_is_zero(w->raw + SK_OFF_CHK, CHK_LEN)))
+		return encrypted ? bento_error_set(err, BENTO_E_INVALID,
+						   "%s: wrong password (or damaged key)", what)
+				 : bento_error_set(err, BENTO_E_INVALID,
+						   "%s: damaged secret key (checksum mismatch)", what);
+	/* Covers unencrypted minisign keys, whose checksum is zero. */
+	crypto_sign_seed_keypair(w->pk2, w->sk2, w->raw + SK_OFF_SK);
+	if (sodium_memcmp(w->sk2, w->raw + SK_OFF_SK, BENTO_SECKEY_LEN) != 0)
+		return bento_error_set(err, BENTO_E_INVALID,
+				       "%s: damaged secret key (public half does not match)", what);
+	memcpy(out->keyid, w->raw + SK_OFF_KEYNUM, BENTO_KEYID_LEN);
+	memcpy(out->sk, w->raw + SK_OFF_SK, BENTO_SECKEY_LEN);
+	return 0;
 }
 
 int bento_seckey_load(const char *path, const char *password, struct bento_seckey *out,
 		      struct bento_error *err)
 {
 	struct secwork *w;
-	int rc, encrypted;
+	int rc;
 
 	if ((rc = sodium_ready(err)) || !(w = secwork_new(err, &rc)))
 		return rc;
-	if ((rc = encrypted = seckey_decode(path, w, err)) < 0)
-		goto out;
-	if (encrypted) {
-		uint64_t ops = le64_load(w->raw + SK_OFF_OPS), mem = le64_load(w->raw + SK_OFF_MEM);
+	if ((rc = seckey_read(path, w, err)) >= 0)
+		rc = seckey_unlock(path, rc, password, w, out, err);
+	sodium_free(w);
+	return rc;
+}
 
-		if (!password) {
-			rc = bento_error_set(err, BENTO_E_INVALID,
-					     "%s: the secret key is encrypted and no password was given",
-					     path);
-			goto out;
-		}
-		if (ops > KDF_OPSLIMIT_MAX || mem > KDF_MEMLIMIT_MAX || mem > SIZE_MAX) {
-			rc = bento_error_set(err, BENTO_E_INVALID,
-					     "%s: secret key asks for excessive scrypt limits "
-					     "(opslimit %" PRIu64 ", memlimit %" PRIu64 ")",
-					     path, ops, mem);
-			goto out;
-		}
-		if (seckey_crypt(w, password)) {
-			rc = bento_error_errno(err, ENOMEM, "%s: scrypt key derivation failed", path);
-			goto out;
-		}
+int bento_seckey_parse(const char *text, size_t len, const char *what, const char *password,
+		       struct bento_seckey *out, struct bento_error *err)
+{
+	struct secwork *w;
+	int rc;
+
+	if ((rc = sodium_ready(err)) || !(w = secwork_new(err, &rc)))
+		return rc;
+	if (len > BENTO_KEYFILE_MAX) {
+		rc = bento_error_set(err, BENTO_E_INVALID, "%s: key file larger than %d bytes", what,
+				     BENTO_KEYFILE_MAX);
+	} else {
+		memcpy(w->text, text, len);
+		if ((rc = seckey_decode(what, len, w, err)) >= 0)
+			rc = seckey_unlock(what, rc, password, w, out, err);
 	}
-	seckey_checksum(w->raw, w->chk);
-	if (sodium_memcmp(w->chk, w->raw + SK_OFF_CHK, CHK_LEN) != 0 &&
-	    (encrypted || !sodium_is_zero(w->raw + SK_OFF_CHK, CHK_LEN))) {
-		rc = encrypted ?
-			bento_error_set(err, BENTO_E_INVALID, "%s: wrong password (or damaged key)",
-					path) :
-			bento_error_set(err, BENTO_E_INVALID,
-					"%s: damaged secret key (checksum mismatch)", path);
-		goto out;
-	}
-	/* Covers unencrypted minisign keys, whose checksum is zero. */
-	crypto_sign_seed_keypair(w->pk2, w->sk2, w->raw + SK_OFF_SK);
-	if (sodium_memcmp(w->sk2, w->raw + SK_OFF_SK, BENTO_SECKEY_LEN) != 0) {
-		rc = bento_error_set(err, BENTO_E_INVALID,
-				     "%s: damaged secret key (public half does not match)", path);
-		goto out;
-	}
-	memcpy(out->keyid, w->raw + SK_OFF_KEYNUM, BENTO_KEYID_LEN);
-	memcpy(out->sk, w->raw + SK_OFF_SK, BENTO_SECKEY_LEN);
-	rc = 0;
-out:
 	sodium_free(w);
 	return rc;
 }

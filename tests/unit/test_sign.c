@@ -4,11 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "sign.h"
+#include "sign_internal.h"
 #include "fixture.h"
 #include "tap.h"
 
@@ -583,20 +585,60 @@ static void test_key_file_failures(void)
 	is_int(bento_pubkey_load(badp, &pub, &e), -BENTO_E_INVALID, "public key with another algorithm");
 	ok(has(&e, "unsupported public key algorithm"), "says unsupported");
 
-	/* a key asking scrypt for absurd limits is refused before deriving */
+	/*
+	 * A key asking scrypt for more than minisign writes (opslimit 2^25,
+	 * memlimit 1 GiB) is refused before deriving, and before a password
+	 * is asked for: quickly, without the memory.
+	 */
 	{
+		static const struct { uint64_t ops, mem; int ok; } lim[] = {
+			{ 33554432, 1073741824, 1 },		/* minisign's own: fine */
+			{ 33554432 + 1, 1073741824, 0 },
+			{ 33554432, 1073741824 + 1, 0 },
+			{ 4 * 33554432ULL, 1073741824, 0 },	/* accepted until this was bounded */
+			{ 32768, 4 * 1073741824ULL, 0 },
+			{ UINT64_MAX, UINT64_MAX, 0 },
+			{ 0, 0, 1 },
+		};
 		struct bento_buf raw = BENTO_BUF_INIT, txt = BENTO_BUF_INIT;
 		char *orig = slurp(sec, NULL), *line = orig ? strchr(orig, '\n') + 1 : NULL;
 
 		ok(line && bento_base64_decode(line, strcspn(line, "\n"), &raw) == 0 && raw.len == 158,
 		   "decode our own secret key");
-		memset(raw.buf + 38 + 8, 0xff, 8);	/* memlimit */
-		bento_buf_adds(&txt, "untrusted comment: x\n");
-		bento_base64_encode(raw.buf, raw.len, &txt);
-		bento_buf_addch(&txt, '\n');
-		write_secret(bad, txt.buf, txt.len);
-		is_int(bento_seckey_load(bad, "secret", &sk, &e), -BENTO_E_INVALID, "huge scrypt memlimit");
-		ok(has(&e, "excessive scrypt limits"), "says excessive limits");
+		for (size_t i = 0; i < sizeof(lim) / sizeof(lim[0]); i++) {
+			struct timespec t0, t1;
+
+			for (int b = 0; b < 8; b++) {
+				raw.buf[38 + b] = (char)(lim[i].ops >> (8 * b));
+				raw.buf[46 + b] = (char)(lim[i].mem >> (8 * b));
+			}
+			bento_buf_reset(&txt);
+			bento_buf_adds(&txt, "untrusted comment: x\n");
+			bento_base64_encode(raw.buf, raw.len, &txt);
+			bento_buf_addch(&txt, '\n');
+			write_secret(bad, txt.buf, txt.len);
+			if (lim[i].ok) {
+				is_int(bento_seckey_encrypted(bad, &e), 1,
+				       "opslimit %llu, memlimit %llu: accepted", (unsigned long long)lim[i].ops,
+				       (unsigned long long)lim[i].mem);
+				continue;
+			}
+			is_int(bento_seckey_encrypted(bad, &e), -BENTO_E_INVALID,
+			       "opslimit %llu, memlimit %llu: refused before a password is asked",
+			       (unsigned long long)lim[i].ops, (unsigned long long)lim[i].mem);
+			ok(has(&e, "excessive scrypt limits") && has(&e, bad) &&
+			   has(&e, "at most 33554432 and 1073741824"), "says excessive limits: %s", e.msg);
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			memset(&sk, 0x55, sizeof(sk));
+			is_int(bento_seckey_load(bad, "secret", &sk, &e), -BENTO_E_INVALID, "load refuses it too");
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			ok((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 500,
+			   "at once: scrypt did not run");
+			ok(((unsigned char *)&sk)[0] == 0x55 && has(&e, "excessive"), "nothing loaded");
+			is_int(bento_seckey_parse(txt.buf, txt.len, "text", "secret", &sk, &e), -BENTO_E_INVALID,
+			       "bento_seckey_parse refuses it the same way");
+			ok(has(&e, "text: secret key asks for excessive scrypt limits"), "naming what it was given");
+		}
 		bento_buf_release(&raw);
 		bento_buf_release(&txt);
 		free(orig);

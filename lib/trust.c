@@ -656,9 +656,12 @@ static int parse_rule(struct bento_policy *p, yaml_document_t *doc, yaml_node_t 
 		r->match = bento_xcalloc(r->n_match, sizeof(*r->match));
 		for (size_t i = 0; i < r->n_match; i++)
 			r->match[i] = bento_xstrdup((*pats)[first + i].s);
-		mine = bento_xcalloc(n_keys + 1, sizeof(*mine));
-		memcpy(mine, keys, n_keys * sizeof(*mine));
-		rc = no_duplicates(p, mine, n_keys, "key", err);
+		/* Sorted in a copy: keys are read in the order given. */
+		if (n_keys > 1) {
+			mine = bento_xcalloc(n_keys, sizeof(*mine));
+			memcpy(mine, keys, n_keys * sizeof(*mine));
+			rc = no_duplicates(p, mine, n_keys, "key", err);
+		}
 	}
 	for (size_t i = 0; rc == 0 && i < n_keys; i++) {
 		/* A bare file name is looked up among the trusted keys. */

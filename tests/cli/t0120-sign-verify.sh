@@ -339,7 +339,7 @@ raw = None
 if mode == "extra": env["extra"] = 1
 elif mode == "dup": raw = open(src).read().replace('{', '{"payloadType":"text/plain",', 1)
 elif mode == "sigextra": env["signatures"][0]["x"] = "y"
-elif mode == "signokeyid": env["signatures"][0] = {"sig": env["signatures"][0]["sig"]}
+elif mode == "signokeyid": env["signatures"] = [{"sig": x["sig"]} for x in env["signatures"]]
 elif mode == "sigkeyidnum": env["signatures"][0]["keyid"] = 1
 elif mode == "sigdup": raw = open(src).read().replace('{"keyid"', '{"sig":"AA==","keyid"', 1)
 elif mode == "sigsobj": env["signatures"] = {}

@@ -140,6 +140,15 @@ struct model_src {
 	struct bento_collect_rules *rules;	/* a directory's walk rules; NULL for one file */
 };
 
+static void model_src_release(struct model_src *src)
+{
+	bento_collect_free(src->files, src->n);
+	bento_collect_rules_free(src->rules);
+	free(src->root);
+	memset(src, 0, sizeof(*src));
+}
+
+/* On failure src holds nothing. */
 static int model_collect(const char *path, const char *display, struct model_src *src,
 			 struct bento_error *err)
 {
@@ -157,6 +166,8 @@ static int model_collect(const char *path, const char *display, struct model_src
 					     display);
 		if (rc == 0 && !(src->root = realpath(path, NULL)))
 			rc = bento_error_errno(err, errno, "%s", display);
+		if (rc)
+			model_src_release(src);
 		return rc;
 	}
 	if (!S_ISREG(st.st_mode))
@@ -174,14 +185,6 @@ static int model_collect(const char *path, const char *display, struct model_src
 	src->files[0].st = st;
 	src->n = 1;
 	return 0;
-}
-
-static void model_src_release(struct model_src *src)
-{
-	bento_collect_free(src->files, src->n);
-	bento_collect_rules_free(src->rules);
-	free(src->root);
-	memset(src, 0, sizeof(*src));
 }
 
 static void set_str(json_t *obj, const char *key, const char *val)

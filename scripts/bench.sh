@@ -14,6 +14,12 @@
 #               copy of the same bytes (oci layout -> registry, registry -> oci
 #               layout); push target >= skopeo, pull target >= 2x skopeo; an
 #               unchanged re-push under 0.5 s; peak RSS
+#   many files  BENCH_FILES (20,000) files of 200 B to 8 KiB, as a Python
+#               environment or a tokenizer-heavy model has them: bento build vs
+#               `cp -a` + `sha256sum` of every file (2 processes) + `sync`;
+#               bento import of its archive vs `tar -xf` + `sync`; bento export
+#               vs `tar -cf` (targets <= 1.00x); a rebuild with nothing changed
+#               (target < 0.25 s); peak RSS of the build
 #   sign        bento build --sign vs bento build of a 100-file bento, and
 #               verify --full of it signed vs unsigned (target: < 5 ms added)
 #   image       bento containerize of a bento with BENCH_MB/2 MiB of weights to
@@ -107,6 +113,53 @@ rm -rf "$BENTO_HOME"
 r_import=$(rss_mib "$BENTO" import "$out")
 echo "peak RSS: build $r_build MiB, export $r_export MiB, import $r_import MiB  (target < 64 MiB)"
 rm -f "$out" "$DIR/out.tar"
+
+# ---- many files: BENCH_FILES files of 200 B to 8 KiB ----
+RUNS=${BENCH_RUNS:-3}
+NF=${BENCH_FILES:-20000}
+mctx=$DIR/ctx-many
+if [ "$(cat "$mctx/.n" 2>/dev/null)" != "$NF" ]; then
+	echo "# generating $NF small files under $mctx"
+	rm -rf "$mctx"
+	python3 - "$mctx" "$NF" <<'PY'
+import os, random, sys
+root, n = sys.argv[1], int(sys.argv[2])
+rnd = random.Random(20000)
+for i in range(n):
+    d = os.path.join(root, "env", "pkg%03d" % (i // 100))
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "mod%03d.py" % (i % 100)), "wb") as f:
+        f.write(rnd.randbytes(rnd.randint(200, 8192)))
+PY
+	printf '#!/bin/sh\nexec sleep 1\n' > "$mctx/serve.sh"
+	chmod +x "$mctx/serve.sh"
+	printf 'name: many\nservice: ["./serve.sh"]\ninclude: ["serve.sh", "env/**"]\n' > "$mctx/bentofile.yaml"
+	echo "$NF" > "$mctx/.n"
+fi
+export BENTO_HOME="$DIR/home-many"
+mb=$(du -sm --apparent-size "$mctx/env" | cut -f1)
+find "$mctx" -type f -exec cat {} + > /dev/null	# warm the page cache for both sides alike
+cp_sum="rm -rf '$DIR/cp' && cp -a '$mctx' '$DIR/cp' && find '$DIR/cp' -type f -print0 | xargs -0 -P 2 -n 2000 sha256sum > /dev/null && sync"
+t_mcp=$(PREP="rm -rf '$DIR/cp'" best sh -c "$cp_sum")
+t_mbuild=$(PREP="rm -rf '$BENTO_HOME'; sync" best "$BENTO" build "$mctx")
+echo "many:     $NF files, $mb MiB, best of $RUNS"
+echo "many:     bento build $t_mbuild s   cp -a + sha256sum + sync $t_mcp s   ratio $(ratio "$t_mbuild" "$t_mcp")x  (target <= 1.00x)"
+rm -rf "$BENTO_HOME" "$DIR/cp"
+"$BENTO" build "$mctx" > /dev/null 2>&1
+t_mrebuild=$(PREP="" best "$BENTO" build "$mctx")
+echo "many:     rebuild (unchanged) $t_mrebuild s  (target < 0.25 s)"
+mout=$DIR/many.bento
+t_mexport=$(PREP="rm -f '$mout'" best "$BENTO" export many:latest "$mout" --compression none)
+t_mtar=$(PREP="rm -f '$DIR/many.tar'" best tar -cf "$DIR/many.tar" -C "$mctx" serve.sh env)
+echo "many:     bento export $t_mexport s   tar -cf $t_mtar s   ratio $(ratio "$t_mexport" "$t_mtar")x  (target <= 1.00x)"
+t_mimport=$(PREP="rm -rf '$BENTO_HOME'; sync" best "$BENTO" import "$mout")
+t_mtarx=$(PREP="rm -rf '$DIR/x'; mkdir '$DIR/x'; sync" best sh -c "tar -xf '$mout' -C '$DIR/x' && sync")
+echo "many:     bento import $t_mimport s   tar -xf + sync $t_mtarx s   ratio $(ratio "$t_mimport" "$t_mtarx")x  (target <= 1.00x)"
+rm -rf "$BENTO_HOME"
+r_mbuild=$(rss_mib "$BENTO" build "$mctx")
+echo "many:     peak RSS of the build $r_mbuild MiB"
+rm -rf "$BENTO_HOME" "$DIR/x" "$DIR/many.tar" "$mout"
+export BENTO_HOME="$DIR/home"
 
 # ---- signing and verifying: 100 small files, an unencrypted key ----
 sctx=$DIR/ctx100

@@ -1,6 +1,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
@@ -136,4 +139,141 @@ too_big:
 out:
 	close(fd);
 	return rc;
+}
+
+int bento_fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	/* EINVAL: a file system that cannot sync a directory has nothing to sync. */
+	if (fsync(fd) < 0 && errno != EINVAL)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/* path's directory, as a new string ("." for a bare name). */
+static char *parent_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		return bento_xstrdup(".");
+	if (slash == path)
+		return bento_xstrdup("/");
+	return bento_xstrndup(path, (size_t)(slash - path));
+}
+
+int bento_fsync_parent(const char *path)
+{
+	char *dir = parent_of(path);
+	int rc = bento_fsync_dir(dir);
+
+	free(dir);
+	return rc;
+}
+
+int bento_rename_noreplace(const char *from, const char *to)
+{
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -errno;
+	/* A file system without RENAME_NOREPLACE: link() refuses an existing name too. */
+	if (link(from, to) < 0)
+		return -errno;
+	unlink(from);
+	return 0;
+}
+
+int bento_atomic_open(struct bento_atomic *a, const char *path, const char *tmpdir, mode_t mode,
+		      struct bento_error *err)
+{
+	const char *base = strrchr(path, '/');
+	char *dir = tmpdir ? bento_xstrdup(tmpdir) : parent_of(path);
+	int rc;
+
+	base = base ? base + 1 : path;
+	a->path = bento_xstrdup(path);
+	a->tmp = bento_xasprintf("%s/.%s.tmp-XXXXXX", dir, base);
+	a->fd = mkostemp(a->tmp, O_CLOEXEC);
+	if (a->fd < 0 || fchmod(a->fd, mode) < 0) {
+		rc = bento_error_errno(err, errno, "%s: cannot create a temporary file in %s", path,
+				       dir);
+		bento_atomic_abort(a);
+		free(dir);
+		return rc;
+	}
+	free(dir);
+	return 0;
+}
+
+void bento_atomic_abort(struct bento_atomic *a)
+{
+	if (a->fd >= 0)
+		close(a->fd);
+	a->fd = -1;
+	if (a->tmp)
+		unlink(a->tmp);
+	free(a->tmp);
+	free(a->path);
+	a->tmp = a->path = NULL;
+}
+
+int bento_atomic_commit(struct bento_atomic *a, unsigned flags, struct bento_error *err)
+{
+	int rc = 0, fd = a->fd;
+
+	a->fd = -1;
+	if (!(flags & BENTO_ATOMIC_BATCH) && fsync(fd) < 0)
+		rc = bento_error_errno(err, errno, "%s: fsync %s", a->path, a->tmp);
+	if (close(fd) < 0 && rc == 0)
+		rc = bento_error_errno(err, errno, "%s: close %s", a->path, a->tmp);
+	if (rc == 0 && (flags & BENTO_ATOMIC_NOREPLACE)) {
+		if ((rc = bento_rename_noreplace(a->tmp, a->path)) == -EEXIST)
+			rc = bento_error_set(err, BENTO_E_EXISTS, "%s: already exists", a->path);
+		else if (rc)
+			rc = bento_error_errno(err, -rc, "%s: cannot rename %s to it", a->path,
+					       a->tmp);
+	} else if (rc == 0 && rename(a->tmp, a->path) < 0) {
+		rc = bento_error_errno(err, errno, "%s: cannot rename %s to it", a->path, a->tmp);
+	}
+	if (rc) {
+		bento_atomic_abort(a);
+		return rc;
+	}
+	free(a->tmp);
+	a->tmp = NULL;
+	if (!(flags & BENTO_ATOMIC_BATCH) && (rc = bento_fsync_parent(a->path)))
+		rc = bento_error_errno(err, -rc, "%s: fsync of its directory", a->path);
+	free(a->path);
+	a->path = NULL;
+	return rc;
+}
+
+int bento_atomic_write(struct bento_atomic *a, const void *p, size_t n, struct bento_error *err)
+{
+	int rc = bento_write_all(a->fd, p, n);
+
+	if (rc) {
+		rc = bento_error_errno(err, -rc, "%s: write %s", a->path, a->tmp);
+		bento_atomic_abort(a);
+	}
+	return rc;
+}
+
+int bento_write_file_atomic(const char *path, const void *p, size_t n, mode_t mode,
+			    unsigned flags, struct bento_error *err)
+{
+	struct bento_atomic a;
+	int rc = bento_atomic_open(&a, path, NULL, mode, err);
+
+	if (rc)
+		return rc;
+	if ((rc = bento_atomic_write(&a, p, n, err)))
+		return rc;
+	return bento_atomic_commit(&a, flags, err);
 }

@@ -62,6 +62,61 @@ int bento_open_checked(const char *path, unsigned perm, int *fd, uint64_t *size,
 int bento_read_file_checked(const char *path, size_t max, unsigned perm, struct bento_buf *out,
 			    struct bento_error *err);
 
+/*
+ * Durable, atomic file writes: the one way bento replaces or creates a
+ * file others read (history.head, the layout's index.json and blobs, an
+ * exported archive, docker's config.json, trusted keys, key pairs, the
+ * store's blobs).  The bytes go to a fresh temporary file (O_EXCL, a random
+ * name: a FIFO or link planted there is never opened) in path's directory,
+ * or in tmpdir on the same file system; commit fsyncs it, renames it to
+ * path and fsyncs path's directory.  A reader sees the old file or the
+ * whole new one; after a crash, one of the two.
+ */
+struct bento_atomic {
+	int fd;			/* write here; -1 once committed or aborted */
+	char *tmp;		/* the temporary file */
+	char *path;		/* where it lands */
+};
+
+enum {
+	/* An existing path is not replaced: commit fails with -EEXIST (err set,
+	 * BENTO_E_EXISTS) and removes the temporary file. */
+	BENTO_ATOMIC_NOREPLACE = 1,
+	/* No fsync of the file or the directory: the caller makes a whole
+	 * batch durable at once (bento_sync_fs) before anything refers to it. */
+	BENTO_ATOMIC_BATCH = 2,
+};
+
+/*
+ * Create the temporary file for path (in tmpdir when not NULL) with the
+ * given mode (umask not applied).  Errors: -errno, "PATH: cannot create a
+ * temporary file in DIR".
+ */
+int bento_atomic_open(struct bento_atomic *a, const char *path, const char *tmpdir, mode_t mode,
+		      struct bento_error *err);
+
+/* Write all of p..p+n to the temporary file; on failure it is removed (aborted). */
+int bento_atomic_write(struct bento_atomic *a, const void *p, size_t n, struct bento_error *err);
+
+/* Land the file (see above); on failure the temporary file is removed. */
+int bento_atomic_commit(struct bento_atomic *a, unsigned flags, struct bento_error *err);
+
+/* Drop the temporary file; a no-op after commit, safe to call twice. */
+void bento_atomic_abort(struct bento_atomic *a);
+
+/* The whole of p..p+n as path, in one call. */
+int bento_write_file_atomic(const char *path, const void *p, size_t n, mode_t mode,
+			    unsigned flags, struct bento_error *err);
+
+/* rename(2) that never replaces: -EEXIST when to exists; other -errno. */
+int bento_rename_noreplace(const char *from, const char *to);
+
+/* fsync a directory (a rename or a new entry in it); -errno. */
+int bento_fsync_dir(const char *path);
+
+/* fsync the directory holding path. */
+int bento_fsync_parent(const char *path);
+
 /* "a FIFO", "a directory", ... for st_mode, for messages. */
 const char *bento_file_kind(unsigned mode);
 

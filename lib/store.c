@@ -32,6 +32,7 @@
 #include <sqlite3.h>
 
 #include "embedded.h"
+#include "fs.h"
 #include "history_internal.h"
 #include "store.h"
 #include "store_internal.h"
@@ -466,19 +467,6 @@ int bento_blob_open(const struct bento_store *s, const struct bento_digest *d,
 		*fd = f;
 	}
 	free(path);
-	return rc;
-}
-
-int bento_fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0 && errno != EINVAL)
-		rc = -errno;
-	close(fd);
 	return rc;
 }
 

@@ -28,7 +28,4 @@ void bento_store_tx_rollback(struct bento_store *s);
 /* "ROOT/store.db: what: <sqlite message>", -BENTO_E_FAIL. */
 int bento_store_db_fail(struct bento_store *s, const char *what, struct bento_error *err);
 
-/* fsync a directory (after a rename into it); 0 or -errno. */
-int bento_fsync_dir(const char *path);
-
 #endif

@@ -376,63 +376,33 @@ int bento_dockercfg_get(const char *path, const char *host, char **user, char **
 	return rc;
 }
 
-/* Replace file with root's JSON: tmp file in the same directory, fsync, rename, fsync the directory. */
+/* Replace file with root's JSON (atomic and durable, mode 0600: it holds credentials). */
 static int store(const char *file, json_t *root, struct bento_error *err)
 {
-	char *dir = bento_xstrdup(file), *slash = strrchr(dir, '/'), *tmp = NULL, *text = NULL;
-	int fd = -1, dfd, rc;
+	char *dir = bento_xstrdup(file), *slash = strrchr(dir, '/'), *text;
+	struct bento_atomic a;
+	size_t n;
+	int rc;
 
 	if (slash && slash != dir)
 		*slash = '\0';
 	else
 		strcpy(dir, slash ? "/" : ".");
 	rc = bento_mkdir_p(dir, 0700, err);
+	free(dir);
 	if (rc < 0)
-		goto out;
+		return rc;
 	text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
 	if (!text)
 		abort();
-	tmp = bento_xasprintf("%s.tmp.%ld", file, (long)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		rc = bento_error_errno(err, errno, "%s", tmp);
-		goto out;
+	n = strlen(text);
+	if ((rc = bento_atomic_open(&a, file, NULL, 0600, err)) == 0) {
+		if ((rc = bento_atomic_write(&a, text, n, err)) == 0 &&
+		    (rc = bento_atomic_write(&a, "\n", 1, err)) == 0)
+			rc = bento_atomic_commit(&a, 0, err);
 	}
-	if ((rc = bento_write_all(fd, text, strlen(text))) < 0 ||
-	    (rc = bento_write_all(fd, "\n", 1)) < 0 || (fsync(fd) < 0 && (rc = -errno))) {
-		rc = bento_error_errno(err, -rc, "%s", tmp);
-		goto out;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		rc = bento_error_errno(err, errno, "%s", tmp);
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, file) < 0) {
-		rc = bento_error_errno(err, errno, "%s", file);
-		goto out;
-	}
-	free(tmp);
-	tmp = NULL;
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	rc = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp) {
-		unlink(tmp);
-		free(tmp);
-	}
-	if (text) {
-		OPENSSL_cleanse(text, strlen(text));
-		free(text);
-	}
-	free(dir);
+	OPENSSL_cleanse(text, n);
+	free(text);
 	return rc;
 }
 

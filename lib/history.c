@@ -62,6 +62,7 @@
 #include <sqlite3.h>
 
 #include "cjson.h"
+#include "fs.h"
 #include "history_internal.h"
 #include "provenance.h"
 #include "manifest.h"
@@ -283,33 +284,20 @@ static int head_read(struct bento_store *s, int64_t *seq, hexhash hash)
 	return 1;
 }
 
-/* Atomically replace ROOT/history.head: temp file in tmp/, fsync, rename, fsync the root. */
+/* Atomically replace ROOT/history.head (its temporary file in tmp/); -errno. */
 static int head_write(struct bento_store *s, int64_t seq, const char *hash)
 {
 	const char *root = bento_store_root(s);
-	char *tmp = bento_xasprintf("%s/tmp/" HEAD_FILE ".XXXXXX", root);
+	char *tmpdir = bento_xasprintf("%s/tmp", root);
 	char *path = bento_xasprintf("%s/" HEAD_FILE, root);
 	char line[HEAD_MAX];
 	int n = snprintf(line, sizeof(line), "%lld %s\n", (long long)seq, hash);
-	int fd = mkostemp(tmp, O_CLOEXEC), rc = 0;
+	struct bento_atomic a;
+	int rc = bento_atomic_open(&a, path, tmpdir, 0644, NULL);
 
-	if (fd < 0) {
-		rc = -errno;
-		goto out;
-	}
-	if ((rc = bento_write_all(fd, line, (size_t)n)) == 0 &&
-	    (fchmod(fd, 0644) < 0 || fsync(fd) < 0))
-		rc = -errno;
-	if (close(fd) < 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && rename(tmp, path) < 0)
-		rc = -errno;
-	if (rc)
-		unlink(tmp);
-	else
-		rc = bento_fsync_dir(root);
-out:
-	free(tmp);
+	if (rc == 0 && (rc = bento_atomic_write(&a, line, (size_t)n, NULL)) == 0)
+		rc = bento_atomic_commit(&a, 0, NULL);
+	free(tmpdir);
 	free(path);
 	return rc;
 }

@@ -24,7 +24,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -497,41 +496,6 @@ static int kdf_fast(void)
 	return v && *v;
 }
 
-static void fsync_parent(const char *path)
-{
-	char *copy = bento_xstrdup(path);
-	int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd >= 0) {
-		(void)fsync(fd);
-		close(fd);
-	}
-	free(copy);
-}
-
-static int create_excl(const char *path, mode_t mode, struct bento_error *err)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-
-	if (fd >= 0)
-		return fd;
-	if (errno == EEXIST)
-		return bento_error_set(err, BENTO_E_EXISTS, "%s: already exists", path);
-	return bento_error_errno(err, errno, "%s", path);
-}
-
-static int write_sync_close(int fd, const char *path, const void *p, size_t n,
-			    struct bento_error *err)
-{
-	int rc = bento_write_all(fd, p, n);
-
-	if (rc == 0 && fsync(fd) < 0)
-		rc = -errno;
-	if (close(fd) < 0 && rc == 0)
-		rc = -errno;
-	return rc ? bento_error_errno(err, -rc, "%s", path) : 0;
-}
-
 int bento_key_generate(const char *secpath, const char *pubpath, const char *password,
 		       struct bento_pubkey *pub_out, struct bento_error *err)
 {
@@ -540,7 +504,7 @@ int bento_key_generate(const char *secpath, const char *pubpath, const char *pas
 	struct secwork *w;
 	struct stat st;
 	size_t tlen;
-	int rc, sfd = -1, pfd = -1;
+	int rc;
 
 	if ((rc = sodium_ready(err)))
 		return rc;
@@ -578,25 +542,15 @@ int bento_key_generate(const char *secpath, const char *pubpath, const char *pas
 	w->text[tlen++] = '\n';
 	bento_pubkey_format(&pub, &pubtext);
 
-	if ((sfd = rc = create_excl(secpath, 0600, err)) < 0)
+	/* Each lands whole or not at all; neither replaces an existing file. */
+	if ((rc = bento_write_file_atomic(secpath, w->text, tlen, 0600, BENTO_ATOMIC_NOREPLACE,
+					  err)))
 		goto out;
-	if ((pfd = rc = create_excl(pubpath, 0644, err)) < 0) {
-		close(sfd);
+	if ((rc = bento_write_file_atomic(pubpath, pubtext.buf, pubtext.len, 0644,
+					  BENTO_ATOMIC_NOREPLACE, err))) {
 		unlink(secpath);
 		goto out;
 	}
-	rc = write_sync_close(sfd, secpath, w->text, tlen, err);
-	if (rc == 0)
-		rc = write_sync_close(pfd, pubpath, pubtext.buf, pubtext.len, err);
-	else
-		close(pfd);
-	if (rc) {
-		unlink(secpath);
-		unlink(pubpath);
-		goto out;
-	}
-	fsync_parent(secpath);
-	fsync_parent(pubpath);
 	if (pub_out)
 		*pub_out = pub;
 out:

@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "bundle.h"
 #include "cli.h"
+#include "fs.h"
 
 static int ends_with(const char *s, const char *suffix)
 {
@@ -21,27 +22,16 @@ static int ends_with(const char *s, const char *suffix)
 static int export_to_file(struct bento_store *s, const struct bento_digest *d, const char *path,
 			  enum bento_compression comp, struct bento_error *err)
 {
-	char *tmp = bento_xasprintf("%s.tmp.XXXXXX", path);
-	int fd = mkstemp(tmp), rc;
+	struct bento_atomic a;
+	int rc = bento_atomic_open(&a, path, NULL, 0644, err);
 
-	if (fd < 0) {
-		rc = bento_error_errno(err, errno, "%s", path);
-		free(tmp);
+	if (rc)
+		return rc;
+	if ((rc = bento_export(s, d, a.fd, comp, err))) {
+		bento_atomic_abort(&a);
 		return rc;
 	}
-	rc = bento_export(s, d, fd, comp, err);
-	if (rc == 0 && fchmod(fd, 0644) < 0)
-		rc = bento_error_errno(err, errno, "%s", tmp);
-	if (rc == 0 && fsync(fd) < 0)
-		rc = bento_error_errno(err, errno, "%s: fsync", path);
-	if (close(fd) < 0 && rc == 0)
-		rc = bento_error_errno(err, errno, "%s: close", path);
-	if (rc == 0 && rename(tmp, path) < 0)
-		rc = bento_error_errno(err, errno, "%s", path);
-	if (rc)
-		unlink(tmp);
-	free(tmp);
-	return rc;
+	return bento_atomic_commit(&a, 0, err);
 }
 
 int cmd_export(int argc, char **argv)

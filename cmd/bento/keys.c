@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "cjson.h"
 #include "cli.h"
+#include "fs.h"
 #include "history.h"
 #include "manifest.h"
 #include "sign.h"
@@ -185,8 +186,8 @@ static int key_trust(int argc, char **argv)
 	struct bento_error err = { 0 };
 	struct bento_pubkey k;
 	struct bento_buf text = BENTO_BUF_INIT;
-	char id[BENTO_KEYID_HEXLEN + 1], *dir = NULL, *dest = NULL, *tmp = NULL;
-	int rc, fd = -1;
+	char id[BENTO_KEYID_HEXLEN + 1], *dir = NULL, *dest = NULL;
+	int rc;
 
 	if (argc != 2)
 		return cli_usage("key", "trust wants one public key file");
@@ -195,26 +196,18 @@ static int key_trust(int argc, char **argv)
 	bento_keyid_hex(k.keyid, id);
 	dir = bento_config_path("trusted");
 	dest = bento_xasprintf("%s/%s.pub", dir, id);
-	tmp = bento_xasprintf("%s.tmp", dest);
 	bento_pubkey_format(&k, &text);
 	/* A key written where others can write would not be trusted: say so now. */
 	if ((rc = bento_mkdir_p(dir, 0755, &err)) || (rc = bento_trust_dirs_check(&err))) {
 		rc = cli_fail(rc, &err);
-	} else if ((unlink(tmp) < 0 && errno != ENOENT) ||
-		   /* O_EXCL on a fresh name: a FIFO or link left there is never opened. */
-		   (fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0 ||
-	    bento_write_all(fd, text.buf, text.len) || fsync(fd) < 0 || close(fd) < 0 ||
-	    rename(tmp, dest) < 0) {
-		rc = cli_fail(bento_error_errno(&err, errno, "%s", dest), &err);
-		if (fd >= 0)
-			unlink(tmp);
+	} else if ((rc = bento_write_file_atomic(dest, text.buf, text.len, 0644, 0, &err))) {
+		rc = cli_fail(rc, &err);
 	} else {
 		printf("trusted key %s (%s)\n", id, dest);
 	}
 	bento_buf_release(&text);
 	free(dir);
 	free(dest);
-	free(tmp);
 	return rc;
 }
 

@@ -100,10 +100,10 @@ test_expect_success 'a truncated blob: fsck exits 3; export refuses to write it'
 	{ BENTO_HOME=$TMP/c3 bento fsck > out 2> err; rc=$?; } &&
 	test "$rc" = 3 && grep_q out "sha256:$d" &&
 	{ BENTO_HOME=$TMP/c3 bento export demo:2 c3.bento 2> err; rc=$?; } &&
-	test "$rc" != 0 && ! test -e c3.bento && ! ls | grep -q "^c3.bento.tmp" &&
+	test "$rc" != 0 && ! test -e c3.bento && ! ls -A | grep -q "c3.bento.tmp" &&
 	echo old > old.bento &&
 	{ BENTO_HOME=$TMP/c3 bento export demo:2 old.bento 2> err; rc=$?; } &&
-	test "$rc" != 0 && test "$(cat old.bento)" = old && ! ls | grep -q "^old.bento.tmp"
+	test "$rc" != 0 && test "$(cat old.bento)" = old && ! ls -A | grep -q "old.bento.tmp"
 '
 
 test_expect_success 'a tampered manifest row: fsck exits 3' '

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <sys/mman.h>
 
@@ -51,7 +52,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	if (fd < 0 || write(fd, seed_pub, sizeof(seed_pub) - 1) != (ssize_t)sizeof(seed_pub) - 1 ||
+	/* a memfd is 0777: a trusted key others may write is refused (bento-key(1) PERMISSIONS) */
+	if (fd < 0 || fchmod(fd, 0644) < 0 ||
+	    write(fd, seed_pub, sizeof(seed_pub) - 1) != (ssize_t)sizeof(seed_pub) - 1 ||
 	    bento_keyring_add_file(&keys, path, &err) || !mkdtemp(dir) ||
 	    bento_store_open(dir, &store, &err)) {
 		fprintf(stderr, "fuzz_bundle: setup: %s\n", err.msg);

@@ -17,8 +17,6 @@
 #include "sign.h"
 #include "transfer.h"
 
-#define DOCKER_MANIFEST_V2 "application/vnd.docker.distribution.manifest.v2+json"
-#define DOCKER_LIST_V2 "application/vnd.docker.distribution.manifest.list.v2+json"
 #define OCI_LAYER_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"
 #define OCI_LAYER_ZSTD "application/vnd.oci.image.layer.v1.tar+zstd"
 #define CONFIG_MAX (4u << 20)

@@ -35,7 +35,6 @@
 #include "store.h"
 #include "target.h"
 
-#define OCI_CONFIG_V1 "application/vnd.oci.image.config.v1+json"
 #define BENTO_SHIM_PATH "/usr/local/bin/bento-shim"
 #define BENTO_IMAGE_ROOT "/bento"
 #define BENTO_DEFAULT_USER "65532:65532"

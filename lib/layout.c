@@ -17,11 +17,13 @@
 
 #include "cjson.h"
 #include "fs.h"
+#include "ocidoc.h"
 #include "target.h"
 #include "target_internal.h"
 
 #define REF_NAME "org.opencontainers.image.ref.name"
-#define LAYOUT_FILE "{\"imageLayoutVersion\":\"1.0.0\"}"
+#define LAYOUT_FILE "{\"imageLayoutVersion\":\"" OCI_LAYOUT_VERSION "\"}"
+#define LAYOUT_FILE_MAX 65536
 #define CHUNK (1u << 20)
 #define INDEX_MAX BENTO_JSON_MAX
 #define REFERRERS_SCAN_MAX 65536	/* descriptors walked per referrers call */
@@ -30,6 +32,7 @@ struct layout {
 	char *dir;
 	char *blobs;		/* DIR/blobs/sha256 */
 	int ready;		/* the directory skeleton exists */
+	int checked;		/* check_layout passed */
 };
 
 static struct layout *L(struct bento_target *t)
@@ -157,28 +160,55 @@ static int write_index(struct layout *l, const json_t *index, struct bento_error
 	return rc;
 }
 
-/* Refuse a directory that says it is a layout of another major version. */
-static int check_layout_file(struct layout *l, struct bento_error *err)
+/*
+ * The one check of a layout, for reads and writes alike: DIR/oci-layout
+ * is a regular file holding {"imageLayoutVersion":"1.0.0"} (ocidoc.h);
+ * else -BENTO_E_VERIFY naming the file and why.  A directory with neither
+ * oci-layout nor index.json holds no layout (yet): -BENTO_E_NOTFOUND, and
+ * *absent is set (a push then makes one).
+ */
+static int check_layout(struct layout *l, int *absent, struct bento_error *err)
 {
 	char *path = bento_xasprintf("%s/oci-layout", l->dir);
+	char *index = bento_xasprintf("%s/index.json", l->dir);
 	struct bento_buf b = BENTO_BUF_INIT;
-	json_t *v = NULL;
-	const char *ver;
-	int rc = bento_read_file(path, 65536, &b, err);
+	struct stat st;
+	int rc = bento_read_file(path, LAYOUT_FILE_MAX, &b, err);
 
-	if (rc < 0)
-		goto out;
-	rc = bento_json_parse(b.buf, b.len, path, &v, err);
-	if (rc < 0)
-		goto out;
-	ver = bento_json_str(v, "imageLayoutVersion");
-	if (!ver || strncmp(ver, "1.", 2) != 0)
-		rc = bento_error_set(err, BENTO_E_INVALID, "%s: unsupported imageLayoutVersion %s",
-				     path, ver ? ver : "(none)");
-out:
-	json_decref(v);
+	*absent = 0;
+	if (rc == -ENOENT || rc == -ENOTDIR) {
+		if (lstat(index, &st) < 0 && (errno == ENOENT || errno == ENOTDIR)) {
+			*absent = 1;
+			rc = bento_error_set(err, BENTO_E_NOTFOUND,
+					     "oci:%s: not an OCI image layout (no oci-layout, no index.json)",
+					     l->dir);
+		} else {
+			rc = bento_error_set(err, BENTO_E_VERIFY,
+					     "%s: missing: not an OCI image layout, though it has an index.json",
+					     path);
+		}
+	} else if (rc == -BENTO_E_INVALID) {
+		rc = -BENTO_E_VERIFY;	/* not a regular file, or too big: refused */
+		if (err)
+			err->code = rc;
+	} else if (rc == 0) {
+		rc = bento_oci_layout_read(b.buf, b.len, path, err);
+	}
 	bento_buf_release(&b);
+	free(index);
 	free(path);
+	return rc;
+}
+
+/* Before the first read: a layout it is (check_layout). */
+static int ready_read(struct layout *l, struct bento_error *err)
+{
+	int absent, rc;
+
+	if (l->checked)
+		return 0;
+	if ((rc = check_layout(l, &absent, err)) == 0)
+		l->checked = 1;
 	return rc;
 }
 
@@ -187,15 +217,15 @@ static int prepare(struct layout *l, struct bento_error *err)
 {
 	char *path = NULL;
 	struct stat st;
-	int rc, fd = -1;
+	int rc, fd = -1, absent;
 
 	if (l->ready)
 		return 0;
 	rc = bento_mkdir_p(l->blobs, 0755, err);
 	if (rc < 0)
 		return rc;
-	rc = check_layout_file(l, err);
-	if (rc == -ENOENT) {
+	rc = check_layout(l, &absent, err);
+	if (absent) {
 		bento_error_clear(err);
 		rc = write_atomic(l->dir, "oci-layout", LAYOUT_FILE, strlen(LAYOUT_FILE), err);
 	}
@@ -214,7 +244,7 @@ static int prepare(struct layout *l, struct bento_error *err)
 	}
 	free(path);
 	if (rc == 0)
-		l->ready = 1;
+		l->ready = l->checked = 1;
 	return rc;
 }
 
@@ -497,8 +527,10 @@ static int layout_blob_get(struct bento_target *t, const struct bento_digest *d,
 			   struct bento_error *err)
 {
 	uint64_t n = 0;
-	int rc = blob_stream(L(t), d, expect_size, sink, ctx, sink_hashes, &n, err);
+	int rc = ready_read(L(t), err);
 
+	if (rc == 0)
+		rc = blob_stream(L(t), d, expect_size, sink, ctx, sink_hashes, &n, err);
 	if (rc < 0)
 		return rc;
 	t->stats.blobs_downloaded++;
@@ -623,8 +655,7 @@ static int layout_manifest_get(struct bento_target *t, const char *reference, st
 	long long size = -1;
 	int rc;
 
-	rc = load_index(l, 0, &index, err);
-	if (rc < 0)
+	if ((rc = ready_read(l, err)) || (rc = load_index(l, 0, &index, err)))
 		return rc;
 	if (bento_digest_valid(reference)) {
 		desc = find_desc(index, NULL, reference);
@@ -720,8 +751,7 @@ static int layout_referrers(struct bento_target *t, const struct bento_digest *s
 	size_t i;
 	int rc;
 
-	rc = load_index(l, 1, &index, err);
-	if (rc < 0)
+	if ((rc = ready_read(l, err)) || (rc = load_index(l, 1, &index, err)))
 		return rc;
 	bento_digest_str(subject, subj);
 	work = json_copy(json_object_get(index, "manifests"));

@@ -41,6 +41,7 @@
 #include "digest.h"
 #include "error.h"
 #include "manifest.h"
+#include "ocidoc.h"	/* struct bento_oci_desc */
 #include "store.h"
 #include "target.h"
 
@@ -142,13 +143,6 @@ int bento_layer_digest_cached(struct bento_store *s, struct bento_layer *l,
  */
 int bento_layer_write_fd(struct bento_store *s, struct bento_layer *l, int fd,
 			 struct bento_error *err);
-
-/* An OCI descriptor, for a subject. */
-struct bento_oci_desc {
-	const char *media_type;
-	struct bento_digest digest;
-	uint64_t size;
-};
 
 /*
  * The artifact manifest of bento m, appended to out as canonical JSON:

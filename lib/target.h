@@ -20,9 +20,8 @@
 #include "buf.h"
 #include "digest.h"
 #include "error.h"
+#include "ocidoc.h"	/* the media types */
 
-#define OCI_MANIFEST_V1 "application/vnd.oci.image.manifest.v1+json"
-#define OCI_INDEX_V1 "application/vnd.oci.image.index.v1+json"
 #define OCI_MANIFEST_MAX (4u << 20)	/* larger manifests are refused */
 
 struct bento_target_ref {

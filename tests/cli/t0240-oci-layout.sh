@@ -170,6 +170,49 @@ test_expect_success 'a layout that does not exist, a missing tag: exit 4, store 
 	grep_q err nosuchtag
 '
 
+# badlayout CASE: a copy of lay/ in ol/ whose oci-layout is broken as CASE says.
+badlayout() {
+	rm -rf ol && cp -r lay ol &&
+	case $1 in
+	missing) rm ol/oci-layout ;;
+	dir) rm ol/oci-layout && mkdir ol/oci-layout ;;
+	notjson) printf "imageLayoutVersion: 1.0.0" > ol/oci-layout ;;
+	array) printf "[\"1.0.0\"]" > ol/oci-layout ;;
+	noversion) printf "{\"version\":\"1.0.0\"}" > ol/oci-layout ;;
+	number) printf "{\"imageLayoutVersion\":1}" > ol/oci-layout ;;
+	v2) printf "{\"imageLayoutVersion\":\"2.0.0\"}" > ol/oci-layout ;;
+	v11) printf "{\"imageLayoutVersion\":\"1.1.0\"}" > ol/oci-layout ;;
+	esac
+}
+
+test_expect_success 'pull checks oci-layout (present, a JSON object, version 1.0.0): exit 3 naming it' '
+	export BENTO_HOME=$TMP/p1 &&
+	for c in "missing:missing: not an OCI image layout, though it has an index.json" \
+		"dir:not a regular file (a directory)" "notjson:oci-layout:1:" \
+		"array:an array, not a JSON object" "noversion:imageLayoutVersion: missing" \
+		"number:imageLayoutVersion: an integer, not a string" \
+		"v2:imageLayoutVersion: '\''2.0.0'\'' is not supported (only 1.0.0)" \
+		"v11:imageLayoutVersion: '\''1.1.0'\'' is not supported"; do
+		badlayout "${c%%:*}" &&
+		refused 3 bento pull "oci:$TMP/ol:1" &&
+		grep_q err "$TMP/ol/oci-layout" && grep_q err "${c#*:}" || return 1
+	done &&
+	: models pull reads the same way &&
+	refused 3 bento models pull "oci:$TMP/ol:1" && grep_q err "$TMP/ol/oci-layout"
+'
+
+test_expect_success 'push makes the same check: exit 3, the layout left as it was' '
+	for c in missing v2 array; do
+		badlayout $c && find ol -type f -exec sha256sum {} + | sort > ol.before &&
+		refused 3 bento push demo:2 "oci:$TMP/ol" &&
+		grep_q err "$TMP/ol/oci-layout" &&
+		find ol -type f -exec sha256sum {} + | sort | cmp - ol.before || return 1
+	done &&
+	: a directory with neither file is a new layout &&
+	mkdir fresh && bento push demo:1 "oci:$TMP/fresh" > /dev/null 2> err &&
+	test "$(cat fresh/oci-layout)" = "{\"imageLayoutVersion\":\"1.0.0\"}"
+'
+
 test_expect_success 'a corrupted blob in the layout: exit 3, store unchanged' '
 	cp -r lay bad &&
 	layer=$(jget raw2.json layers.1.digest | cut -c8-) &&

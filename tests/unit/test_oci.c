@@ -555,7 +555,7 @@ int main(void)
 		rc = bento_artifact_manifest(m, mjson.buf, mjson.len, &undone, 1, NULL, NULL, &b, &err);
 		is_int(rc, -BENTO_E_USAGE, "manifest: an undigested layer: USAGE");
 		{
-			struct bento_oci_desc sub = { OCI_MANIFEST_V1, m->digest, 1234 };
+			struct bento_oci_desc sub = { .media_type = OCI_MANIFEST_V1, .digest = m->digest, .size = 1234 };
 			bento_buf_reset(&b);
 			rc = bento_artifact_manifest(m, mjson.buf, mjson.len, l, n, &sub, NULL, &b, &err);
 			ok(rc == 0 && strstr(b.buf, "\"subject\":{\"digest\":\"sha256:") &&

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,43 +250,37 @@ static int prepare(struct layout *l, struct bento_error *err)
 }
 
 /*
- * index.json as a JSON object with a "manifests" array.  A missing layout
- * gives an empty index when missing_ok, else -BENTO_E_NOTFOUND.
+ * index.json, read as an image index (ocidoc.h: every descriptor checked;
+ * -BENTO_E_VERIFY naming the file and the field).  A missing index.json
+ * gives an empty index when missing_ok, else -BENTO_E_NOTFOUND.  Release
+ * *out with bento_oci_doc_release.
  */
-static int load_index(struct layout *l, int missing_ok, json_t **out, struct bento_error *err)
+static int load_index(struct layout *l, int missing_ok, struct bento_oci_doc *out,
+		      struct bento_error *err)
 {
 	char *path = bento_xasprintf("%s/index.json", l->dir);
 	struct bento_buf b = BENTO_BUF_INIT;
-	json_t *v = NULL;
 	int rc = bento_read_file(path, INDEX_MAX, &b, err);
 
-	if (rc == -ENOENT) {
-		if (missing_ok) {
-			bento_error_clear(err);
-			*out = empty_index();
-			rc = 0;
-		} else {
-			rc = bento_error_set(err, BENTO_E_NOTFOUND, "oci:%s: not an OCI image layout (no index.json)",
-					     l->dir);
-		}
-		goto out;
+	memset(out, 0, sizeof(*out));
+	if (rc == -ENOENT && missing_ok) {
+		bento_error_clear(err);
+		out->root = empty_index();
+		out->kind = BENTO_OCI_INDEX;
+		out->media_type = OCI_INDEX_V1;
+		rc = 0;
+	} else if (rc == -ENOENT) {
+		rc = bento_error_set(err, BENTO_E_NOTFOUND, "oci:%s: not an OCI image layout (no index.json)",
+				     l->dir);
+	} else if (rc == -BENTO_E_INVALID) {
+		rc = -BENTO_E_VERIFY;	/* not a regular file, or too big: refused */
+		if (err)
+			err->code = rc;
+	} else if (rc == 0) {
+		rc = bento_oci_doc_read(b.buf, b.len, path, OCI_INDEX_V1, BENTO_OCI_INDEX, out, err);
+		if (rc == -BENTO_E_INVALID && err)
+			err->code = rc = -BENTO_E_VERIFY;	/* a manifest where the index should be */
 	}
-	if (rc < 0)
-		goto out;
-	rc = bento_json_parse(b.buf, b.len, path, &v, err);
-	if (rc < 0)
-		goto out;
-	if (!json_is_object(v) || (json_object_get(v, "manifests") &&
-				   !json_is_array(json_object_get(v, "manifests")))) {
-		rc = bento_error_set(err, BENTO_E_INVALID, "%s: not an image index", path);
-		goto out;
-	}
-	if (!json_object_get(v, "manifests"))
-		json_object_set_new(v, "manifests", json_array());
-	*out = v;
-	v = NULL;
-out:
-	json_decref(v);
 	bento_buf_release(&b);
 	free(path);
 	return rc;
@@ -296,19 +291,17 @@ static const char *desc_ref_name(const json_t *desc)
 	return bento_json_str(json_object_get(desc, "annotations"), REF_NAME);
 }
 
-/* The first descriptor tagged tag (or, with tag NULL, naming digest). */
-static json_t *find_desc(json_t *index, const char *tag, const char *digest)
+/* The first of index's descriptors tagged tag (or, with tag NULL, naming digest); -1 if none. */
+static long find_desc(const struct bento_oci_doc *index, const char *tag, const char *digest)
 {
-	json_t *m = json_object_get(index, "manifests"), *desc;
-	size_t i;
+	for (size_t i = 0; i < index->n_descs; i++) {
+		const struct bento_oci_desc *d = &index->descs[i];
+		const char *name = bento_json_str(d->annotations, REF_NAME);
 
-	json_array_foreach(m, i, desc) {
-		const char *name = desc_ref_name(desc), *d = bento_json_str(desc, "digest");
-
-		if (tag ? name && strcmp(name, tag) == 0 : d && strcmp(d, digest) == 0)
-			return desc;
+		if (tag ? name && strcmp(name, tag) == 0 : digest && strcmp(d->digest_str, digest) == 0)
+			return (long)i;
 	}
-	return NULL;
+	return -1;
 }
 
 static int blob_open(struct layout *l, const struct bento_digest *d, int *fdp, uint64_t *size,
@@ -569,13 +562,13 @@ static void sort_descs(json_t *arr)
  * without a tag it is listed once, untagged, unless already listed.
  * Returns 1 when index changed.
  */
-static int index_add(json_t *index, const char *tag, const char *media_type, const char *ds,
-		     size_t len)
+static int index_add(struct bento_oci_doc *idx, const char *tag, const char *media_type,
+		     const char *ds, size_t len)
 {
-	json_t *m = json_object_get(index, "manifests"), *desc, *keep;
+	json_t *index = idx->root, *m = json_object_get(index, "manifests"), *desc, *keep;
 	size_t i;
 
-	if (!tag && find_desc(index, NULL, ds))
+	if (!tag && find_desc(idx, NULL, ds) >= 0)
 		return 0;
 	keep = json_array();
 	json_array_foreach(m, i, desc) {
@@ -607,7 +600,8 @@ static int layout_manifest_put(struct bento_target *t, const char *reference, co
 	const struct bento_blob_source *src = &m.src;
 	char ds[BENTO_DIGEST_STRLEN];
 	const char *tag = bento_digest_valid(reference) ? NULL : reference;
-	json_t *v = NULL, *index = NULL;
+	struct bento_oci_doc index = { 0 };
+	json_t *v = NULL;
 	int rc, fd = -1;
 
 	bento_mem_source_init(&m, data, len);
@@ -626,10 +620,10 @@ static int layout_manifest_put(struct bento_target *t, const char *reference, co
 	if (rc < 0)
 		return rc;
 	rc = load_index(l, 1, &index, err);
-	if (rc == 0 && index_add(index, tag, media_type, ds, len))
-		rc = write_index(l, index, err);
+	if (rc == 0 && index_add(&index, tag, media_type, ds, len))
+		rc = write_index(l, index.root, err);
 	unlock_index(fd);
-	json_decref(index);
+	bento_oci_doc_release(&index);
 	if (rc == 0 && out)
 		*out = src->digest;
 	return rc;
@@ -649,46 +643,48 @@ static int layout_manifest_get(struct bento_target *t, const char *reference, st
 {
 	struct layout *l = L(t);
 	struct bento_buf b = BENTO_BUF_INIT;
+	struct bento_oci_doc index = { 0 };
+	const struct bento_oci_desc *desc = NULL;
 	struct bento_digest d;
-	json_t *index = NULL, *desc, *v = NULL;
-	const char *ds, *mt = NULL;
-	long long size = -1;
+	json_t *v = NULL;
+	const char *mt = NULL;
+	char *path = bento_xasprintf("%s/index.json", l->dir), field[32];
+	long at;
 	int rc;
 
 	if ((rc = ready_read(l, err)) || (rc = load_index(l, 0, &index, err)))
-		return rc;
-	if (bento_digest_valid(reference)) {
-		desc = find_desc(index, NULL, reference);
-		ds = reference;
-	} else {
-		desc = find_desc(index, reference, NULL);
-		if (!desc) {
-			rc = bento_error_set(err, BENTO_E_NOTFOUND, "oci:%s: tag '%s' not found", l->dir, reference);
-			goto out;
-		}
-		ds = bento_json_str(desc, "digest");
-	}
-	if (!ds || bento_digest_parse(ds, &d, NULL) < 0) {
-		rc = bento_error_set(err, BENTO_E_INVALID, "oci:%s: index.json: bad digest for '%s'",
-				     l->dir, reference);
+		goto out;
+	at = bento_digest_valid(reference) ? find_desc(&index, NULL, reference)
+					   : find_desc(&index, reference, NULL);
+	if (at < 0 && !bento_digest_valid(reference)) {
+		rc = bento_error_set(err, BENTO_E_NOTFOUND, "oci:%s: tag '%s' not found", l->dir, reference);
 		goto out;
 	}
-	if (desc) {
-		mt = bento_json_str(desc, "mediaType");
-		if (bento_json_int(desc, "size", &size) == 0 && size > (long long)OCI_MANIFEST_MAX) {
-			rc = bento_error_set(err, BENTO_E_VERIFY, "oci:%s: manifest %s is %lld bytes, more than the %u allowed",
-					     l->dir, ds, size, OCI_MANIFEST_MAX);
+	if (at >= 0) {
+		desc = &index.descs[at];
+		snprintf(field, sizeof(field), "manifests[%ld]", at);
+		if ((rc = bento_oci_desc_sha256(desc, path, field, err)))
+			goto out;
+		d = desc->digest;
+		mt = desc->media_type;
+		if (desc->size > OCI_MANIFEST_MAX) {
+			rc = bento_error_set(err, BENTO_E_VERIFY, "oci:%s: manifest %s is %llu bytes, more than the %u allowed",
+					     l->dir, desc->digest_str, (unsigned long long)desc->size,
+					     OCI_MANIFEST_MAX);
 			goto out;
 		}
+	} else {
+		bento_digest_parse(reference, &d, NULL);
 	}
 	rc = read_manifest(l, &d, &b, err);
 	if (rc < 0)
 		goto out;
-	if (size >= 0 && (uint64_t)size != b.len) {
-		rc = bento_error_set(err, BENTO_E_VERIFY, "oci:%s: manifest %s is %zu bytes, index.json says %lld",
-				     l->dir, ds, b.len, size);
+	if (desc && desc->size != b.len) {
+		rc = bento_error_set(err, BENTO_E_VERIFY, "oci:%s: manifest %s is %zu bytes, index.json says %llu",
+				     l->dir, desc->digest_str, b.len, (unsigned long long)desc->size);
 		goto out;
 	}
+	/* Not listed: what it says it is (the reader checks it, whoever asked). */
 	if (!mt && bento_json_parse(b.buf, b.len, "manifest", &v, NULL) == 0)
 		mt = bento_json_str(v, "mediaType");
 	if (media_type)
@@ -699,33 +695,26 @@ static int layout_manifest_get(struct bento_target *t, const char *reference, st
 	bento_buf_add(out, b.buf, b.len);
 out:
 	json_decref(v);
-	json_decref(index);
+	bento_oci_doc_release(&index);
 	bento_buf_release(&b);
+	free(path);
 	return rc;
 }
 
-static int is_index_type(const char *mt)
-{
-	return mt && (strcmp(mt, OCI_INDEX_V1) == 0 ||
-		      strcmp(mt, "application/vnd.docker.distribution.manifest.list.v2+json") == 0);
-}
-
 /* The referrers-API descriptor for manifest m (its bytes: ds, len). */
-static json_t *referrer_desc(const json_t *m, const char *desc_mt, const char *ds, size_t len)
+static json_t *referrer_desc(const struct bento_oci_doc *m, const char *ds, size_t len)
 {
-	const char *mt = bento_json_str(m, "mediaType");
-	const char *at = bento_json_str(m, "artifactType");
-	json_t *ann = json_object_get(m, "annotations");
+	const char *at = m->artifact_type;
 	json_t *r;
 
-	if (!at || !*at)
-		at = bento_json_str(json_object_get(m, "config"), "mediaType");
-	r = json_pack("{s:s,s:s,s:I}", "mediaType", mt ? mt : desc_mt ? desc_mt : OCI_MANIFEST_V1,
-		      "digest", ds, "size", (json_int_t)len);
-	if (at && *at)
+	if (!at && m->kind == BENTO_OCI_MANIFEST)
+		at = m->config.media_type;
+	r = json_pack("{s:s,s:s,s:I}", "mediaType", m->media_type, "digest", ds, "size",
+		      (json_int_t)len);
+	if (at)
 		json_object_set_new(r, "artifactType", json_string(at));
-	if (json_is_object(ann) && json_object_size(ann))
-		json_object_set(r, "annotations", ann);
+	if (m->annotations && json_object_size(m->annotations))
+		json_object_set(r, "annotations", (json_t *)(uintptr_t)m->annotations);
 	return r;
 }
 
@@ -737,41 +726,45 @@ static int digest_cmp(const void *a, const void *b)
 
 /*
  * Walk every manifest reachable from index.json (through nested indexes)
- * and list those whose subject is the given digest.  A listed blob that is
- * missing is skipped (a layout may hold descriptors of content not copied);
- * one that does not match its digest is an error.
+ * and list those whose subject is the given digest.  Every manifest and
+ * index on the way is read strictly (ocidoc.h): one that is malformed, or
+ * not of the size or kind its descriptor says, is an error, as is one that
+ * does not match its digest.  A listed blob that is missing is skipped (a
+ * layout may hold descriptors of content not copied), and so is what no
+ * referrer can be: a descriptor of another media type, over 4 MiB, or of a
+ * digest algorithm bento does not read.
  */
 static int layout_referrers(struct bento_target *t, const struct bento_digest *subject,
 			    struct bento_buf *out, struct bento_error *err)
 {
 	struct layout *l = L(t);
-	char subj[BENTO_DIGEST_STRLEN];
-	json_t *index = NULL, *work, *seen, *found, *result = NULL;
+	char subj[BENTO_DIGEST_STRLEN], *path = bento_xasprintf("%s/index.json", l->dir);
+	struct bento_oci_doc index = { 0 };
+	json_t *work = NULL, *seen, *found, *result = NULL;
 	struct bento_buf b = BENTO_BUF_INIT;
 	size_t i;
 	int rc;
 
-	if ((rc = ready_read(l, err)) || (rc = load_index(l, 1, &index, err)))
-		return rc;
-	bento_digest_str(subject, subj);
-	work = json_copy(json_object_get(index, "manifests"));
 	seen = json_object();
 	found = json_object();
+	if ((rc = ready_read(l, err)) || (rc = load_index(l, 1, &index, err)))
+		goto out;
+	bento_digest_str(subject, subj);
+	/* the descriptors to visit, each checked when the document holding it was read */
+	work = json_copy(json_object_get(index.root, "manifests"));
 	for (i = 0; i < json_array_size(work) && i < REFERRERS_SCAN_MAX; i++) {
-		json_t *desc = json_array_get(work, i), *m = NULL;
-		const char *ds = bento_json_str(desc, "digest");
-		const char *dmt = bento_json_str(desc, "mediaType"), *sd;
-		struct bento_digest d;
-		long long size;
+		struct bento_oci_desc desc;
+		struct bento_oci_doc m;
+		char *name;
 
-		if (!ds || bento_digest_parse(ds, &d, NULL) < 0 || json_object_get(seen, ds))
+		if ((rc = bento_oci_desc_read(json_array_get(work, i), path, "manifests[]", &desc, err)))
+			goto out;
+		if (desc.other_algorithm || !bento_oci_media_kind(desc.media_type) ||
+		    desc.size > OCI_MANIFEST_MAX || json_object_get(seen, desc.digest_str))
 			continue;
-		/* Nothing that big is a manifest: not worth reading. */
-		if (bento_json_int(desc, "size", &size) == 0 && size > (long long)OCI_MANIFEST_MAX)
-			continue;
-		json_object_set_new(seen, ds, json_true());
+		json_object_set_new(seen, desc.digest_str, json_true());
 		bento_buf_reset(&b);
-		rc = read_manifest(l, &d, &b, err);
+		rc = read_manifest(l, &desc.digest, &b, err);
 		if (rc == -BENTO_E_NOTFOUND) {
 			bento_error_clear(err);
 			rc = 0;
@@ -779,25 +772,26 @@ static int layout_referrers(struct bento_target *t, const struct bento_digest *s
 		}
 		if (rc < 0)
 			goto out;
-		if (bento_json_parse(b.buf, b.len, ds, &m, NULL) < 0 || !json_is_object(m)) {
-			json_decref(m);
-			continue;
-		}
-		if (is_index_type(bento_json_str(m, "mediaType")) || is_index_type(dmt)) {
-			json_t *sub = json_object_get(m, "manifests");
-
-			if (json_is_array(sub))
-				json_array_extend(work, sub);
-		}
-		sd = bento_json_str(json_object_get(m, "subject"), "digest");
-		if (sd && strcmp(sd, subj) == 0)
-			json_object_set_new(found, ds, referrer_desc(m, dmt, ds, b.len));
-		json_decref(m);
+		name = bento_xasprintf("oci:%s: manifest %s", l->dir, desc.digest_str);
+		if (b.len != desc.size)
+			rc = bento_error_set(err, BENTO_E_VERIFY, "%s: %zu bytes, its descriptor says %llu",
+					     name, b.len, (unsigned long long)desc.size);
+		else
+			rc = bento_oci_doc_read(b.buf, b.len, name, desc.media_type,
+						BENTO_OCI_MANIFEST | BENTO_OCI_INDEX, &m, err);
+		free(name);
+		if (rc < 0)
+			goto out;
+		if (m.kind == BENTO_OCI_INDEX)
+			json_array_extend(work, json_object_get(m.root, "manifests"));
+		if (m.has_subject && strcmp(m.subject.digest_str, subj) == 0)
+			json_object_set_new(found, desc.digest_str, referrer_desc(&m, desc.digest_str, b.len));
+		bento_oci_doc_release(&m);
 	}
 	{
 		const char *k;
 		json_t *v, *arr = json_array();
-		json_t **vv = bento_xcalloc(json_object_size(found), sizeof(*vv));
+		json_t **vv = bento_xcalloc(json_object_size(found) + 1, sizeof(*vv));
 		size_t n = 0;
 
 		json_object_foreach(found, k, v)
@@ -816,8 +810,9 @@ out:
 	json_decref(found);
 	json_decref(seen);
 	json_decref(work);
-	json_decref(index);
+	bento_oci_doc_release(&index);
 	bento_buf_release(&b);
+	free(path);
 	return rc;
 }
 

@@ -1586,18 +1586,17 @@ static int reg_referrer_add(struct bento_target *t, const struct bento_digest *s
 {
 	struct reg *r = R(t);
 	struct bento_buf index = BENTO_BUF_INIT, canon = BENTO_BUF_INIT;
-	char hex[BENTO_DIGEST_HEXLEN + 1], tag[BENTO_DIGEST_HEXLEN + 8];
-	json_t *desc = NULL, *root = NULL, *list, *m;
-	const char *dg;
-	size_t i;
+	char hex[BENTO_DIGEST_HEXLEN + 1], tag[BENTO_DIGEST_HEXLEN + 8], *what = NULL;
+	struct bento_oci_doc root = { 0 };
+	struct bento_oci_desc d;
+	json_t *desc = NULL;
 	int rc;
 
 	rc = bento_json_parse(descriptor_json, strlen(descriptor_json), "referrer descriptor", &desc, err);
 	if (rc < 0)
 		return rc;
-	dg = bento_json_str(desc, "digest");
-	if (!dg || !bento_digest_valid(dg) || !bento_json_str(desc, "mediaType")) {
-		rc = bento_error_set(err, BENTO_E_INVALID, "referrer descriptor: needs mediaType and digest");
+	if (bento_oci_desc_read(desc, "referrer descriptor", NULL, &d, err) || d.other_algorithm) {
+		rc = bento_error_set(err, BENTO_E_INVALID, "referrer descriptor: needs mediaType, digest and size");
 		goto out;
 	}
 	if (r->referrers_api < 0) {
@@ -1612,31 +1611,27 @@ static int reg_referrer_add(struct bento_target *t, const struct bento_digest *s
 	rc = fallback_get(t, subject, &index, err);
 	if (rc < 0)
 		goto out;
-	rc = bento_json_parse(index.buf, index.len, "referrers index", &root, err);
+	bento_digest_hex(subject, hex);
+	snprintf(tag, sizeof(tag), "sha256-%s", hex);
+	what = bento_xasprintf("%s:%s", r->name, tag);
+	rc = bento_oci_doc_read(index.buf, index.len, what, OCI_INDEX_V1, BENTO_OCI_INDEX, &root, err);
 	if (rc < 0)
 		goto out;
-	list = json_object_get(root, "manifests");
-	if (!json_is_object(root) || !json_is_array(list)) {
-		rc = bento_error_set(err, BENTO_E_INVALID, "%s: the referrers index is not an image index", r->name);
-		goto out;
-	}
-	json_array_foreach(list, i, m) {
-		const char *have = bento_json_str(m, "digest");
-		if (have && strcmp(have, dg) == 0) {
+	for (size_t i = 0; i < root.n_descs; i++) {
+		if (strcmp(root.descs[i].digest_str, d.digest_str) == 0) {
 			rc = 0;
 			goto out;
 		}
 	}
-	json_array_append(list, desc);
-	rc = bento_json_canonical(root, &canon, err);
+	json_array_append(json_object_get(root.root, "manifests"), desc);
+	rc = bento_json_canonical(root.root, &canon, err);
 	if (rc < 0)
 		goto out;
-	bento_digest_hex(subject, hex);
-	snprintf(tag, sizeof(tag), "sha256-%s", hex);
 	rc = reg_manifest_put(t, tag, OCI_INDEX_V1, canon.buf, canon.len, NULL, err);
 out:
 	json_decref(desc);
-	json_decref(root);
+	bento_oci_doc_release(&root);
+	free(what);
 	bento_buf_release(&index);
 	bento_buf_release(&canon);
 	return rc;

@@ -1,5 +1,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -282,61 +283,76 @@ out:
 
 /* ---- pull ---- */
 
-/* A small blob (config, signature, envelope) into memory, verified, at most max bytes. */
-static int get_small(struct bento_target *t, const json_t *desc, uint64_t max, struct bento_buf *out,
-		     struct bento_error *err)
+/*
+ * A small blob (config, signature, envelope) into memory, verified, at
+ * most max bytes; desc was read (ocidoc.h) as field of the document what.
+ */
+static int get_small(struct bento_target *t, const struct bento_oci_desc *desc, const char *what,
+		     const char *field, uint64_t max, struct bento_buf *out, struct bento_error *err)
 {
-	const char *ds = bento_json_str(desc, "digest");
-	struct bento_digest d;
-	long long size;
 	int rc;
 
-	if (!ds || bento_digest_parse(ds, &d, err) || bento_json_int(desc, "size", &size) ||
-	    size < 0 || (uint64_t)size > max)
-		return bento_error_set(err, BENTO_E_VERIFY,
-				       "descriptor %.80s: bad digest or size over %llu bytes",
-				       ds ? ds : "?", (unsigned long long)max);
-	if ((rc = bento_target_blob_get(t, &d, (uint64_t)size, bento_buf_sink, out, NULL, err)))
+	if ((rc = bento_oci_desc_sha256(desc, what, field, err)))
 		return rc;
-	if (out->len != (size_t)size)
-		return bento_error_set(err, BENTO_E_VERIFY, "blob %s: %zu bytes, descriptor says %lld",
-				       ds, out->len, size);
+	if (desc->size > max)
+		return bento_error_set(err, BENTO_E_VERIFY, "%s: %s: %llu bytes, more than the %llu allowed",
+				       what, field, (unsigned long long)desc->size,
+				       (unsigned long long)max);
+	if ((rc = bento_target_blob_get(t, &desc->digest, desc->size, bento_buf_sink, out, NULL, err)))
+		return rc;
+	if (out->len != desc->size)
+		return bento_error_set(err, BENTO_E_VERIFY, "blob %s: %zu bytes, %s says %llu",
+				       desc->digest_str, out->len, field,
+				       (unsigned long long)desc->size);
 	return 0;
 }
 
-/* Signatures and provenance attached to the manifest, as the store keeps them. */
-static int fetch_referrers(struct bento_target *t, const struct bento_digest *subject,
+/*
+ * Signatures and provenance attached to the manifest (where, digest
+ * subject), as the store keeps them: the referrers index and each bento
+ * referrer's manifest read strictly, the latter naming subject.
+ */
+static int fetch_referrers(struct bento_target *t, const char *where,
+			   const struct bento_digest *subject,
 			   struct bento_attachment **sigs, size_t *n_sigs,
 			   struct bento_attachment **atts, size_t *n_atts, struct bento_error *err)
 {
 	struct bento_buf index = BENTO_BUF_INIT;
-	json_t *idx = NULL, *d;
-	size_t i;
+	struct bento_oci_doc idx = { 0 };
+	char *what = bento_xasprintf("%s: referrers", where);
 	int rc;
 
 	if ((rc = bento_target_referrers(t, subject, &index, err)) ||
-	    (rc = bento_json_parse(index.buf, index.len, "referrers", &idx, err)))
+	    (rc = bento_oci_doc_read(index.buf, index.len, what, OCI_INDEX_V1, BENTO_OCI_INDEX, &idx,
+				     err)))
 		goto out;
-	json_array_foreach(json_object_get(idx, "manifests"), i, d) {
-		const char *type = bento_json_str(d, "artifactType"), *ds = bento_json_str(d, "digest");
+	for (size_t i = 0; i < idx.n_descs; i++) {
+		const struct bento_oci_desc *d = &idx.descs[i];
+		const char *type = d->artifact_type;
 		int is_sig = type && strcmp(type, BENTO_SIGNATURE_ARTIFACT) == 0;
 		struct bento_buf man = BENTO_BUF_INIT, data = BENTO_BUF_INIT;
-		json_t *mj = NULL;
-		const json_t *layer;
-		const char *title;
+		struct bento_oci_doc m = { 0 };
+		const char *title = NULL;
+		char *mwhat = NULL, field[32];
 
-		if (!ds || !type || (!is_sig && strcmp(type, BENTO_PROVENANCE_ARTIFACT) != 0))
+		if (!type || (!is_sig && strcmp(type, BENTO_PROVENANCE_ARTIFACT) != 0))
 			continue;	/* someone else's referrer */
-		rc = bento_target_manifest_get(t, ds, &man, NULL, NULL, err);
+		mwhat = bento_xasprintf("%s: referrer %s", where, d->digest_str);
+		snprintf(field, sizeof(field), "manifests[%zu]", i);
+		if ((rc = bento_oci_desc_sha256(d, what, field, err)) == 0 &&
+		    (rc = bento_target_manifest_get(t, d->digest_str, &man, NULL, NULL, err)) == 0)
+			rc = bento_oci_doc_read(man.buf, man.len, mwhat, d->media_type, BENTO_OCI_MANIFEST,
+						&m, err);
+		if (rc == 0 && (!m.has_subject || m.subject.other_algorithm ||
+				!bento_digest_eq(&m.subject.digest, subject)))
+			rc = bento_error_set(err, BENTO_E_VERIFY, "%s: subject: not the manifest pulled",
+					     mwhat);
+		if (rc == 0 && m.n_descs)
+			title = bento_json_str(m.descs[0].annotations, "org.opencontainers.image.title");
+		if (rc == 0 && !title)
+			rc = bento_error_set(err, BENTO_E_VERIFY, "%s: has no titled layer", mwhat);
 		if (rc == 0)
-			rc = bento_json_parse(man.buf, man.len, ds, &mj, err);
-		layer = json_array_get(json_object_get(mj, "layers"), 0);
-		title = bento_json_str(json_object_get(layer, "annotations"),
-				       "org.opencontainers.image.title");
-		if (rc == 0 && (!layer || !title))
-			rc = bento_error_set(err, BENTO_E_VERIFY, "referrer %s has no titled layer", ds);
-		if (rc == 0)
-			rc = get_small(t, layer, 1u << 20, &data, err);
+			rc = get_small(t, &m.descs[0], mwhat, "layers[0]", 1u << 20, &data, err);
 		if (rc == 0) {
 			struct bento_attachment **v = is_sig ? sigs : atts;
 			size_t *n = is_sig ? n_sigs : n_atts, tl = strlen(title);
@@ -346,15 +362,17 @@ static int fetch_referrers(struct bento_target *t, const struct bento_digest *su
 			(*v)[*n].data = bento_buf_detach(&data, &(*v)[*n].len);
 			(*n)++;
 		}
-		json_decref(mj);
+		bento_oci_doc_release(&m);
 		bento_buf_release(&man);
 		bento_buf_release(&data);
+		free(mwhat);
 		if (rc)
 			break;
 	}
 out:
-	json_decref(idx);
+	bento_oci_doc_release(&idx);
 	bento_buf_release(&index);
+	free(what);
 	return rc;
 }
 
@@ -372,8 +390,10 @@ struct pull_job {
 	struct bento_store *s;
 	const struct bento_target_ref *ref;
 	const struct bento_target_opts *o;
-	const json_t *layers;
+	const char *where;			/* the manifest, in messages */
+	const struct bento_oci_desc *layers;	/* the manifest's, as many as plan */
 	struct bento_layer *plan;
+	size_t n;
 	struct bento_blob_stage *stage;
 	atomic_size_t next;
 	atomic_int failed;
@@ -386,15 +406,17 @@ struct pull_job {
 
 static int pull_one(struct pull_job *j, struct bento_target *t, size_t i, struct bento_error *err)
 {
-	const json_t *l = json_array_get(j->layers, i);
-	const char *ds = bento_json_str(l, "digest");
+	const struct bento_oci_desc *l = &j->layers[i];
 	struct bento_layer_reader *r;
-	struct bento_digest d;
-	long long size;
+	char field[32];
 	int rc;
 
-	if (!ds || bento_digest_parse(ds, &d, err) || bento_json_int(l, "size", &size) || size < 0)
-		return bento_error_set(err, BENTO_E_VERIFY, "layer %zu: bad descriptor", i);
+	snprintf(field, sizeof(field), "layers[%zu]", i);
+	if ((rc = bento_oci_desc_sha256(l, j->where, field, err)))
+		return rc;
+	if (strcmp(l->media_type, BENTO_MEDIATYPE_LAYER) != 0)
+		return bento_error_set(err, BENTO_E_VERIFY, "%s: %s.mediaType: '%s', not a bento layer ("
+				       BENTO_MEDIATYPE_LAYER ")", j->where, field, l->media_type);
 	if (bento_layer_present(j->s, &j->plan[i])) {
 		pthread_mutex_lock(&j->lock);
 		j->skipped++;
@@ -403,16 +425,16 @@ static int pull_one(struct pull_job *j, struct bento_target *t, size_t i, struct
 	}
 	if ((rc = bento_layer_reader_new(j->s, j->stage, &j->plan[i], &r, err)))
 		return rc;
-	if ((uint64_t)size != bento_layer_reader_size(r))
+	if (l->size != bento_layer_reader_size(r))
 		rc = bento_error_set(err, BENTO_E_VERIFY,
-				     "layer %s: the manifest says %lld bytes, bento.json makes %llu",
-				     j->plan[i].title, size,
+				     "layer %s: the manifest says %llu bytes, bento.json makes %llu",
+				     j->plan[i].title, (unsigned long long)l->size,
 				     (unsigned long long)bento_layer_reader_size(r));
 	if (rc == 0)
-		rc = bento_target_blob_get(t, &d, (uint64_t)size, feed_sink, r,
+		rc = bento_target_blob_get(t, &l->digest, l->size, feed_sink, r,
 					   bento_layer_reader_hasher(r), err);
 	if (rc == 0)
-		rc = bento_layer_reader_finish(r, &d, err);
+		rc = bento_layer_reader_finish(r, &l->digest, err);
 	bento_layer_reader_free(r);
 	return rc;
 }
@@ -437,7 +459,7 @@ static void *pull_worker(void *arg)
 
 	while (rc == 0 && !atomic_load(&j->failed)) {
 		size_t i = atomic_fetch_add(&j->next, 1);
-		if (i >= json_array_size(j->layers))
+		if (i >= j->n)
 			break;
 		rc = pull_one(j, t, i, &err);
 	}
@@ -457,20 +479,21 @@ static void *pull_worker(void *arg)
 
 /* Download (or skip) every layer into stage, each checked against the plan from bento.json. */
 static int pull_layers(struct bento_store *s, const struct bento_target_ref *ref,
-		       const struct bento_target_opts *o, const json_t *man,
-		       struct bento_layer *plan, size_t n_plan, struct bento_blob_stage *stage,
-		       size_t *skipped, struct bento_target_stats *stats, struct bento_error *err)
+		       const struct bento_target_opts *o, const char *where,
+		       const struct bento_oci_doc *man, struct bento_layer *plan, size_t n_plan,
+		       struct bento_blob_stage *stage, size_t *skipped,
+		       struct bento_target_stats *stats, struct bento_error *err)
 {
 	struct pull_job j = {
-		.s = s, .ref = ref, .o = o, .layers = json_object_get(man, "layers"), .plan = plan,
-		.stage = stage,
+		.s = s, .ref = ref, .o = o, .where = where, .layers = man->descs, .plan = plan,
+		.n = n_plan, .stage = stage,
 	};
 	size_t nt = bento_cpus(4);
 
-	if (json_array_size(j.layers) != n_plan)
+	if (man->n_descs != n_plan)
 		return bento_error_set(err, BENTO_E_VERIFY,
 				       "the manifest has %zu layers but bento.json makes %zu",
-				       json_array_size(j.layers), n_plan);
+				       man->n_descs, n_plan);
 	atomic_init(&j.next, 0);
 	atomic_init(&j.failed, 0);
 	pthread_mutex_init(&j.lock, NULL);
@@ -503,29 +526,37 @@ int bento_pull(struct bento_store *s, enum bento_kind kind, const struct bento_t
 	char *where = bento_target_ref_str(ref), mds[BENTO_DIGEST_STRLEN];
 	const char *reference = ref->digest ? ref->digest : ref->tag ? ref->tag : "latest";
 	const char *want = kind == BENTO_KIND_BENTO ? BENTO_ARTIFACT_BUNDLE : BENTO_ARTIFACT_MODEL;
-	json_t *mj = NULL, *details = NULL;
+	const char *config_type = kind == BENTO_KIND_BENTO ? BENTO_MEDIATYPE_MANIFEST
+							   : BENTO_MEDIATYPE_MODEL;
+	struct bento_oci_doc mj = { 0 };
+	json_t *details = NULL;
+	char *mt = NULL;
 	int rc, existed;
 
 	if ((rc = bento_target_open(ref, o, &t, err)) ||
-	    (rc = bento_target_manifest_get(t, reference, &man, NULL, &md, err)) ||
-	    (rc = bento_json_parse(man.buf, man.len, where, &mj, err)))
+	    (rc = bento_target_manifest_get(t, reference, &man, &mt, &md, err)) ||
+	    (rc = bento_oci_doc_read(man.buf, man.len, where, mt, BENTO_OCI_MANIFEST, &mj, err)))
 		goto out;
-	if (!bento_json_str(mj, "artifactType") || strcmp(bento_json_str(mj, "artifactType"), want)) {
+	if (!mj.artifact_type || strcmp(mj.artifact_type, want)) {
 		rc = bento_error_set(err, BENTO_E_INVALID, "%s is not a %s (artifactType %s)", where,
 				     kind == BENTO_KIND_BENTO ? "bento" : "bento model",
-				     bento_json_str(mj, "artifactType") ? bento_json_str(mj, "artifactType")
-									: "none");
+				     mj.artifact_type ? mj.artifact_type : "none");
+		goto out;
+	}
+	if (strcmp(mj.config.media_type, config_type) != 0) {
+		rc = bento_error_set(err, BENTO_E_VERIFY, "%s: config.mediaType: '%s', not %s", where,
+				     mj.config.media_type, config_type);
 		goto out;
 	}
 	/* bento.json first: everything else is checked against it. */
-	if ((rc = get_small(t, json_object_get(mj, "config"), BENTO_MANIFEST_MAX, &config, err)))
+	if ((rc = get_small(t, &mj.config, where, "config", BENTO_MANIFEST_MAX, &config, err)))
 		goto out;
 	bento_digest_bytes(config.buf, config.len, &cd);
 	if (kind == BENTO_KIND_BENTO) {
 		if ((rc = bento_manifest_parse(config.buf, config.len, "bento.json", &obj.bento, err)))
 			goto bad;
 		bento_layers_plan(obj.bento, &obj.layers, &obj.n_layers);
-		if ((rc = fetch_referrers(t, &md, &sigs, &n_sigs, &atts, &n_atts, err)))
+		if ((rc = fetch_referrers(t, where, &md, &sigs, &n_sigs, &atts, &n_atts, err)))
 			goto out;
 		/* Trust is settled before a single layer is fetched. */
 		bento_check_signatures(r, obj.bento, config.buf, config.len, sigs, n_sigs, kr);
@@ -543,7 +574,7 @@ int bento_pull(struct bento_store *s, enum bento_kind kind, const struct bento_t
 	for (size_t i = 0; i < obj.n_layers; i++)
 		n += obj.layers[i].n_files;
 	stage = bento_blob_stage_new(s);
-	if ((rc = pull_layers(s, ref, o, mj, obj.layers, obj.n_layers, stage, &skipped,
+	if ((rc = pull_layers(s, ref, o, where, &mj, obj.layers, obj.n_layers, stage, &skipped,
 			      &layer_stats, err)))
 		goto out;
 	char cds[BENTO_DIGEST_STRLEN];
@@ -602,7 +633,8 @@ bad:
 	}
 out:
 	json_decref(details);
-	json_decref(mj);
+	bento_oci_doc_release(&mj);
+	free(mt);
 	bento_blob_stage_free(stage);
 	bento_attachments_free(sigs, n_sigs);
 	bento_attachments_free(atts, n_atts);

@@ -36,6 +36,33 @@ tag_add() {
 	json.dump(idx, open(p, "w"))
 	PY
 }
+# desc_add DIR FILE MEDIATYPE: FILE as a blob of DIR, listed untagged in its index.json.
+desc_add() {
+	_h=$(blob_add "$1" "$2") &&
+	python3 - "$1/index.json" "$_h" "$(stat -c %s "$2")" "$3" <<-'PY'
+	import json, sys
+	p, h, n, mt = sys.argv[1:]
+	idx = json.load(open(p))
+	idx["manifests"].append({"mediaType": mt, "digest": "sha256:" + h, "size": int(n)})
+	json.dump(idx, open(p, "w"))
+	PY
+}
+# jmut IN OUT CODE: OUT is the JSON of IN after the Python statements CODE
+# changed m (CODE may set m to bytes: written as they are).
+jmut() {
+	python3 - "$@" <<-'PY'
+	import json, sys
+	src, dst, code = sys.argv[1:4]
+	m = json.load(open(src))
+	exec(code)
+	if isinstance(m, bytes):
+	    open(dst, "wb").write(m)
+	else:
+	    json.dump(m, open(dst, "w"))
+	PY
+}
+OCI_M=application/vnd.oci.image.manifest.v1+json
+OCI_I=application/vnd.oci.image.index.v1+json
 skr() { timeout 60 skopeo inspect --raw "oci:$1"; }
 skd() { timeout 60 skopeo inspect --raw --tls-verify=false "docker://$1"; }
 
@@ -211,6 +238,83 @@ test_expect_success 'push makes the same check: exit 3, the layout left as it wa
 	: a directory with neither file is a new layout &&
 	mkdir fresh && bento push demo:1 "oci:$TMP/fresh" > /dev/null 2> err &&
 	test "$(cat fresh/oci-layout)" = "{\"imageLayoutVersion\":\"1.0.0\"}"
+'
+
+# NAME <tab> CODE (changes index.json, m) <tab> what the message says after "DIR/index.json"
+index_cases() {
+	cat <<EOF
+notjson	m = b'{"manifests":['	:1:
+array	m = [m]	: an array, not a JSON object
+noschema	del m["schemaVersion"]	: schemaVersion: missing
+nomanifests	del m["manifests"]	: manifests: missing
+mnum	m["manifests"][0] = 1	: manifests[0]: an integer, not a descriptor object
+nodigest	del m["manifests"][0]["digest"]	: manifests[0].digest: missing
+baddigest	m["manifests"][1]["digest"] = "sha256:../../etc/passwd"	: manifests[1].digest: 'sha256:../../etc/passwd' is not a digest
+negsize	m["manifests"][0]["size"] = -5	: manifests[0].size: negative, not an integer >= 0
+refnum	m["manifests"][-1]["annotations"]["org.opencontainers.image.ref.name"] = 1	.annotations.org.opencontainers.image.ref.name: an integer, not a string
+mtmanifest	m["mediaType"] = "$OCI_M"	: mediaType: '$OCI_M', but it was served or described as '$OCI_I'
+EOF
+}
+
+test_expect_success 'a malformed index.json (10 ways, or a directory): exit 3 naming it and the field' '
+	export BENTO_HOME=$TMP/p1 &&
+	index_cases > index.cases &&
+	while IFS="	" read -r name code says; do
+		rm -rf ol && cp -r lay ol &&
+		jmut lay/index.json ol/index.json "$code" &&
+		refused 3 bento pull "oci:$TMP/ol:1" &&
+		grep_q err "$TMP/ol/index.json" && grep_q err "$says" || { echo "case $name"; return 1; }
+	done < index.cases &&
+	rm -rf ol && cp -r lay ol && rm ol/index.json && mkdir ol/index.json &&
+	refused 3 bento pull "oci:$TMP/ol:1" &&
+	grep_q err "$TMP/ol/index.json: not a regular file (a directory)" &&
+	: a push refuses it the same way, and leaves it &&
+	rm -rf ol && cp -r lay ol && jmut lay/index.json ol/index.json "del m[\"schemaVersion\"]" &&
+	cp ol/index.json ix.before && export BENTO_HOME=$TMP/home &&
+	refused 3 bento push demo:2 "oci:$TMP/ol:new" && grep_q err "index.json: schemaVersion: missing" &&
+	cmp ol/index.json ix.before
+'
+
+test_expect_success 'a malformed manifest under a tag: exit 3 naming oci:DIR:TAG and the field' '
+	export BENTO_HOME=$TMP/p1 &&
+	for c in "del m[\"schemaVersion\"]:schemaVersion: missing" \
+		"m[\"layers\"][0][\"size\"] = 1.0:layers[0].size: a real number, not an integer >= 0" \
+		"del m[\"config\"]:config: missing" \
+		"m[\"layers\"][1][\"digest\"] = m[\"layers\"][1][\"digest\"].upper():layers[1].digest:"; do
+		rm -rf ol && cp -r lay ol &&
+		jmut raw.json bad.json "${c%%:*}" && tag_add ol bad bad.json &&
+		refused 3 bento pull "oci:$TMP/ol:bad" &&
+		grep_q err "oci:$TMP/ol:bad: ${c#*:}" || { echo "case $c"; return 1; }
+	done
+'
+
+test_expect_success 'a malformed manifest or index reachable from index.json: the referrers walk refuses it, exit 3' '
+	export BENTO_HOME=$TMP/p1 &&
+	rm -rf ol && cp -r lay ol &&
+	jmut raw.json walk1.json "m[\"layers\"] = \"x\"" &&
+	desc_add ol walk1.json "$OCI_M" && w1=$(sha walk1.json) &&
+	refused 3 bento pull "oci:$TMP/ol:1" &&
+	grep_q err "oci:$TMP/ol: manifest $w1: layers: a string, not an array of descriptors" &&
+	rm -rf ol && cp -r lay ol &&
+	printf "{\"schemaVersion\":2,\"manifests\":[{\"digest\":\"%s\",\"size\":1}]}" "$(cat m1)" > walk2.json &&
+	desc_add ol walk2.json "$OCI_I" && w2=$(sha walk2.json) &&
+	refused 3 bento pull "oci:$TMP/ol:1" &&
+	grep_q err "oci:$TMP/ol: manifest $w2: manifests[0].mediaType: missing" &&
+	: listed as a manifest, it is an index &&
+	rm -rf ol && cp -r lay ol &&
+	printf "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"manifests\":[]}" "$OCI_I" > walk3.json &&
+	desc_add ol walk3.json "$OCI_M" &&
+	refused 3 bento pull "oci:$TMP/ol:1" &&
+	grep_q err "but it was served or described as '\''$OCI_M'\''" &&
+	: of another size than its descriptor says &&
+	rm -rf ol && cp -r lay ol && desc_add ol walk3.json "$OCI_I" &&
+	jmut ol/index.json ol/index.json "m[\"manifests\"][-1][\"size\"] += 1" &&
+	refused 3 bento pull "oci:$TMP/ol:1" &&
+	grep_q err "bytes, its descriptor says" &&
+	: what cannot be a referrer is not read: a blob of another type, a sha512 digest &&
+	rm -rf ol && cp -r lay ol && desc_add ol walk1.json application/octet-stream &&
+	jmut ol/index.json ol/index.json "m[\"manifests\"].append(dict(mediaType=\"$OCI_M\", digest=\"sha512:\" + \"0\" * 128, size=2))" &&
+	bento pull "oci:$TMP/ol:1" > /dev/null 2> err
 '
 
 test_expect_success 'a corrupted blob in the layout: exit 3, store unchanged' '

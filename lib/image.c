@@ -301,19 +301,6 @@ static int fd_sink(void *ctx, const void *p, size_t n, struct bento_error *err)
 	return rc < 0 ? bento_error_errno(err, -rc, "write") : 0;
 }
 
-/* Descriptor fields; what names it in messages. */
-static int desc_get(const json_t *desc, const char *what, struct bento_digest *d, uint64_t *size,
-		    struct bento_error *err)
-{
-	const char *ds = bento_json_str(desc, "digest");
-	long long sz;
-
-	if (!ds || bento_digest_parse(ds, d, NULL) || bento_json_int(desc, "size", &sz) || sz < 0)
-		return bento_error_set(err, BENTO_E_INVALID, "%s: bad descriptor (digest, size)", what);
-	*size = (uint64_t)sz;
-	return 0;
-}
-
 static const char *layer_type(const char *mt)
 {
 	if (!mt)
@@ -328,31 +315,21 @@ static const char *layer_type(const char *mt)
 	return NULL;
 }
 
-/* From an index, the manifest for the platform. */
-static int pick_platform(struct image *im, const char *name, const struct bento_buf *idx,
-			 char **ref, struct bento_error *err)
+/* From index idx (read as name), the manifest for the platform. */
+static int pick_platform(struct image *im, const char *name, const struct bento_oci_doc *idx,
+			 const struct bento_oci_desc **out, struct bento_error *err)
 {
-	json_t *j = NULL, *e;
-	size_t i;
-	int rc;
+	for (size_t i = 0; i < idx->n_descs; i++) {
+		const struct bento_oci_desc *e = &idx->descs[i];
+		char field[32];
 
-	if ((rc = bento_json_parse(idx->buf, idx->len, name, &j, err)))
-		return rc;
-	json_array_foreach(json_object_get(j, "manifests"), i, e) {
-		const json_t *p = json_object_get(e, "platform");
-		const char *os = bento_json_str(p, "os"), *arch = bento_json_str(p, "architecture");
-		const char *var = bento_json_str(p, "variant");
-
-		if (!os || !arch || strcmp(os, im->os) || strcmp(arch, im->arch) ||
-		    (im->variant && (!var || strcmp(var, im->variant))))
+		if (!e->os || strcmp(e->os, im->os) || strcmp(e->arch, im->arch) ||
+		    (im->variant && (!e->variant || strcmp(e->variant, im->variant))))
 			continue;
-		if (!bento_json_str(e, "digest") || !bento_digest_valid(bento_json_str(e, "digest")))
-			break;
-		*ref = bento_xstrdup(bento_json_str(e, "digest"));
-		json_decref(j);
-		return 0;
+		snprintf(field, sizeof(field), "manifests[%zu]", i);
+		*out = e;
+		return bento_oci_desc_sha256(e, name, field, err);
 	}
-	json_decref(j);
 	return bento_error_set(err, BENTO_E_NOTFOUND, "%s: no image for %s/%s%s%s in its index", name,
 			       im->os, im->arch, im->variant ? "/" : "", im->variant ? im->variant : "");
 }
@@ -405,88 +382,96 @@ static int base_blob_file(struct image *im, struct bento_target *bt, const struc
 	return rc;
 }
 
+/*
+ * The base image: its index (when it is one) and manifest, read strictly
+ * (ocidoc.h), then its config, which must be for the platform.  Every
+ * document is untrusted: a malformed one is -BENTO_E_VERIFY naming it and
+ * the field; one that does not fit (another platform, a layer type an
+ * image cannot have) -BENTO_E_INVALID.
+ */
 static int load_base(struct image *im, struct bento_error *err)
 {
 	struct bento_target *bt = NULL;
-	struct bento_buf man = BENTO_BUF_INIT, cfg = BENTO_BUF_INIT;
+	struct bento_buf raw = BENTO_BUF_INIT, cfg = BENTO_BUF_INIT;
+	struct bento_oci_doc idx = { 0 }, man = { 0 };
 	const char *name = im->base_name;
-	char *mt = NULL, *picked = NULL;
+	char *mt = NULL, *what = NULL;
 	const char *reference = im->base_ref.digest ? im->base_ref.digest
 			      : im->base_ref.tag ? im->base_ref.tag : "latest";
-	struct bento_digest cd;
-	uint64_t csize;
-	json_t *mj = NULL, *l, *ids;
 	const char *os, *arch;
-	size_t i;
 	int rc;
 
 	if ((rc = bento_target_open(&im->base_ref, &im->o->topts, &bt, err)) ||
-	    (rc = bento_target_manifest_get(bt, reference, &man, &mt, &im->base_digest, err)))
+	    (rc = bento_target_manifest_get(bt, reference, &raw, &mt, &im->base_digest, err)) ||
+	    (rc = bento_oci_doc_read(raw.buf, raw.len, name, mt, BENTO_OCI_MANIFEST | BENTO_OCI_INDEX,
+				     &man, err)))
 		goto out;
-	if (!strcmp(mt, OCI_INDEX_V1) || !strcmp(mt, DOCKER_LIST_V2)) {
+	if (man.kind == BENTO_OCI_INDEX) {
+		const struct bento_oci_desc *pick = NULL;
+
+		idx = man;
+		memset(&man, 0, sizeof(man));
+		if ((rc = pick_platform(im, name, &idx, &pick, err)))
+			goto out;
+		what = bento_xasprintf("%s@%s", name, pick->digest_str);
 		free(mt);
 		mt = NULL;
-		if ((rc = pick_platform(im, name, &man, &picked, err)) ||
-		    (rc = bento_target_manifest_get(bt, picked, &man, &mt, &im->base_digest, err)))
+		if ((rc = bento_target_manifest_get(bt, pick->digest_str, &raw, &mt, &im->base_digest,
+						    err)) ||
+		    (rc = bento_oci_doc_read(raw.buf, raw.len, what, pick->media_type,
+					     BENTO_OCI_MANIFEST, &man, err)))
 			goto out;
 	}
-	if (strcmp(mt, OCI_MANIFEST_V1) && strcmp(mt, DOCKER_MANIFEST_V2)) {
-		rc = bento_error_set(err, BENTO_E_INVALID, "base %s: a %s, not an image manifest",
-				     name, mt);
+	free(what);
+	what = bento_xasprintf("%s: config", name);
+	if ((rc = bento_oci_desc_sha256(&man.config, name, "config", err)))
+		goto out;
+	if (man.config.size > CONFIG_MAX) {
+		rc = bento_error_set(err, BENTO_E_VERIFY, "%s: config.size: %llu bytes, more than the %u allowed",
+				     name, (unsigned long long)man.config.size, CONFIG_MAX);
 		goto out;
 	}
-	if ((rc = bento_json_parse(man.buf, man.len, name, &mj, err)) ||
-	    (rc = desc_get(json_object_get(mj, "config"), "base config", &cd, &csize, err)))
-		goto out;
-	if (csize > CONFIG_MAX) {
-		rc = bento_error_set(err, BENTO_E_INVALID, "base %s: config of %llu bytes", name,
-				     (unsigned long long)csize);
-		goto out;
-	}
-	if ((rc = bento_target_blob_get(bt, &cd, csize, bento_buf_sink, &cfg, NULL, err)) ||
-	    (rc = bento_json_parse(cfg.buf, cfg.len, "base config", &im->base_config, err)))
+	if ((rc = bento_target_blob_get(bt, &man.config.digest, man.config.size, bento_buf_sink, &cfg,
+					NULL, err)) ||
+	    (rc = bento_oci_config_read(cfg.buf, cfg.len, what, man.n_descs, &im->base_config, err)))
 		goto out;
 	os = bento_json_str(im->base_config, "os");
 	arch = bento_json_str(im->base_config, "architecture");
-	if (!os || !arch || strcmp(os, im->os) || strcmp(arch, im->arch)) {
+	if (strcmp(os, im->os) || strcmp(arch, im->arch)) {
 		rc = bento_error_set(err, BENTO_E_INVALID, "base %s is for %s/%s, not %s/%s", name,
-				     os ? os : "?", arch ? arch : "?", im->os, im->arch);
+				     os, arch, im->os, im->arch);
 		goto out;
 	}
-	ids = json_object_get(json_object_get(im->base_config, "rootfs"), "diff_ids");
-	if (json_array_size(ids) != json_array_size(json_object_get(mj, "layers"))) {
-		rc = bento_error_set(err, BENTO_E_INVALID,
-				     "base %s: %zu layers but %zu diff_ids in its config", name,
-				     json_array_size(json_object_get(mj, "layers")), json_array_size(ids));
-		goto out;
-	}
-	json_array_foreach(json_object_get(mj, "layers"), i, l) {
-		const char *type = layer_type(bento_json_str(l, "mediaType"));
-		const char *id = json_string_value(json_array_get(ids, i));
+	for (size_t i = 0; i < man.n_descs; i++) {
+		const struct bento_oci_desc *l = &man.descs[i];
+		const char *type = layer_type(l->media_type);
+		const json_t *ids = json_object_get(json_object_get(im->base_config, "rootfs"), "diff_ids");
+		char field[32];
 		struct iblob *b;
 
+		snprintf(field, sizeof(field), "layers[%zu]", i);
 		if (!type) {
 			rc = bento_error_set(err, BENTO_E_INVALID, "base %s: layer %zu has media type %s",
-					     name, i, bento_json_str(l, "mediaType") ?
-					     bento_json_str(l, "mediaType") : "none");
+					     name, i, l->media_type);
 			goto out;
 		}
+		if ((rc = bento_oci_desc_sha256(l, name, field, err)))
+			goto out;
 		b = add_blob(im, SRC_FILE, "base", type);
-		if (!id || bento_digest_parse(id, &b->diff_id, NULL)) {
-			rc = bento_error_set(err, BENTO_E_INVALID, "base %s: bad diff_id %zu", name, i);
+		bento_digest_parse(json_string_value(json_array_get(ids, i)), &b->diff_id, NULL);
+		b->digest = l->digest;
+		b->size = l->size;
+		if ((rc = base_blob_file(im, bt, &b->digest, b->size, &b->path, err)))
 			goto out;
-		}
-		if ((rc = desc_get(l, "base layer", &b->digest, &b->size, err)) ||
-		    (rc = base_blob_file(im, bt, &b->digest, b->size, &b->path, err)))
-			goto out;
-		if (json_object_get(l, "annotations"))
-			b->annotations = json_deep_copy(json_object_get(l, "annotations"));
+		if (l->annotations)
+			b->annotations = json_deep_copy(l->annotations);
 	}
 out:
-	json_decref(mj);
+	bento_oci_doc_release(&man);
+	bento_oci_doc_release(&idx);
 	free(mt);
-	free(picked);
-	bento_buf_release(&man);
+	free(what);
+	bento_buf_release(&raw);
 	bento_buf_release(&cfg);
 	bento_target_close(bt);
 	return rc;

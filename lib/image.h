@@ -75,8 +75,9 @@ void bento_image_result_release(struct bento_image_result *r);
  * Make the image of bento d and write it to o->output.  Errors: a missing
  * or unreadable shim, a base that is not an image or not for the
  * platform: -BENTO_E_INVALID/-BENTO_E_NOTFOUND naming it; registry
- * failures -BENTO_E_NETWORK; a blob that does not match its digest
- * -BENTO_E_VERIFY.  A history event "containerize" records the image
+ * failures -BENTO_E_NETWORK; a blob that does not match its digest, or a
+ * base index, manifest or config that is malformed (ocidoc.h: every field
+ * containerize reads is type-checked first), -BENTO_E_VERIFY.  A history event "containerize" records the image
  * digest, the output and the base.  Outputs are written so that a failure
  * leaves no partial image: blobs land by rename, the index (oci:) or the
  * archive (docker-archive:) last.

@@ -311,6 +311,114 @@ test_expect_success 'bad base: a missing tag (4), a base for another platform, a
 	! test -e "$TMP/x/index.json"
 '
 
+# rebase SRC DST CFG MAN [IDX]: DST is a copy of the layout SRC whose tag
+# "bad" names SRC:1's image with its config changed by the Python statements
+# CFG (on c), then its manifest by MAN (on m), and, with IDX, wrapped in an
+# image index changed by IDX (on i); CFG may set c to bytes (written as
+# they are).  Digests and sizes are made to match: only the JSON is hostile.
+rebase() {
+	rm -rf "$2" && cp -r "$1" "$2" &&
+	python3 - "$2" "$3" "$4" "${5-}" <<-'PY'
+	import hashlib, json, sys
+	d, cfg_code, man_code, idx_code = sys.argv[1:]
+	def blob(b):
+	    h = hashlib.sha256(b).hexdigest()
+	    open("%s/blobs/sha256/%s" % (d, h), "wb").write(b)
+	    return "sha256:" + h, len(b)
+	def read(dg):
+	    return json.load(open("%s/blobs/sha256/%s" % (d, dg[7:])))
+	idx = json.load(open(d + "/index.json"))
+	top = [x for x in idx["manifests"]
+	       if x.get("annotations", {}).get("org.opencontainers.image.ref.name") == "1"][0]
+	m = read(top["digest"])
+	c = read(m["config"]["digest"])
+	exec(cfg_code)
+	cb = c if isinstance(c, bytes) else json.dumps(c).encode()
+	m["config"]["digest"], m["config"]["size"] = blob(cb)
+	exec(man_code)
+	desc = dict(mediaType=top["mediaType"])
+	desc["digest"], desc["size"] = blob(json.dumps(m).encode())
+	if idx_code:
+	    i = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+	         "manifests": [dict(desc, platform={"os": "linux", "architecture": "amd64"})]}
+	    exec(idx_code)
+	    desc = dict(mediaType=i["mediaType"])
+	    desc["digest"], desc["size"] = blob(json.dumps(i).encode())
+	desc["annotations"] = {"org.opencontainers.image.ref.name": "bad"}
+	idx["manifests"].append(desc)
+	json.dump(idx, open(d + "/index.json", "w"))
+	PY
+}
+
+# CODE (on the base config c) <tab> what the message says after "oci:DIR:bad: config: "
+base_config_cases() {
+	cat <<'EOF'
+c = b'{"architecture":"amd64",'	oci:DIR:bad: config:1:
+c["config"]["Env"] = "PATH=/bin"	config.Env: a string, not an array of strings
+c["config"]["Env"] = ["A=1", 2]	config.Env[1]: an integer, not a string
+c["config"]["Entrypoint"] = "/bin/sh"	config.Entrypoint: a string, not an array of strings
+c["config"]["Cmd"] = [None]	config.Cmd[0]: null, not a string
+c["config"]["User"] = 1000	config.User: an integer, not a string
+c["config"]["WorkingDir"] = ["/"]	config.WorkingDir: an array, not a string
+c["config"]["ExposedPorts"] = ["80/tcp"]	config.ExposedPorts: an array, not an object
+c["config"]["Labels"] = {"a": 1}	config.Labels.a: an integer, not a string
+c["config"]["StopSignal"] = 9	config.StopSignal: an integer, not a string
+c["config"] = "x"	config: a string, not an object
+c["rootfs"]["diff_ids"].append(c["rootfs"]["diff_ids"][0])	rootfs.diff_ids: 2 of them for 1 layers
+c["rootfs"]["diff_ids"] = ["sha256:00"]	rootfs.diff_ids[0]: 'sha256:00' is not a sha256 digest
+del c["rootfs"]	rootfs: missing
+c["os"] = 1	os: an integer, not a string
+del c["architecture"]	architecture: missing
+c["variant"] = ["v8"]	variant: an array, not a string
+c["history"] = [1]	history[0]: an integer, not an object
+EOF
+}
+
+test_expect_success 'a malformed base config (18 ways): exit 3 naming the base and the field, nothing written' '
+	base_config_cases > cfg.cases && test "$(wc -l < cfg.cases)" = 18 &&
+	while IFS="	" read -r code says; do
+		rebase "$TMP/base" "$TMP/hb" "$code" "" &&
+		refused 3 bento containerize demo:1 --base "oci:$TMP/hb:bad" --output "oci:$TMP/x" &&
+		case $says in
+		oci:DIR*) grep_q err "oci:$TMP/hb:bad${says#oci:DIR:bad}" ;;
+		*) grep_q err "oci:$TMP/hb:bad: config: $says" ;;
+		esac || { echo "case $code"; return 1; }
+		! test -e "$TMP/x/index.json" || return 1
+	done < cfg.cases
+'
+
+test_expect_success 'a malformed base manifest or index: exit 3 naming it and the field' '
+	for c in "m[\"layers\"][0][\"size\"] = \"x\":layers[0].size: a string, not an integer >= 0" \
+		"del m[\"schemaVersion\"]:schemaVersion: missing" \
+		"m[\"config\"][\"digest\"] = 7:config.digest: an integer, not a string" \
+		"m[\"layers\"] = None:layers: null, not an array of descriptors"; do
+		rebase "$TMP/base" "$TMP/hb" "" "${c%%:*}" &&
+		refused 3 bento containerize demo:1 --base "oci:$TMP/hb:bad" --output "oci:$TMP/x" &&
+		grep_q err "oci:$TMP/hb:bad: ${c#*:}" || { echo "case $c"; return 1; }
+	done &&
+	rebase "$TMP/base" "$TMP/hb" "" "" "i[\"manifests\"][0][\"platform\"][\"os\"] = 1" &&
+	refused 3 bento containerize demo:1 --base "oci:$TMP/hb:bad" --output "oci:$TMP/x" &&
+	grep_q err "oci:$TMP/hb:bad: manifests[0].platform.os: an integer, not a string" &&
+	: the manifest the index picks is read as strictly, and named by its digest &&
+	rebase "$TMP/base" "$TMP/hb" "" "del m[\"layers\"]" "pass" &&
+	refused 3 bento containerize demo:1 --base "oci:$TMP/hb:bad" --output "oci:$TMP/x" &&
+	grep -q "oci:$TMP/hb:bad@sha256:[0-9a-f]*: layers: missing" err &&
+	! test -e "$TMP/x/index.json"
+'
+
+test_expect_success 'Docker nulls in the base config are absent: the bento adds its own ports and labels' '
+	rebase "$TMP/base" "$TMP/nb" "c[\"config\"].update(ExposedPorts=None, Labels=None, Entrypoint=None, Cmd=None, Volumes=None)" "" &&
+	bento containerize demo:1 --base "oci:$TMP/nb:bad" --output "oci:$TMP/withnull" > /dev/null 2> err &&
+	skc "oci:$TMP/withnull:1" > ncfg.json &&
+	py "
+import json
+c = json.load(open(\"ncfg.json\"))[\"config\"]
+assert c[\"ExposedPorts\"] == {\"3000/tcp\": {}}, c
+assert c[\"Labels\"][\"dev.bento.name\"] == \"demo\", c
+assert c[\"Entrypoint\"] == [\"/usr/local/bin/bento-shim\"], c
+assert \"Volumes\" not in c, c"
+'
+
 # A full disk: a 1 MiB tmpfs (root can mount one; elsewhere this is skipped).
 mkdir -p "$TMP/small"
 if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=1m tmpfs "$TMP/small" 2> /dev/null; then

@@ -12,6 +12,7 @@
 #include "cjson.h"
 #include "history.h"
 #include "image.h"
+#include "image_internal.h"
 #include "manifest.h"
 #include "oci.h"
 #include "sign.h"
@@ -1159,6 +1160,27 @@ static int load_bento(struct image *im, const struct bento_digest *d, struct ben
 	bento_layers_plan(im->m, &im->layers, &im->n_layers);
 	provenance_git(im);
 	return 0;
+}
+
+int bento_image_base_config(const struct bento_manifest *m, const char *base,
+			    const char *platform, struct bento_buf *config, struct bento_error *err)
+{
+	struct bento_image_opts io = { .base = base, .platform = platform };
+	struct image im = { .o = &io, .m = (struct bento_manifest *)(uintptr_t)m,
+			    .base_name = base, .have_base = 1 };
+	int rc;
+
+	bento_buf_init(&im.json);
+	bento_buf_init(&im.config.mem);
+	bento_buf_init(&im.manifest);
+	if ((rc = platform_parse(platform, &im.os, &im.arch, &im.variant, err)) == 0 &&
+	    (rc = bento_target_ref_parse(base, &im.base_ref, err)) == 0 && !im.base_ref.is_layout)
+		rc = bento_error_set(err, BENTO_E_USAGE, "%s: not an oci: layout", base);
+	if (rc == 0 && (rc = load_base(&im, err)) == 0 && (rc = make_config(&im, err)) == 0)
+		bento_buf_add(config, im.config.mem.buf, im.config.mem.len);
+	im.m = NULL;	/* borrowed */
+	image_release(&im);
+	return rc;
 }
 
 /* The platform: --platform, else the shim's architecture on linux. */

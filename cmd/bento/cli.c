@@ -14,9 +14,17 @@
 
 int cli_fail(int rc, const struct bento_error *err)
 {
-	if (err && err->msg[0])
-		fprintf(stderr, "bento: error: %s\n", err->msg);
-	else
+	if (err && err->msg[0]) {
+		/*
+		 * Messages quote what a registry, a layout or an archive said
+		 * (a media type, a member name): its control characters, an
+		 * escape sequence to the terminal among them, are shown as '?'.
+		 */
+		fputs("bento: error: ", stderr);
+		for (const char *p = err->msg; *p; p++)
+			fputc((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p, stderr);
+		fputc('\n', stderr);
+	} else
 		fprintf(stderr, "bento: error: %s\n", bento_strerror(rc));
 	return bento_exit_code(rc);
 }

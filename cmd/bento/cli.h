@@ -25,7 +25,7 @@ struct cli_cmd {
 extern const struct cli_cmd cli_cmds[];
 const struct cli_cmd *cli_find(const char *name);
 
-/* Print "bento: error: <msg>" once and return the exit code for rc. */
+/* Print "bento: error: <msg>" once (control characters as '?') and return the exit code for rc. */
 int cli_fail(int rc, const struct bento_error *err);
 /* Usage error: message plus a pointer to help; returns 2. */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

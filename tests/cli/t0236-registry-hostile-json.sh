@@ -117,6 +117,17 @@ test_expect_success 'a malformed manifest (28 ways): exit 3 naming the registry,
 	proxy_faults p
 '
 
+test_expect_success 'what a hostile manifest says is quoted without its control characters' '
+	export BENTO_HOME=$TMP/hostile &&
+	jmut raw.json m-esc.json "m[\"annotations\"][\"\\x1b]0;pwned\\x07\\x1b[2J\"] = 1" &&
+	grep -q "u001b" m-esc.json &&
+	serve m-esc.json "$OCI_M" "^GET /v2/src/demo/manifests/1\$" &&
+	refused 3 bento pull "$P/src/demo:1" &&
+	grep_q err "$P/src/demo:1: annotations.?]0;pwned??[2J: an integer, not a string" &&
+	! grep -q "$(printf "\033")" err &&
+	proxy_faults p
+'
+
 test_expect_success 'a well-formed image index at the tag is not a bento: exit 1' '
 	export BENTO_HOME=$TMP/hostile &&
 	printf "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"manifests\":[]}" "$OCI_I" > idx.json &&

@@ -378,6 +378,7 @@ static int read_service(const json_t *svc, const char *what, struct bento_error 
 		"batching", "entrypoint", "envs", "image", "resources", "scaling", "traffic", NULL
 	};
 	const json_t *ep;
+	const char *k;
 	size_t i;
 	json_t *a;
 	int rc;
@@ -394,7 +395,13 @@ static int read_service(const json_t *svc, const char *what, struct bento_error 
 		if (!json_is_string(a))
 			return bento_error_set(err, BENTO_E_INVALID,
 					       "%s: service.entrypoint[%zu] must be a string", what, i);
-	return str_map_check(svc, "envs", what, err);
+	if ((rc = str_map_check(svc, "envs", what, err)))
+		return rc;
+	json_object_foreach(json_object_get(svc, "envs"), k, a)
+		if (!*k || strchr(k, '='))
+			return bento_error_set(err, BENTO_E_INVALID,
+					       "%s: service.envs.%.100s: not a variable name", what, k);
+	return 0;
 }
 
 static int read_lockfiles(const json_t *arr, const struct bento_manifest *m,

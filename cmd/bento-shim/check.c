@@ -51,6 +51,11 @@ int shim_check_service(struct shim_config *c, const struct bento_manifest *m)
 	const char *k;
 	size_t i;
 
+	json_object_foreach(json_object_get(json_object_get(m->json, "service"), "envs"), k, v)
+		if (!*k || strchr(k, '=')) {
+			shim_log("%s/bento.json: service.envs.%.100s: not a variable name", c->root, k);
+			return SHIM_EXIT_MANIFEST;
+		}
 	if (!img)
 		return 0;
 	if (!json_is_object(img)) {
@@ -71,11 +76,6 @@ int shim_check_service(struct shim_config *c, const struct bento_manifest *m)
 		if (!*k || strchr(k, '=') || !json_is_string(v)) {
 			shim_log("%s/bento.json: service.image.env.%.100s: want a name without "
 				 "'=' and a string value", c->root, k);
-			return SHIM_EXIT_MANIFEST;
-		}
-	json_object_foreach(json_object_get(json_object_get(m->json, "service"), "envs"), k, v)
-		if (!*k || strchr(k, '=')) {
-			shim_log("%s/bento.json: service.envs.%.100s: not a variable name", c->root, k);
 			return SHIM_EXIT_MANIFEST;
 		}
 	ports = json_object_get(img, "ports");

@@ -207,6 +207,15 @@ static void test_bento(void)
 	s = canon(v, &len);
 	ok(bento_manifest_parse(s, len, "bento.json", &m, &err) == -BENTO_E_INVALID, "bad created refused");
 	free(s);
+
+	/* an env name with '=' would set another variable (PATH=... ) in the service */
+	v = bento_obj(model_obj(), dstr);
+	json_object_set_new(json_object_get(v, "service"), "envs", json_pack("{s:s}", "PATH=/evil", "x"));
+	s = canon(v, &len);
+	ok(bento_manifest_parse(s, len, "bento.json", &m, &err) == -BENTO_E_INVALID &&
+	   strstr(err.msg, "service.envs.PATH=/evil: not a variable name"), "an env name with '=' refused: %s",
+	   err.msg);
+	free(s);
 }
 
 static void test_time_and_version(void)

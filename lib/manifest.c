@@ -666,18 +666,34 @@ char *bento_signature_comment(const struct bento_manifest *m)
 	return bento_xasprintf("bento %s:%s %s", m->name, m->version, d);
 }
 
+/*
+ * A name from an archive or a registry as a message shows it: at most 100
+ * bytes, anything but printable ASCII as '?' (a hostile name may hold
+ * terminal escapes).
+ */
+enum { SHOW_MAX = 100 };
+static const char *show_name(const char *s, char out[SHOW_MAX + 4])
+{
+	size_t i;
+
+	for (i = 0; s[i] && i < SHOW_MAX; i++)
+		out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+	strcpy(out + i, s[i] ? "..." : "");
+	return out;
+}
+
 int bento_signature_check(const struct bento_manifest *m, const char *file,
 			  const unsigned char *keyid, const char *trusted_comment,
 			  struct bento_error *err)
 {
-	char id[BENTO_KEYID_HEXLEN + 1], *want;
-	size_t n = strspn(file, "0123456789ABCDEF");
+	char id[BENTO_KEYID_HEXLEN + 1], shown[SHOW_MAX + 4], *want;
+	size_t n = strlen(file), k = strlen(BENTO_SIG_SUFFIX);
 	int rc = 0;
 
-	if (n != BENTO_KEYID_HEXLEN || strcmp(file + n, BENTO_SIG_SUFFIX) != 0)
+	if (n <= k || strcmp(file + n - k, BENTO_SIG_SUFFIX) != 0 || !bento_keyid_valid(file, n - k))
 		return bento_error_set(err, BENTO_E_VERIFY,
-				       "'%.100s' is not a signature's name (want KEYID" BENTO_SIG_SUFFIX
-				       ", KEYID 16 upper-case hex digits)", file);
+				       "'%s' is not a signature's name (want KEYID" BENTO_SIG_SUFFIX
+				       ", KEYID 16 upper-case hex digits)", show_name(file, shown));
 	if (keyid) {
 		bento_keyid_hex(keyid, id);
 		if (memcmp(file, id, BENTO_KEYID_HEXLEN) != 0)
@@ -694,6 +710,22 @@ int bento_signature_check(const struct bento_manifest *m, const char *file,
 				     trusted_comment, want);
 	free(want);
 	return rc;
+}
+
+int bento_attestation_name_check(const char *name, struct bento_error *err)
+{
+	static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-";
+	size_t n = strlen(name), k = strlen(BENTO_ATTESTATION_SUFFIX);
+	char shown[SHOW_MAX + 4];
+
+	if (n <= k || n > BENTO_ATTESTATION_NAME_MAX || name[0] == '.' ||
+	    strcmp(name + n - k, BENTO_ATTESTATION_SUFFIX) != 0 || strspn(name, ok) != n)
+		return bento_error_set(err, BENTO_E_UNSAFE,
+				       "'%s' is not an attestation's name (want NAME"
+				       BENTO_ATTESTATION_SUFFIX ": at most %d letters, digits, '.', '_'"
+				       " and '-', not starting with '.')", show_name(name, shown),
+				       BENTO_ATTESTATION_NAME_MAX);
+	return 0;
 }
 
 /*

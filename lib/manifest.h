@@ -152,4 +152,18 @@ int bento_signature_check(const struct bento_manifest *m, const char *file,
 			  const unsigned char *keyid, const char *trusted_comment,
 			  struct bento_error *err);
 
+/*
+ * ---- the naming rule of attestations (bento-archive(5), ENTRIES) ----
+ *
+ * An attestation is named NAME.dsse.json: at most 128 bytes of letters,
+ * digits, '.', '_' and '-', not starting with '.', so a plain file name
+ * (attestations/NAME in archives and images, a referrer's title in a
+ * registry, a row in the store).  One rule for all of them: 0, or
+ * -BENTO_E_UNSAFE with err saying what is wrong (the name shown cut short
+ * and with anything unprintable replaced); callers put the source in front.
+ */
+#define BENTO_ATTESTATION_SUFFIX ".dsse.json"
+#define BENTO_ATTESTATION_NAME_MAX 128
+int bento_attestation_name_check(const char *name, struct bento_error *err);
+
 #endif

@@ -113,6 +113,16 @@ void bento_keyid_hex(const unsigned char keyid[BENTO_KEYID_LEN], char out[BENTO_
 	snprintf(out, BENTO_KEYID_HEXLEN + 1, "%016" PRIX64, le64_load(keyid));
 }
 
+int bento_keyid_valid(const char *s, size_t n)
+{
+	if (n != BENTO_KEYID_HEXLEN)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'F')))
+			return 0;
+	return 1;
+}
+
 /* ---- base64 ---- */
 
 void bento_base64_encode(const void *p, size_t n, struct bento_buf *out)

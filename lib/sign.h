@@ -52,6 +52,12 @@ struct bento_seckey {
  * little-endian 64-bit number.
  */
 void bento_keyid_hex(const unsigned char keyid[BENTO_KEYID_LEN], char out[BENTO_KEYID_HEXLEN + 1]);
+/*
+ * 1 when the n bytes at s are a key id as bento_keyid_hex writes it (16
+ * upper-case hex digits, nothing else), else 0: the one rule for the names
+ * signatures are kept under (manifest.h, bento_signature_check; store.h).
+ */
+int bento_keyid_valid(const char *s, size_t n);
 
 /*
  * Generate a key pair and write SECPATH (mode 0600, O_CREAT|O_EXCL|O_NOFOLLOW)

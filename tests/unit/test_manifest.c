@@ -315,6 +315,49 @@ static void test_signature_rule(void)
 	   strstr(err.msg, "upper-case"), "the name is checked first");
 }
 
+/* bento_attestation_name_check: the one naming rule of attestations. */
+static void test_attestation_rule(void)
+{
+	static const struct {
+		const char *name;
+		int ok;
+	} names[] = {
+		{ "provenance.dsse.json", 1 },
+		{ "A-b_c.1.dsse.json", 1 },
+		{ "x.dsse.json", 1 },
+		{ ".dsse.json", 0 },
+		{ ".hidden.dsse.json", 0 },
+		{ "evil name.dsse.json", 0 },
+		{ "../../x.dsse.json", 0 },
+		{ "a/b.dsse.json", 0 },
+		{ "p.json", 0 },
+		{ "p.dsse.json.bak", 0 },
+		{ "p.DSSE.JSON", 0 },
+		{ "caf\xc3\xa9.dsse.json", 0 },
+		{ "", 0 },
+	};
+	struct bento_error err = { 0 };
+	char longest[200];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
+		int rc = bento_attestation_name_check(names[i].name, &err);
+		ok(names[i].ok ? rc == 0 : rc == -BENTO_E_UNSAFE && strstr(err.msg, "not an attestation's name"),
+		   "attestation name '%s': %s", names[i].name, names[i].ok ? "right" : "refused");
+	}
+	memset(longest, 'a', 118);
+	strcpy(longest + 118, ".dsse.json");
+	is_int(bento_attestation_name_check(longest, NULL), 0, "128 bytes");
+	memset(longest, 'a', 119);
+	strcpy(longest + 119, ".dsse.json");
+	ok(bento_attestation_name_check(longest, &err) == -BENTO_E_UNSAFE && strstr(err.msg, "...'"),
+	   "129 refused, shown cut short: %s", err.msg);
+	ok(bento_attestation_name_check("a\033]0;x\007.dsse.json", &err) == -BENTO_E_UNSAFE &&
+	   !strchr(err.msg, '\033') && !strchr(err.msg, '\007'), "control characters not shown");
+	ok(bento_keyid_valid("0123456789ABCDEF", 16) && !bento_keyid_valid("0123456789abcdef", 16) &&
+	   !bento_keyid_valid("0123456789ABCDE", 15) && !bento_keyid_valid("0123456789ABCDEF0", 17),
+	   "bento_keyid_valid: 16 upper-case hex digits");
+}
+
 int main(void)
 {
 	test_paths();
@@ -322,5 +365,6 @@ int main(void)
 	test_bento();
 	test_time_and_version();
 	test_signature_rule();
+	test_attestation_rule();
 	return tap_done();
 }

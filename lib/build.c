@@ -261,33 +261,49 @@ static int object_present(struct bento_store *s, enum bento_kind kind, const str
 	return had;
 }
 
-static int model_commit(struct bento_store *s, const struct bento_model *m, const char *source,
-			struct bento_error *err)
-{
-	json_t *details = json_pack("{s:s, s:I}", "source", source, "files", (json_int_t)m->n_files);
-	struct bento_event_in ev = {
-		.action = "model-import", .kind = BENTO_KIND_MODEL, .name = m->name,
-		.version = m->version, .digest = &m->digest, .details = details,
-	};
-	struct bento_buf canon = BENTO_BUF_INIT;
-	struct bento_digest *blobs = bento_xcalloc(m->n_files, sizeof(*blobs));
-	int rc;
+/*
+ * What storing model m, imported from source, puts (with its model-import
+ * event), for one bento_store_commit with whatever else goes with it.  p
+ * points into mp: mp stays where it is until model_put_release.
+ */
+struct model_put {
+	struct bento_object_put p;
+	struct bento_event_in ev;
+	json_t *details;
+	struct bento_buf canon;
+	struct bento_digest *blobs;
+};
 
+static int model_put_init(struct model_put *mp, const struct bento_model *m, const char *source,
+			  struct bento_error *err)
+{
+	mp->details = json_pack("{s:s, s:I}", "source", source, "files", (json_int_t)m->n_files);
+	mp->ev = (struct bento_event_in){
+		.action = "model-import", .kind = BENTO_KIND_MODEL, .name = m->name,
+		.version = m->version, .digest = &m->digest, .details = mp->details,
+	};
+	bento_buf_init(&mp->canon);
+	mp->blobs = bento_xcalloc(m->n_files + 1, sizeof(*mp->blobs));
 	for (size_t i = 0; i < m->n_files; i++)
-		blobs[i] = m->files[i].digest;
-	rc = bento_json_canonical(m->json, &canon, err);
-	if (rc == 0) {
-		struct bento_object_put p = {
-			.kind = BENTO_KIND_MODEL, .name = m->name, .version = m->version,
-			.manifest = canon.buf, .manifest_len = canon.len,
-			.blobs = blobs, .n_blobs = m->n_files, .size = m->size, .event = &ev,
-		};
-		rc = bento_store_put(s, &p, NULL, err);
-	}
-	json_decref(details);
-	free(blobs);
-	bento_buf_release(&canon);
-	return rc;
+		mp->blobs[i] = m->files[i].digest;
+	mp->p = (struct bento_object_put){
+		.kind = BENTO_KIND_MODEL, .name = m->name, .version = m->version,
+		.blobs = mp->blobs, .n_blobs = m->n_files, .size = m->size, .event = &mp->ev,
+	};
+	int rc = bento_json_canonical(m->json, &mp->canon, err);
+	if (rc)
+		return rc;
+	mp->p.manifest = mp->canon.buf;
+	mp->p.manifest_len = mp->canon.len;
+	return 0;
+}
+
+static void model_put_release(struct model_put *mp)
+{
+	json_decref(mp->details);
+	bento_buf_release(&mp->canon);
+	free(mp->blobs);
+	memset(mp, 0, sizeof(*mp));
 }
 
 static void items_from(struct hash_item *items, const struct bento_collect_file *f, size_t n)
@@ -346,7 +362,11 @@ int bento_model_import(struct bento_store *s, const struct bento_model_import_op
 	    (rc = model_describe(o, &src, items, &m, err)))
 		goto out;
 	had = object_present(s, BENTO_KIND_MODEL, &m->digest);
-	if ((rc = bento_blob_stage_commit(stage, err)) || (rc = model_commit(s, m, o->path, err)))
+	struct model_put mp = { 0 };
+	if ((rc = model_put_init(&mp, m, o->path, err)) == 0)
+		rc = bento_store_commit(s, stage, &mp.p, 1, err);
+	model_put_release(&mp);
+	if (rc)
 		goto out;
 	if (out) {
 		result_fill(out, m->name, m->version, &m->digest, m->size, m->n_files);
@@ -416,6 +436,7 @@ struct build {
 	struct hash_item *items;
 	size_t n_items;
 	size_t warnings;
+	struct bento_blob_stage *stage;	/* the hashed files until commit_bento, borrowed */
 };
 
 static void build_release(struct build *b)
@@ -726,7 +747,7 @@ static int check_git_files(struct build *b, const char *bfpath, struct bento_err
 		f[k] = (struct bento_git_file){ .root = b->context, .rel = b->files[i].rel,
 						.digest = &b->items[i].digest };
 		f[k].size = (uint64_t)b->items[i].st.st_size;
-		content[k] = bento_blob_path(b->s, &b->items[i].digest);
+		content[k] = bento_blob_stage_path(b->stage, &b->items[i].digest);
 	}
 	w[nw++] = (struct bento_git_walk){ .prefix = "src/", .root = b->context, .rules = b->rules };
 	for (size_t m = 0; m < b->bf->n_models; m++) {
@@ -740,7 +761,7 @@ static int check_git_files(struct build *b, const char *bfpath, struct bento_err
 			f[k] = (struct bento_git_file){ .root = src->root, .rel = src->files[i].rel,
 							.digest = &it->digest };
 			f[k].size = (uint64_t)it->st.st_size;
-			content[k] = bento_blob_path(b->s, &it->digest);
+			content[k] = bento_blob_stage_path(b->stage, &it->digest);
 		}
 		off += src->n;
 		if (src->rules)
@@ -753,7 +774,7 @@ static int check_git_files(struct build *b, const char *bfpath, struct bento_err
 		f[k] = (struct bento_git_file){ .root = b->context, .rel = b->lock_rel[i],
 						.digest = &it->digest };
 		f[k].size = (uint64_t)it->st.st_size;
-		content[k] = bento_blob_path(b->s, &it->digest);
+		content[k] = bento_blob_stage_path(b->stage, &it->digest);
 	}
 	for (size_t i = 0; i < k; i++) {
 		f[i].path = paths[i];
@@ -1014,20 +1035,28 @@ static int make_provenance(struct build *b, const struct bento_manifest *m, int 
 	return rc;
 }
 
-/* Models imported on the fly, then the bento with its provenance, signature and event. */
+/*
+ * The models imported on the fly, the bento with its provenance, signature
+ * and event, and the staged blobs: one bento_store_commit.
+ */
 static int commit_bento(struct build *b, const struct bento_manifest *m,
 			const struct bento_buf *canon, const char *bfpath,
 			struct bento_build_result *out, struct bento_error *err)
 {
 	struct bento_digest *blobs, *deps = bento_xcalloc(m->n_models + 1, sizeof(*deps));
+	struct model_put *mp = bento_xcalloc(b->bf->n_models + 1, sizeof(*mp));
+	struct bento_object_put *puts = bento_xcalloc(b->bf->n_models + 1, sizeof(*puts));
 	struct attachments a = { 0 };
 	json_t *details = NULL;
-	size_t n_blobs;
+	size_t n_blobs, n = 0;
 	int rc = 0, had;
 
 	for (size_t i = 0; i < b->bf->n_models && rc == 0; i++)
-		if (b->bf->models[i].path)
-			rc = model_commit(b->s, b->models[i], b->bf->models[i].path, err);
+		if (b->bf->models[i].path &&
+		    (rc = model_put_init(&mp[n], b->models[i], b->bf->models[i].path, err)) == 0) {
+			puts[n] = mp[n].p;
+			n++;
+		}
 	bento_manifest_blobs(m, &blobs, &n_blobs);
 	for (size_t i = 0; i < m->n_models; i++)
 		deps[i] = m->models[i].digest;
@@ -1050,20 +1079,24 @@ static int commit_bento(struct build *b, const struct bento_manifest *m,
 		.action = "build", .kind = BENTO_KIND_BENTO, .name = m->name,
 		.version = m->version, .digest = &m->digest, .details = details,
 	};
-	struct bento_object_put p = {
+	puts[n++] = (struct bento_object_put){
 		.kind = BENTO_KIND_BENTO, .name = m->name, .version = m->version,
 		.manifest = canon->buf, .manifest_len = canon->len,
 		.blobs = blobs, .n_blobs = n_blobs, .deps = deps, .n_deps = m->n_models,
 		.size = m->size, .event = &ev,
 		.sigs = a.sigs, .n_sigs = a.n_sigs, .atts = a.atts, .n_atts = a.n_atts,
 	};
-	if ((rc = bento_store_put(b->s, &p, NULL, err)))
+	if ((rc = bento_store_commit(b->s, b->stage, puts, n, err)))
 		goto out;
 	result_fill(out, m->name, m->version, &m->digest, m->size, n_blobs);
 	out->existed = had;
 	out->n_warnings = b->warnings;
 	out->signed_by_key = a.n_sigs > 0;
 out:
+	for (size_t i = 0; i < b->bf->n_models; i++)
+		model_put_release(&mp[i]);
+	free(mp);
+	free(puts);
 	json_decref(details);
 	attachments_release(&a);
 	free(blobs);
@@ -1142,11 +1175,10 @@ int bento_build(struct bento_store *s, const struct bento_build_opts *o,
 	if ((rc = bento_git_state(b.context, &b.git, err)))
 		goto out;
 	plan_items(&b);
-	stage = bento_blob_stage_new(s);
+	b.stage = stage = bento_blob_stage_new(s);
 	if ((rc = hash_all(s, stage, b.items, b.n_items, o->jobs, err)) ||
 	    (rc = describe_models(&b, err)) ||
 	    (rc = assemble(&b, &canon, &m, err)) ||
-	    (rc = bento_blob_stage_commit(stage, err)) ||
 	    (rc = check_git_files(&b, bfpath, err)) ||
 	    (rc = commit_bento(&b, m, &canon, bfpath, out, err)))
 		goto out;

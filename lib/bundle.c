@@ -111,6 +111,7 @@ struct walk {
 	unsigned char *buf;
 	struct bento_attachment *sigs, *atts;
 	size_t n_sigs, n_atts;
+	struct bento_attachment_tally tally;
 };
 
 static void walk_release(struct walk *w)
@@ -223,39 +224,28 @@ static int dir_listed(const struct bento_entry *e, size_t n, const char *dir)
 	return lo < n && strncmp(e[lo].path, dir, len) == 0 && e[lo].path[len] == '/';
 }
 
-/* NAME.dsse.json with the store's rule for names: [A-Za-z0-9._-], at most 128, no leading '.'. */
-static int is_attestation_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n <= 10 || n > 128 || s[0] == '.' || strcmp(s + n - 10, ".dsse.json") != 0)
-		return 0;
-	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
-}
-
-/* signatures/KEYID.minisig or attestations/NAME.dsse.json: read whole into the walk. */
+/*
+ * signatures/KEYID.minisig or attestations/NAME.dsse.json: checked by the
+ * store's rules before its bytes are read, then read whole into the walk.
+ */
 static int take_attachment(struct walk *w, struct bento_archive_reader *r,
 			   const struct bento_archive_entry *ae, struct bento_error *err)
 {
 	int is_sig = strncmp(ae->path, "signatures/", 11) == 0;
 	const char *base = ae->path + (is_sig ? 11 : 13);
-	size_t blen = strlen(base), cap = is_sig ? BENTO_SIG_MAX : BENTO_ATTESTATION_MAX;
+	/* signatures are kept by key id */
+	size_t keep = is_sig ? BENTO_KEYID_HEXLEN : strlen(base);
 	struct bento_attachment **v = is_sig ? &w->sigs : &w->atts;
 	size_t *n = is_sig ? &w->n_sigs : &w->n_atts;
 	struct bento_buf data = BENTO_BUF_INIT;
 	int rc;
 
-	if (strchr(base, '/') || (is_sig ? bento_signature_check(NULL, base, NULL, NULL, NULL) != 0
-					 : !is_attestation_name(base)))
-		return bento_error_set(err, BENTO_E_UNSAFE, "%s: %s: not a %s", w->name, ae->path,
-				       is_sig ? "signature (signatures/KEYID.minisig)"
-					      : "attestation (attestations/NAME.dsse.json)");
-	if (ae->size > cap || *n >= BENTO_ATTACHMENTS_MAX)
-		return bento_error_set(err, BENTO_E_VERIFY, "%s: %s: larger than %zu bytes or too many",
-				       w->name, ae->path, cap);
+	if ((rc = bento_attachment_admit(&w->tally, is_sig, base, ae->size, err))) {
+		bento_error_prefix(err, "%s: %s", w->name, ae->path);
+		return rc;
+	}
 	for (size_t i = 0; i < *n; i++)
-		if (strncmp((*v)[i].name, base, is_sig ? BENTO_KEYID_HEXLEN : blen) == 0 &&
-		    (is_sig || !(*v)[i].name[blen]))
+		if (strncmp((*v)[i].name, base, keep) == 0 && !(*v)[i].name[keep])
 			return bento_error_set(err, BENTO_E_UNSAFE, "%s: %s: duplicate entry", w->name,
 					       ae->path);
 	if ((rc = read_all(r, ae->size, &data, err))) {
@@ -263,7 +253,7 @@ static int take_attachment(struct walk *w, struct bento_archive_reader *r,
 		return rc;
 	}
 	*v = bento_xrealloc(*v, (*n + 1) * sizeof(**v));
-	(*v)[*n].name = is_sig ? bento_xstrndup(base, BENTO_KEYID_HEXLEN) : bento_xstrdup(base);
+	(*v)[*n].name = bento_xstrndup(base, keep);
 	(*v)[*n].data = bento_buf_detach(&data, &(*v)[*n].len);
 	(*n)++;
 	return 0;
@@ -433,50 +423,59 @@ out:
 
 /* ---- import ---- */
 
-int bento_bundle_commit(struct bento_store *s, const struct bento_manifest *m, const char *json,
-			size_t len, const struct bento_attachment *sigs, size_t n_sigs,
-			const struct bento_attachment *atts, size_t n_atts,
-			const char *action, json_t *details, struct bento_error *err)
+int bento_bundle_commit(struct bento_store *s, struct bento_blob_stage *stage,
+			const struct bento_manifest *m, const char *json, size_t len,
+			const struct bento_attachment *sigs, size_t n_sigs,
+			const struct bento_attachment *atts, size_t n_atts, const char *action,
+			json_t *details, const char *name, struct bento_error *err)
 {
+	struct bento_object_put *p = bento_xcalloc(m->n_models + 1, sizeof(*p));
+	struct bento_buf *canon = bento_xcalloc(m->n_models + 1, sizeof(*canon));
+	struct bento_digest **mb = bento_xcalloc(m->n_models + 1, sizeof(*mb));
 	struct bento_digest *blobs, *deps = bento_xcalloc(m->n_models + 1, sizeof(*deps));
 	size_t n_blobs;
 	int rc = 0;
 
+	for (size_t i = 0; i < m->n_models; i++)
+		bento_buf_init(&canon[i]);
 	for (size_t i = 0; i < m->n_models && rc == 0; i++) {
 		const struct bento_model *mod = &m->models[i];
-		struct bento_buf canon = BENTO_BUF_INIT;
-		struct bento_digest *mb = bento_xcalloc(mod->n_files + 1, sizeof(*mb));
+		mb[i] = bento_xcalloc(mod->n_files + 1, sizeof(**mb));
 		for (size_t k = 0; k < mod->n_files; k++)
-			mb[k] = mod->files[k].digest;
-		rc = bento_json_canonical(mod->json, &canon, err);
-		if (rc == 0) {
-			struct bento_object_put p = {
-				.kind = BENTO_KIND_MODEL, .name = mod->name, .version = mod->version,
-				.manifest = canon.buf, .manifest_len = canon.len,
-				.blobs = mb, .n_blobs = mod->n_files, .size = mod->size,
-			};
-			rc = bento_store_put(s, &p, NULL, err);
-		}
+			mb[i][k] = mod->files[k].digest;
+		rc = bento_json_canonical(mod->json, &canon[i], err);
+		p[i] = (struct bento_object_put){
+			.kind = BENTO_KIND_MODEL, .name = mod->name, .version = mod->version,
+			.manifest = canon[i].buf, .manifest_len = canon[i].len,
+			.blobs = mb[i], .n_blobs = mod->n_files, .size = mod->size,
+		};
 		deps[i] = mod->digest;
-		free(mb);
-		bento_buf_release(&canon);
 	}
 	bento_manifest_blobs(m, &blobs, &n_blobs);
-	if (rc == 0) {
-		struct bento_event_in ev = {
-			.action = action, .kind = BENTO_KIND_BENTO, .name = m->name,
-			.version = m->version, .digest = &m->digest, .details = details,
-		};
-		/* The bento, its signatures and attestations and the event: one transaction. */
-		struct bento_object_put p = {
-			.kind = BENTO_KIND_BENTO, .name = m->name, .version = m->version,
-			.manifest = json, .manifest_len = len,
-			.blobs = blobs, .n_blobs = n_blobs, .deps = deps, .n_deps = m->n_models,
-			.size = m->size, .event = &ev,
-			.sigs = sigs, .n_sigs = n_sigs, .atts = atts, .n_atts = n_atts,
-		};
-		rc = bento_store_put(s, &p, NULL, err);
+	struct bento_event_in ev = {
+		.action = action, .kind = BENTO_KIND_BENTO, .name = m->name,
+		.version = m->version, .digest = &m->digest, .details = details,
+	};
+	p[m->n_models] = (struct bento_object_put){
+		.kind = BENTO_KIND_BENTO, .name = m->name, .version = m->version,
+		.manifest = json, .manifest_len = len,
+		.blobs = blobs, .n_blobs = n_blobs, .deps = deps, .n_deps = m->n_models,
+		.size = m->size, .event = &ev,
+		.sigs = sigs, .n_sigs = n_sigs, .atts = atts, .n_atts = n_atts,
+	};
+	/* The models, the bento, what it carries, its event and its blobs: one transaction. */
+	if (rc == 0)
+		rc = bento_store_commit(s, stage, p, m->n_models + 1, err);
+	/* A tag another import or pull took since check_tags: say so as check_tags does. */
+	if (rc && !(rc == -BENTO_E_EXISTS && bento_bundle_check_tags(s, m, name, err) == rc))
+		bento_error_prefix(err, "%s", name);
+	for (size_t i = 0; i < m->n_models; i++) {
+		bento_buf_release(&canon[i]);
+		free(mb[i]);
 	}
+	free(canon);
+	free(mb);
+	free(p);
 	free(blobs);
 	free(deps);
 	return rc;
@@ -518,9 +517,8 @@ int bento_import(struct bento_store *s, int fd, const char *name,
 	existed = object_present(s, &w.m->digest);
 	json_t *details = json_pack("{s:s, s:I, s:I}", "source", name, "signatures",
 				    (json_int_t)w.n_sigs, "attestations", (json_int_t)w.n_atts);
-	if ((rc = bento_blob_stage_commit(w.stage, err)) == 0)
-		rc = bento_bundle_commit(s, w.m, w.json.buf, w.json.len, w.sigs, w.n_sigs, w.atts,
-					 w.n_atts, "import", details, err);
+	rc = bento_bundle_commit(s, w.stage, w.m, w.json.buf, w.json.len, w.sigs, w.n_sigs, w.atts,
+				 w.n_atts, "import", details, name, err);
 	json_decref(details);
 	if (rc)
 		goto out;

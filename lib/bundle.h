@@ -13,11 +13,6 @@
 #include "store.h"
 #include "trust.h"
 
-/* Caps on what an archive may carry besides content. */
-#define BENTO_SIG_MAX (64u << 10)		/* one .minisig */
-#define BENTO_ATTESTATION_MAX (1u << 20)	/* one DSSE envelope (the store's cap) */
-#define BENTO_ATTACHMENTS_MAX 256		/* of each kind */
-
 /*
  * Each attachment as DIR/NAME+SUFFIX (0644) into w: "signatures", ".minisig"
  * and "attestations", "" in an archive; under "bento/" in an image.
@@ -61,18 +56,22 @@ int bento_import(struct bento_store *s, int fd, const char *name,
  * What import and pull share.  check_space: the content fits the store's
  * filesystem (-ENOSPC).  check_tags: no name:version of the bento or its
  * models already names other content (-BENTO_E_EXISTS), found before any
- * content is fetched.  commit: once every blob is in place, put the models,
- * then the bento with its signatures, attestations and the history event
- * (action, details borrowed) in one transaction.
+ * content is fetched.  commit: once every blob is verified (present, or in
+ * stage), the models, the bento with its signatures, attestations and the
+ * history event (action, details borrowed), and stage's blobs, in one
+ * bento_store_commit: all of it or, refused, nothing.  name names the
+ * source in messages (a tag another commit took meanwhile is reported as
+ * check_tags reports it).
  */
 int bento_bundle_check_space(struct bento_store *s, const struct bento_manifest *m,
 			     const char *name, struct bento_error *err);
 int bento_bundle_check_tags(struct bento_store *s, const struct bento_manifest *m,
 			    const char *name, struct bento_error *err);
-int bento_bundle_commit(struct bento_store *s, const struct bento_manifest *m, const char *json,
-			size_t len, const struct bento_attachment *sigs, size_t n_sigs,
-			const struct bento_attachment *atts, size_t n_atts,
-			const char *action, json_t *details, struct bento_error *err);
+int bento_bundle_commit(struct bento_store *s, struct bento_blob_stage *stage,
+			const struct bento_manifest *m, const char *json, size_t len,
+			const struct bento_attachment *sigs, size_t n_sigs,
+			const struct bento_attachment *atts, size_t n_atts, const char *action,
+			json_t *details, const char *name, struct bento_error *err);
 
 /*
  * Verify an archive without storing anything: every file is hashed against

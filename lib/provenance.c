@@ -11,9 +11,13 @@
 
 #include "cjson.h"
 #include "provenance.h"
+#include "store.h"
 
-/* An envelope holds one statement, a few KiB; the cap only bounds hostile input. */
-#define DSSE_MAX (16u << 20)
+/*
+ * An envelope holds one statement, a few KiB; the cap, the store's on an
+ * attestation, only bounds hostile input.
+ */
+#define DSSE_MAX BENTO_ATTESTATION_MAX
 #define DSSE_PAYLOAD_MAX (DSSE_MAX / 4 * 3 - 65536)
 #define DSSE_SIGLEN 64
 

@@ -223,7 +223,8 @@ int bento_dsse_add_signature(const char *env, size_t len, const struct bento_sec
 
 /*
  * A DSSE envelope, read strictly (bento-archive(5), PROVENANCE): a JSON
- * object (no duplicate members, at most 16 MiB) of exactly the members
+ * object (no duplicate members, at most 1 MiB, the store's cap on an
+ * attestation) of exactly the members
  * payload (standard padded base64), payloadType (a string) and signatures
  * (an array of objects of a string sig and an optional string keyid, and
  * nothing else).  The payload type is not checked here.

@@ -34,6 +34,8 @@
 #include "embedded.h"
 #include "fs.h"
 #include "history_internal.h"
+#include "manifest.h"
+#include "sign.h"
 #include "store.h"
 #include "store_internal.h"
 
@@ -60,8 +62,6 @@
 #define RACY_NS (2LL * 1000000000LL)
 #define TMP_MAX_AGE 3600
 #define AMBIGUOUS_SHOW 5
-/* one signature or attestation; a DSSE envelope of provenance is a few KiB */
-#define ATTACHMENT_MAX (1u << 20)
 
 struct bento_store {
 	char *root;
@@ -894,6 +894,7 @@ struct bento_blob_stage {
 	pthread_mutex_t lock;	/* builds stage from several threads */
 	struct staged *v;
 	size_t n, alloc;
+	int sorted;		/* v is sorted by digest (bento_blob_stage_path) */
 };
 
 struct bento_blob_stage *bento_blob_stage_new(struct bento_store *s)
@@ -924,6 +925,7 @@ int bento_blob_writer_stage(struct bento_blob_writer *w, struct bento_blob_stage
 		st->v[st->n].what = bento_xstrdup(what);
 		st->v[st->n].digest = d;
 		st->n++;
+		st->sorted = 0;
 		pthread_mutex_unlock(&st->lock);
 		w->tmp = NULL;	/* the stage owns the file now */
 	}
@@ -931,7 +933,8 @@ int bento_blob_writer_stage(struct bento_blob_writer *w, struct bento_blob_stage
 	return rc;
 }
 
-int bento_blob_stage_commit(struct bento_blob_stage *st, struct bento_error *err)
+/* Move everything staged into place (bento_store_commit, inside its transaction). */
+static int stage_install(struct bento_blob_stage *st, struct bento_error *err)
 {
 	for (size_t i = 0; i < st->n; i++) {
 		int rc;
@@ -941,6 +944,45 @@ int bento_blob_stage_commit(struct bento_blob_stage *st, struct bento_error *err
 			return rc;
 	}
 	return 0;
+}
+
+static int digest_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct bento_digest *)a)->raw, ((const struct bento_digest *)b)->raw,
+		      BENTO_DIGEST_RAWLEN);
+}
+
+/* The digests of what st holds, sorted (for put_check_blobs); caller frees. */
+static struct bento_digest *stage_digests(const struct bento_blob_stage *st, size_t *n)
+{
+	struct bento_digest *v = bento_xcalloc(st ? st->n + 1 : 1, sizeof(*v));
+
+	*n = 0;
+	for (size_t i = 0; st && i < st->n; i++)
+		if (st->v[i].tmp)
+			v[(*n)++] = st->v[i].digest;
+	qsort(v, *n, sizeof(*v), digest_cmp);
+	return v;
+}
+
+static int staged_cmp(const void *a, const void *b)
+{
+	return digest_cmp(&((const struct staged *)a)->digest, &((const struct staged *)b)->digest);
+}
+
+char *bento_blob_stage_path(struct bento_blob_stage *st, const struct bento_digest *d)
+{
+	struct staged key = { .digest = *d }, *hit = NULL;
+
+	pthread_mutex_lock(&st->lock);
+	if (st->n && !st->sorted) {
+		qsort(st->v, st->n, sizeof(*st->v), staged_cmp);
+		st->sorted = 1;
+	}
+	if (st->n)
+		hit = bsearch(&key, st->v, st->n, sizeof(*st->v), staged_cmp);
+	pthread_mutex_unlock(&st->lock);
+	return hit && hit->tmp ? bento_xstrdup(hit->tmp) : bento_blob_path(st->s, d);
 }
 
 void bento_blob_stage_free(struct bento_blob_stage *st)
@@ -1291,11 +1333,13 @@ static int tag_set(struct bento_store *s, enum bento_kind kind, int64_t id,
 	return object_drop_if_untagged(s, old, label, 0, "delete those first", err);
 }
 
+/* Each blob p lists is present or among staged (sorted, n of them). */
 static int put_check_blobs(struct bento_store *s, const struct bento_object_put *p,
-			   struct bento_error *err)
+			   const struct bento_digest *staged, size_t n, struct bento_error *err)
 {
 	for (size_t i = 0; i < p->n_blobs; i++) {
-		if (!bento_blob_has(s, &p->blobs[i])) {
+		if (!bsearch(&p->blobs[i], staged, n, sizeof(*staged), digest_cmp) &&
+		    !bento_blob_has(s, &p->blobs[i])) {
 			char hex[BENTO_DIGEST_STRLEN];
 			bento_digest_str(&p->blobs[i], hex);
 			return bento_error_set(err, BENTO_E_NOTFOUND,
@@ -1332,55 +1376,133 @@ static const struct attach_table attestations = {
 	"SELECT name, data FROM attestations WHERE object_id = ?1 ORDER BY name",
 };
 
-/* 16 uppercase hex, as bento_keyid_hex writes and signatures/KEYID.minisig names. */
-static int keyid_ok(const char *k)
-{
-	size_t n = 0;
+/* ---- what a bento may carry (store.h) ---- */
 
-	for (; k[n]; n++)
-		if (!((k[n] >= '0' && k[n] <= '9') || (k[n] >= 'A' && k[n] <= 'F')))
-			return 0;
-	return n == 16;
+static int tally_check(const struct bento_attachment_tally *t, struct bento_error *err)
+{
+	if (t->sigs > BENTO_ATTACHMENTS_MAX || t->atts > BENTO_ATTACHMENTS_MAX)
+		return bento_error_set(err, BENTO_E_VERIFY, "more than the %d %s a bento may carry",
+				       BENTO_ATTACHMENTS_MAX,
+				       t->sigs > BENTO_ATTACHMENTS_MAX ? "signatures" : "attestations");
+	if (t->bytes > BENTO_ATTACHMENTS_BYTES)
+		return bento_error_set(err, BENTO_E_VERIFY,
+				       "more than the %u bytes (%u MiB) of signatures and attestations"
+				       " a bento may carry", BENTO_ATTACHMENTS_BYTES,
+				       BENTO_ATTACHMENTS_BYTES >> 20);
+	return 0;
 }
 
-/* NAME.dsse.json, a plain file name: it becomes attestations/NAME in archives. */
-static int attestation_name_ok(const char *name)
+int bento_attachment_admit(struct bento_attachment_tally *t, int is_sig, const char *file,
+			   uint64_t size, struct bento_error *err)
 {
-	static const char suffix[] = ".dsse.json";
-	size_t n = strlen(name), k = sizeof(suffix) - 1;
+	struct bento_attachment_tally next = *t;
+	uint64_t cap = is_sig ? BENTO_SIG_MAX : BENTO_ATTESTATION_MAX;
+	int rc = is_sig ? bento_signature_check(NULL, file, NULL, NULL, err)
+			: bento_attestation_name_check(file, err);
 
-	if (n <= k || n > 128 || name[0] == '.' || strcmp(name + n - k, suffix) != 0)
-		return 0;
-	for (const char *p = name; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
-			return 0;
-	return 1;
+	if (rc) {
+		if (err)
+			err->code = -BENTO_E_UNSAFE;
+		return -BENTO_E_UNSAFE;
+	}
+	if (size > cap)
+		return bento_error_set(err, BENTO_E_VERIFY, "%llu bytes, more than the %llu %s may have",
+				       (unsigned long long)size, (unsigned long long)cap,
+				       is_sig ? "a signature" : "an attestation");
+	if (is_sig)
+		next.sigs++;
+	else
+		next.atts++;
+	next.bytes += size;	/* size is at most cap: no overflow */
+	if ((rc = tally_check(&next, err)))
+		return rc;
+	*t = next;
+	return 0;
 }
 
-/* Check and insert one attachment of object id; the caller holds a transaction. */
-static int attach_insert(struct bento_store *s, const struct attach_table *t, int64_t id,
-			 const struct bento_digest *d, const char *name, const char *data,
-			 size_t len, struct bento_error *err)
+/* One kind of attachment: each admitted, none twice, none empty or with a NUL byte. */
+static int attachments_check_kind(struct bento_attachment_tally *t, int is_sig,
+				  const struct bento_attachment *v, size_t n, struct bento_error *err)
 {
+	const char *what = is_sig ? "signature" : "attestation";
+
+	for (size_t i = 0; i < n; i++) {
+		int rc = 0;
+		if (!v[i].name)
+			return bento_error_set(err, BENTO_E_UNSAFE, "a %s without a name", what);
+		/* a signature is kept under its key id, its file's name without .minisig */
+		char *file = bento_xasprintf("%s%s", v[i].name, is_sig ? BENTO_SIG_SUFFIX : "");
+		rc = bento_attachment_admit(t, is_sig, file, v[i].len, err);
+		free(file);
+		if (rc) {
+			bento_error_prefix(err, "%s %.100s", what, v[i].name);
+			return rc;
+		}
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(v[k].name, v[i].name) == 0)
+				return bento_error_set(err, BENTO_E_UNSAFE, "%s %s: given twice", what,
+						       v[i].name);
+		/* stored as TEXT: a NUL would cut it short on the way out */
+		if (!v[i].data || !v[i].len || memchr(v[i].data, '\0', v[i].len))
+			return bento_error_set(err, BENTO_E_VERIFY, "%s %s: %s", what, v[i].name,
+					       !v[i].data || !v[i].len ? "empty" : "contains a NUL byte");
+	}
+	return 0;
+}
+
+int bento_attachments_check(const struct bento_attachment *sigs, size_t n_sigs,
+			    const struct bento_attachment *atts, size_t n_atts,
+			    struct bento_error *err)
+{
+	struct bento_attachment_tally t = { 0 };
+	int rc = attachments_check_kind(&t, 1, sigs, n_sigs, err);
+
+	return rc ? rc : attachments_check_kind(&t, 0, atts, n_atts, err);
+}
+
+/*
+ * What bento id carries once a put is added, against the caps; the caller
+ * holds the transaction, so a bento over them is rolled back whole.
+ */
+static int attach_tally_locked(struct bento_store *s, int64_t id, const struct bento_digest *d,
+			       struct bento_error *err)
+{
+	struct bento_attachment_tally t = { 0 };
 	char hex[BENTO_DIGEST_STRLEN];
 	sqlite3_stmt *st;
 	int rc;
 
-	bento_digest_str(d, hex);
-	if (t == &signatures ? !name || !keyid_ok(name) : !name || !attestation_name_ok(name))
-		return bento_error_set(err, BENTO_E_INVALID, t == &signatures ?
-				       "signature key id '%s': want 16 uppercase hex digits" :
-				       "attestation name '%s': want NAME.dsse.json (letters, digits, '.', '_', '-')",
-				       name ? name : "");
-	if (len > ATTACHMENT_MAX)
-		return bento_error_set(err, BENTO_E_INVALID,
-				       "%s %s of bento %s: %zu bytes, more than the %u allowed",
-				       t->what, name, hex, len, ATTACHMENT_MAX);
-	/* stored as TEXT: a NUL would cut it short on the way out */
-	if (!data || !len || memchr(data, '\0', len))
-		return bento_error_set(err, BENTO_E_INVALID, "%s %s of bento %s: %s", t->what, name,
-				       hex, !data || !len ? "empty" : "contains a NUL byte");
+	if ((rc = db_prep(s, s->db,
+			  "SELECT (SELECT count(*) FROM signatures WHERE object_id = ?1), "
+			  "(SELECT count(*) FROM attestations WHERE object_id = ?1), "
+			  "(SELECT coalesce(sum(length(CAST(data AS BLOB))), 0) FROM signatures "
+			  " WHERE object_id = ?1) + "
+			  "(SELECT coalesce(sum(length(CAST(data AS BLOB))), 0) FROM attestations "
+			  " WHERE object_id = ?1)", &st, err)))
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		rc = db_fail(s, s->db, "count signatures and attestations", err);
+	} else {
+		t.sigs = (size_t)sqlite3_column_int64(st, 0);
+		t.atts = (size_t)sqlite3_column_int64(st, 1);
+		t.bytes = (uint64_t)sqlite3_column_int64(st, 2);
+		if ((rc = tally_check(&t, err))) {
+			bento_digest_str(d, hex);
+			bento_error_prefix(err, "bento %s with what the store has of it", hex);
+		}
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Insert one attachment of object id, checked by the caller; the caller holds a transaction. */
+static int attach_insert(struct bento_store *s, const struct attach_table *t, int64_t id,
+			 const char *name, const char *data, size_t len, struct bento_error *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
 	if ((rc = db_prep(s, s->db, t->insert, &st, err)))
 		return rc;
 	sqlite3_bind_int64(st, 1, id);
@@ -1448,24 +1570,22 @@ static int put_locked(struct bento_store *s, const struct bento_object_put *p,
 		sqlite3_bind_int64(st, 2, mid);
 		rc = step_done(s, st, "insert model use", err);
 	}
-	if (rc == 0 && (p->n_sigs || p->n_atts) && p->kind != BENTO_KIND_BENTO)
-		rc = bento_error_set(err, BENTO_E_INVALID,
-				     "only bentos have signatures and attestations");
 	for (size_t i = 0; i < p->n_sigs && rc == 0; i++)
-		rc = attach_insert(s, &signatures, id, d, p->sigs[i].name, p->sigs[i].data,
+		rc = attach_insert(s, &signatures, id, p->sigs[i].name, p->sigs[i].data,
 				   p->sigs[i].len, err);
 	for (size_t i = 0; i < p->n_atts && rc == 0; i++)
-		rc = attach_insert(s, &attestations, id, d, p->atts[i].name, p->atts[i].data,
+		rc = attach_insert(s, &attestations, id, p->atts[i].name, p->atts[i].data,
 				   p->atts[i].len, err);
+	if (rc == 0 && (p->n_sigs || p->n_atts))
+		rc = attach_tally_locked(s, id, d, err);
 	if (rc == 0)
 		rc = tag_set(s, p->kind, id, p->name, p->version, p->replace, err);
 	return rc;
 }
 
-int bento_store_put(struct bento_store *s, const struct bento_object_put *p,
-		    struct bento_digest *out, struct bento_error *err)
+/* What a put must be, checked before any transaction. */
+static int put_check(const struct bento_object_put *p, struct bento_error *err)
 {
-	struct bento_digest d;
 	int rc;
 
 	if ((rc = name_check(p->kind, p->name, p->version, err)))
@@ -1476,26 +1596,62 @@ int bento_store_put(struct bento_store *s, const struct bento_object_put *p,
 	if (p->n_deps && p->kind != BENTO_KIND_BENTO)
 		return bento_error_set(err, BENTO_E_USAGE, "model %s:%s: only bentos use models",
 				       p->name, p->version);
-	/* Blobs cannot vanish under us: gc waits for our shared lock. */
-	if ((rc = put_check_blobs(s, p, err)))
+	if ((p->n_sigs || p->n_atts) && p->kind != BENTO_KIND_BENTO)
+		return bento_error_set(err, BENTO_E_INVALID,
+				       "model %s:%s: only bentos have signatures and attestations",
+				       p->name, p->version);
+	if ((rc = bento_attachments_check(p->sigs, p->n_sigs, p->atts, p->n_atts, err)))
+		bento_error_prefix(err, "bento %s:%s", p->name, p->version);
+	return rc;
+}
+
+int bento_store_commit(struct bento_store *s, struct bento_blob_stage *stage,
+		       const struct bento_object_put *puts, size_t n, struct bento_error *err)
+{
+	struct bento_digest *staged, d;
+	size_t n_staged;
+	int rc = 0, events = 0;
+
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = put_check(&puts[i], err);
+	if (rc)
 		return rc;
-	bento_digest_bytes(p->manifest, p->manifest_len, &d);
+	staged = stage_digests(stage, &n_staged);
 	pthread_mutex_lock(&s->mu);
 	if ((rc = tx_begin(s, err)) == 0) {
-		rc = put_locked(s, p, &d, err);
-		/* the object and its event commit together or not at all */
-		if (rc == 0 && p->event)
-			rc = bento_history_append_locked(s, p->event, err);
+		/* Blobs cannot vanish under us: gc waits for our shared lock. */
+		for (size_t i = 0; i < n && rc == 0; i++) {
+			bento_digest_bytes(puts[i].manifest, puts[i].manifest_len, &d);
+			if ((rc = put_check_blobs(s, &puts[i], staged, n_staged, err)) == 0)
+				rc = put_locked(s, &puts[i], &d, err);
+			/* each object and its event commit together or not at all */
+			if (rc == 0 && puts[i].event) {
+				rc = bento_history_append_locked(s, puts[i].event, err);
+				events = 1;
+			}
+		}
+		/* Last before COMMIT: a refused put has moved nothing into blobs/. */
+		if (rc == 0 && stage)
+			rc = stage_install(stage, err);
 		if (rc == 0)
 			rc = tx_commit(s, err);
 		if (rc)
 			tx_rollback(s);
 	}
 	pthread_mutex_unlock(&s->mu);
-	if (rc == 0 && p->event)
+	free(staged);
+	if (rc == 0 && events)
 		(void)bento_history_head_update(s);
+	return rc;
+}
+
+int bento_store_put(struct bento_store *s, const struct bento_object_put *p,
+		    struct bento_digest *out, struct bento_error *err)
+{
+	int rc = bento_store_commit(s, NULL, p, 1, err);
+
 	if (rc == 0 && out)
-		*out = d;
+		bento_digest_bytes(p->manifest, p->manifest_len, out);
 	return rc;
 }
 
@@ -1961,14 +2117,20 @@ static int attach_add(struct bento_store *s, const struct attach_table *t,
 		      const struct bento_digest *d, const char *name, const char *data,
 		      size_t len, struct bento_error *err)
 {
+	struct bento_attachment a = { (char *)name, (char *)data, len };
+	int is_sig = t == &signatures;
 	int64_t id;
 	int rc;
 
+	if ((rc = bento_attachments_check(is_sig ? &a : NULL, is_sig, is_sig ? NULL : &a, !is_sig,
+					  err)))
+		return rc;
 	pthread_mutex_lock(&s->mu);
 	if ((rc = tx_begin(s, err)))
 		goto out;
 	if ((rc = bento_find(s, d, &id, err)) ||
-	    (rc = attach_insert(s, t, id, d, name, data, len, err)))
+	    (rc = attach_insert(s, t, id, name, data, len, err)) ||
+	    (rc = attach_tally_locked(s, id, d, err)))
 		goto fail;
 	if ((rc = tx_commit(s, err)) == 0)
 		goto out;

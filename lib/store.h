@@ -100,8 +100,8 @@ void bento_blob_writer_abort(struct bento_blob_writer *w);
  * checked, so that a refused import leaves blobs/ exactly as it was.
  * bento_blob_writer_stage() is bento_blob_writer_commit() without the final
  * rename: the digest is checked (-BENTO_E_VERIFY), the file fsynced, and it
- * joins st (the writer is freed whatever the outcome).
- * bento_blob_stage_commit() moves everything staged into place;
+ * joins st (the writer is freed whatever the outcome).  bento_store_commit()
+ * moves everything staged into place along with the objects that need it;
  * bento_blob_stage_free() removes whatever is still staged.  gc cannot
  * remove staged files: it waits for the writers' shared lock.  A stage may
  * be filled from several threads at once.
@@ -111,8 +111,13 @@ struct bento_blob_stage *bento_blob_stage_new(struct bento_store *s);
 int bento_blob_writer_stage(struct bento_blob_writer *w, struct bento_blob_stage *st,
 			    const char *what, const struct bento_digest *expect,
 			    struct bento_digest *out, struct bento_error *err);
-int bento_blob_stage_commit(struct bento_blob_stage *st, struct bento_error *err);
 void bento_blob_stage_free(struct bento_blob_stage *st);	/* NULL ok */
+/*
+ * Where the bytes of d are until st is committed: its file in tmp/ when st
+ * holds it, else the path of its blob (bento_blob_path).  Malloc'd.  Not
+ * while st is being filled.
+ */
+char *bento_blob_stage_path(struct bento_blob_stage *st, const struct bento_digest *d);
 
 /*
  * Store the content of an open regular file (read once: hashed and copied in
@@ -135,14 +140,16 @@ struct bento_object_ref {
 };
 
 /*
- * Insert an object (its canonical manifest bytes) and tag it name:version,
- * in one transaction.  blobs lists every file digest the manifest references
- * and deps the digests of models a bento uses (both may repeat).  Each blob
- * must be present.  An existing identical object is fine; a tag that already
- * points at another digest is -BENTO_E_EXISTS unless replace is set.
+ * One object to store (its canonical manifest bytes), tagged name:version.
+ * blobs lists every file digest the manifest references and deps the
+ * digests of models a bento uses (both may repeat).  An existing identical
+ * object is fine (its signatures and attestations are added to); a tag
+ * that already points at another digest is -BENTO_E_EXISTS unless replace
+ * is set.  sigs and atts follow bento_attachments_check, and so must what
+ * the bento carries once they are added (a signature or attestation of the
+ * same name replaces the stored one).
  */
 struct bento_event_in;
-struct bento_attachment;
 struct bento_object_put {
 	enum bento_kind kind;
 	const char *name, *version;
@@ -160,6 +167,21 @@ struct bento_object_put {
 	const struct bento_attachment *atts;	/* bentos: attestations likewise */
 	size_t n_atts;
 };
+
+/*
+ * Commit puts[0..n) (models before the bento that uses them) and the blobs
+ * of stage (NULL for none) in one transaction: afterwards every object,
+ * tag, signature, attestation and event is in the store, or none is and
+ * no blob of stage was moved into blobs/.  Each blob a put lists must be
+ * present or staged.  The staged blobs move into place inside the
+ * transaction, once every put has been applied: a crash (or a failing
+ * COMMIT) after that leaves unreferenced blobs, which gc removes, never an
+ * object without its blobs.  Every check that needs no database comes
+ * before the transaction.
+ */
+int bento_store_commit(struct bento_store *s, struct bento_blob_stage *stage,
+		       const struct bento_object_put *puts, size_t n, struct bento_error *err);
+/* One object, nothing staged; *out (optional) receives its digest. */
 int bento_store_put(struct bento_store *s, const struct bento_object_put *p,
 		    struct bento_digest *out, struct bento_error *err);
 
@@ -210,6 +232,52 @@ int bento_store_model_users(struct bento_store *s, const struct bento_digest *d,
 
 /* ---- signatures and attestations of bentos ---- */
 
+struct bento_attachment {
+	char *name;	/* signatures: the key id; attestations: the name */
+	char *data;
+	size_t len;
+};
+
+/*
+ * What one bento may carry besides its content: the same caps in the
+ * store, in an archive and in a registry (bento-archive(5), ENTRIES), so
+ * that whatever build, sign, import or pull let in, export, push and the
+ * others take back.
+ */
+#define BENTO_SIG_MAX (64u << 10)		/* bytes of one signature (.minisig) */
+#define BENTO_ATTESTATION_MAX (1u << 20)	/* bytes of one attestation (DSSE envelope) */
+#define BENTO_ATTACHMENTS_MAX 256		/* signatures of one bento, and attestations */
+#define BENTO_ATTACHMENTS_BYTES (16u << 20)	/* bytes of all of them together */
+
+/* What one bento carries so far, counted against the caps. */
+struct bento_attachment_tally {
+	size_t sigs, atts;
+	uint64_t bytes;
+};
+
+/*
+ * Count one more attachment of size bytes into t, before its bytes are
+ * read or fetched.  file is its name in an archive or as a referrer's
+ * title: a signature's (is_sig) as bento_signature_check says
+ * (KEYID.minisig; the store keeps it under KEYID), an attestation's as
+ * bento_attestation_name_check says.  It must be within its own cap, the
+ * count of its kind and the bytes of all.  0 (t counts it), or
+ * -BENTO_E_UNSAFE (the name) / -BENTO_E_VERIFY (a cap) with err saying
+ * which, t unchanged; callers put the source in front.
+ */
+int bento_attachment_admit(struct bento_attachment_tally *t, int is_sig, const char *file,
+			   uint64_t size, struct bento_error *err);
+
+/*
+ * All that one bento carries: each attachment admitted as above, no name
+ * twice within a kind (-BENTO_E_UNSAFE), none empty or holding a NUL byte
+ * (the store keeps text; -BENTO_E_VERIFY).  The store applies it to every
+ * put, and again to what a bento has once the put is added.
+ */
+int bento_attachments_check(const struct bento_attachment *sigs, size_t n_sigs,
+			    const struct bento_attachment *atts, size_t n_atts,
+			    struct bento_error *err);
+
 /*
  * Attach a minisign signature (the whole .minisig text) made by key keyid
  * (16 hex, as bento_keyid_hex) to bento d; a signature by the same key
@@ -227,11 +295,6 @@ int bento_store_attestation_add(struct bento_store *s, const struct bento_digest
 				const char *name, const char *data, size_t len,
 				struct bento_error *err);
 
-struct bento_attachment {
-	char *name;	/* signatures: the key id; attestations: the name */
-	char *data;
-	size_t len;
-};
 /* A bento's signatures / attestations, sorted by name.  Free with bento_attachments_free. */
 int bento_store_signatures(struct bento_store *s, const struct bento_digest *d,
 			   struct bento_attachment **out, size_t *n, struct bento_error *err);

@@ -16,6 +16,7 @@
 #define BENTO_SIGNATURE_ARTIFACT "application/vnd.bento.signature.v1"
 #define BENTO_SIGNATURE_LAYER "application/vnd.bento.signature.v1+minisig"
 #define BENTO_DSSE_LAYER "application/vnd.dsse.envelope.v1+json"
+#define REFERRER_MANIFEST_MAX (64u << 10)	/* bento writes a few hundred bytes */
 
 void bento_push_result_release(struct bento_push_result *r)
 {
@@ -307,69 +308,166 @@ static int get_small(struct bento_target *t, const struct bento_oci_desc *desc, 
 	return 0;
 }
 
+/* 1 for a signature referrer, 0 for an attestation, -1 for someone else's. */
+static int referrer_kind(const struct bento_oci_desc *d)
+{
+	if (!d->artifact_type)
+		return -1;
+	if (strcmp(d->artifact_type, BENTO_SIGNATURE_ARTIFACT) == 0)
+		return 1;
+	return strcmp(d->artifact_type, BENTO_PROVENANCE_ARTIFACT) == 0 ? 0 : -1;
+}
+
+/*
+ * One referrer, d (field of the referrers index what), into *v: its
+ * manifest, read strictly and naming subject, then its title and size
+ * admitted into tally by the store's rules, and only then its content.
+ * The same name twice is one attachment when the bytes are the same, and
+ * refused when they differ: which would be the bento's is not for the
+ * registry to decide.
+ */
+static int fetch_referrer(struct bento_target *t, const char *where, const char *what,
+			  const char *field, const struct bento_oci_desc *d,
+			  const struct bento_digest *subject, int is_sig,
+			  struct bento_attachment_tally *tally, struct bento_attachment **v,
+			  size_t *n, struct bento_error *err)
+{
+	struct bento_buf man = BENTO_BUF_INIT, data = BENTO_BUF_INIT;
+	struct bento_oci_doc m = { 0 };
+	char *mwhat = bento_xasprintf("%s: referrer %s", where, d->digest_str), *name = NULL;
+	const char *title = NULL;
+	int rc;
+
+	if ((rc = bento_oci_desc_sha256(d, what, field, err)))
+		goto out;
+	if (d->size > REFERRER_MANIFEST_MAX) {
+		rc = bento_error_set(err, BENTO_E_VERIFY,
+				     "%s: %s: %llu bytes, more than the %u a referrer may have", what,
+				     field, (unsigned long long)d->size, REFERRER_MANIFEST_MAX);
+		goto out;
+	}
+	if ((rc = bento_target_manifest_get(t, d->digest_str, &man, NULL, NULL, err)) ||
+	    (rc = bento_oci_doc_read(man.buf, man.len, mwhat, d->media_type, BENTO_OCI_MANIFEST, &m,
+				     err)))
+		goto out;
+	if (man.len != d->size) {
+		rc = bento_error_set(err, BENTO_E_VERIFY, "%s: %zu bytes, %s says %llu", mwhat, man.len,
+				     field, (unsigned long long)d->size);
+		goto out;
+	}
+	if (!m.has_subject || m.subject.other_algorithm || !bento_digest_eq(&m.subject.digest, subject)) {
+		rc = bento_error_set(err, BENTO_E_VERIFY, "%s: subject: not the manifest pulled", mwhat);
+		goto out;
+	}
+	if (m.n_descs)
+		title = bento_json_str(m.descs[0].annotations, "org.opencontainers.image.title");
+	if (!title) {
+		rc = bento_error_set(err, BENTO_E_VERIFY, "%s: has no titled layer", mwhat);
+		goto out;
+	}
+	if ((rc = bento_attachment_admit(tally, is_sig, title, m.descs[0].size, err))) {
+		bento_error_prefix(err, "%s", mwhat);
+		goto out;
+	}
+	if ((rc = get_small(t, &m.descs[0], mwhat, "layers[0]",
+			    is_sig ? BENTO_SIG_MAX : BENTO_ATTESTATION_MAX, &data, err)))
+		goto out;
+	/* signatures are kept by key id: KEYID.minisig */
+	name = is_sig ? bento_xstrndup(title, BENTO_KEYID_HEXLEN) : bento_xstrdup(title);
+	for (size_t i = 0; i < *n; i++) {
+		if (strcmp((*v)[i].name, name) != 0)
+			continue;
+		if ((*v)[i].len != data.len || memcmp((*v)[i].data, data.buf, data.len) != 0)
+			rc = bento_error_set(err, BENTO_E_UNSAFE,
+					     "%s: a second %s named %s, with other content", mwhat,
+					     is_sig ? "signature" : "attestation", title);
+		goto out;
+	}
+	*v = bento_xrealloc(*v, (*n + 1) * sizeof(**v));
+	(*v)[*n].name = name;
+	(*v)[*n].data = bento_buf_detach(&data, &(*v)[*n].len);
+	(*n)++;
+	name = NULL;
+out:
+	free(name);
+	free(mwhat);
+	bento_oci_doc_release(&m);
+	bento_buf_release(&man);
+	bento_buf_release(&data);
+	return rc;
+}
+
+/* A referrer as listed: its digest, its place in the list. */
+struct listed {
+	const char *digest;
+	size_t i;
+};
+
+static int listed_cmp(const void *a, const void *b)
+{
+	const struct listed *x = a, *y = b;
+	int c = strcmp(x->digest, y->digest);
+
+	return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
 /*
  * Signatures and provenance attached to the manifest (where, digest
  * subject), as the store keeps them: the referrers index and each bento
- * referrer's manifest read strictly, the latter naming subject.
+ * referrer's manifest read strictly, the latter naming subject.  The
+ * referrers are counted before any is fetched, and each one's title and
+ * size pass the store's rules before its content is fetched: a registry
+ * that lists thousands, or big ones, is refused having sent no more than
+ * the caps allow (store.h, BENTO_ATTACHMENTS_*).
  */
 static int fetch_referrers(struct bento_target *t, const char *where,
 			   const struct bento_digest *subject,
 			   struct bento_attachment **sigs, size_t *n_sigs,
 			   struct bento_attachment **atts, size_t *n_atts, struct bento_error *err)
 {
+	struct bento_attachment_tally tally = { 0 };
 	struct bento_buf index = BENTO_BUF_INIT;
 	struct bento_oci_doc idx = { 0 };
-	char *what = bento_xasprintf("%s: referrers", where);
-	int rc;
+	char *what = bento_xasprintf("%s: referrers", where), field[32];
+	unsigned char *again = NULL;
+	struct listed *ord = NULL;
+	size_t count[2] = { 0, 0 }, n_ord = 0;
+	int rc, kind;
 
 	if ((rc = bento_target_referrers(t, subject, &index, err)) ||
 	    (rc = bento_oci_doc_read(index.buf, index.len, what, OCI_INDEX_V1, BENTO_OCI_INDEX, &idx,
 				     err)))
 		goto out;
+	/* A referrer listed twice is one (found by sorting: the list may be long). */
+	again = bento_xcalloc(idx.n_descs + 1, 1);
+	ord = bento_xcalloc(idx.n_descs + 1, sizeof(*ord));
+	for (size_t i = 0; i < idx.n_descs; i++)
+		if (referrer_kind(&idx.descs[i]) >= 0)
+			ord[n_ord++] = (struct listed){ idx.descs[i].digest_str, i };
+	qsort(ord, n_ord, sizeof(*ord), listed_cmp);
+	for (size_t i = 1; i < n_ord; i++)
+		again[ord[i].i] = strcmp(ord[i].digest, ord[i - 1].digest) == 0;
 	for (size_t i = 0; i < idx.n_descs; i++) {
-		const struct bento_oci_desc *d = &idx.descs[i];
-		const char *type = d->artifact_type;
-		int is_sig = type && strcmp(type, BENTO_SIGNATURE_ARTIFACT) == 0;
-		struct bento_buf man = BENTO_BUF_INIT, data = BENTO_BUF_INIT;
-		struct bento_oci_doc m = { 0 };
-		const char *title = NULL;
-		char *mwhat = NULL, field[32];
-
-		if (!type || (!is_sig && strcmp(type, BENTO_PROVENANCE_ARTIFACT) != 0))
-			continue;	/* someone else's referrer */
-		mwhat = bento_xasprintf("%s: referrer %s", where, d->digest_str);
-		snprintf(field, sizeof(field), "manifests[%zu]", i);
-		if ((rc = bento_oci_desc_sha256(d, what, field, err)) == 0 &&
-		    (rc = bento_target_manifest_get(t, d->digest_str, &man, NULL, NULL, err)) == 0)
-			rc = bento_oci_doc_read(man.buf, man.len, mwhat, d->media_type, BENTO_OCI_MANIFEST,
-						&m, err);
-		if (rc == 0 && (!m.has_subject || m.subject.other_algorithm ||
-				!bento_digest_eq(&m.subject.digest, subject)))
-			rc = bento_error_set(err, BENTO_E_VERIFY, "%s: subject: not the manifest pulled",
-					     mwhat);
-		if (rc == 0 && m.n_descs)
-			title = bento_json_str(m.descs[0].annotations, "org.opencontainers.image.title");
-		if (rc == 0 && !title)
-			rc = bento_error_set(err, BENTO_E_VERIFY, "%s: has no titled layer", mwhat);
-		if (rc == 0)
-			rc = get_small(t, &m.descs[0], mwhat, "layers[0]", 1u << 20, &data, err);
-		if (rc == 0) {
-			struct bento_attachment **v = is_sig ? sigs : atts;
-			size_t *n = is_sig ? n_sigs : n_atts, tl = strlen(title);
-			*v = bento_xrealloc(*v, (*n + 1) * sizeof(**v));
-			/* signatures are kept by key id: KEYID.minisig */
-			(*v)[*n].name = is_sig && tl > 8 ? bento_xstrndup(title, tl - 8) : bento_xstrdup(title);
-			(*v)[*n].data = bento_buf_detach(&data, &(*v)[*n].len);
-			(*n)++;
+		if ((kind = referrer_kind(&idx.descs[i])) >= 0 && !again[i] &&
+		    ++count[kind] > BENTO_ATTACHMENTS_MAX) {
+			rc = bento_error_set(err, BENTO_E_VERIFY,
+					     "%s: the referrers list more than the %d %s a bento may carry",
+					     where, BENTO_ATTACHMENTS_MAX,
+					     kind ? "signatures" : "attestations");
+			goto out;
 		}
-		bento_oci_doc_release(&m);
-		bento_buf_release(&man);
-		bento_buf_release(&data);
-		free(mwhat);
-		if (rc)
+	}
+	for (size_t i = 0; i < idx.n_descs; i++) {
+		if ((kind = referrer_kind(&idx.descs[i])) < 0 || again[i])
+			continue;	/* someone else's referrer, or one listed again */
+		snprintf(field, sizeof(field), "manifests[%zu]", i);
+		if ((rc = fetch_referrer(t, where, what, field, &idx.descs[i], subject, kind, &tally,
+					 kind ? sigs : atts, kind ? n_sigs : n_atts, err)))
 			break;
 	}
 out:
+	free(again);
+	free(ord);
 	bento_oci_doc_release(&idx);
 	bento_buf_release(&index);
 	free(what);
@@ -585,11 +683,9 @@ int bento_pull(struct bento_store *s, enum bento_kind kind, const struct bento_t
 	bento_object_ref_release(&have);
 	details = json_pack("{s:s, s:s, s:I}", "source", where, "manifest", mds, "layers_skipped",
 			    (json_int_t)skipped);
-	if ((rc = bento_blob_stage_commit(stage, err)))
-		goto out;
 	if (kind == BENTO_KIND_BENTO) {
-		rc = bento_bundle_commit(s, obj.bento, config.buf, config.len, sigs, n_sigs, atts,
-					 n_atts, "pull", details, err);
+		rc = bento_bundle_commit(s, stage, obj.bento, config.buf, config.len, sigs, n_sigs,
+					 atts, n_atts, "pull", details, where, err);
 	} else {
 		struct bento_digest *blobs = bento_xcalloc(obj.model->n_files + 1, sizeof(*blobs));
 		for (size_t i = 0; i < obj.model->n_files; i++)
@@ -603,7 +699,8 @@ int bento_pull(struct bento_store *s, enum bento_kind kind, const struct bento_t
 			.manifest = config.buf, .manifest_len = config.len, .blobs = blobs,
 			.n_blobs = obj.model->n_files, .size = obj.model->size, .event = &ev,
 		};
-		rc = bento_store_put(s, &p, NULL, err);
+		if ((rc = bento_store_commit(s, stage, &p, 1, err)))
+			bento_error_prefix(err, "%s", where);
 		free(blobs);
 	}
 	if (rc)

@@ -89,6 +89,22 @@ store_state() {
 	} | sha256sum | cut -c1-64
 }
 
+# Stricter than store_state, for what must change nothing at all: every
+# file and directory under the store with its type and mode, and the bytes
+# of every file (the database, the caches, the history, tmp/ included).
+# "none" when there is no store.
+store_bytes() {
+	if [ ! -d "$BENTO_HOME" ]; then
+		echo none
+		return
+	fi
+	(
+		cd "$BENTO_HOME" || exit 1
+		find . -printf '%y %m %p\n' | LC_ALL=C sort
+		find . -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum
+	) | sha256sum | cut -c1-64
+}
+
 test_done() {
 	echo "1..$test_count"
 	[ "$test_failures" = 0 ]

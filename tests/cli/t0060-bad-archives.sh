@@ -133,15 +133,15 @@ print(fed, p.wait())
 
 test_expect_success 'attestations: at most 1 MiB, as bento-archive(5) and bento-import(1) say' '
 	grep -q "an attestation entry at most 1 MiB" "$SRC/man/bento-archive.5" &&
-	grep -q "of at most 1 MiB (at most 256 of each)" "$SRC/man/bento-import.1" &&
+	grep -q "of at most 1 MiB (at most 256 of each, at most 16 MiB of both together" "$SRC/man/bento-import.1" &&
 	! grep -q "attestation entry at most 16 MiB" "$SRC/man/bento-archive.5" &&
 	head -c $((1 << 20)) /dev/zero | tr "\0" x > att &&
 	python3 "$FIX/trustkit.py" put v.bento att-ok.bento attestations/big.dsse.json att &&
-	refused 3 bento import att-ok.bento && ! grep -q "larger than" err &&
+	refused 3 bento import att-ok.bento && ! grep -q "more than" err &&
 	echo x >> att &&
 	python3 "$FIX/trustkit.py" put v.bento att-big.bento attestations/big.dsse.json att &&
 	refused 3 bento import att-big.bento &&
-	grep_q err "attestations/big.dsse.json: larger than 1048576 bytes"
+	grep_q err "att-big.bento: attestations/big.dsse.json: 1048578 bytes, more than the 1048576 an attestation may have"
 '
 
 for comp in gzip zstd; do
@@ -155,6 +155,32 @@ for comp in gzip zstd; do
 		test \$(du -sk \"\$BENTO_HOME\" | cut -f1) -lt 20000
 	"
 done
+
+# Issue 9: one set of caps on what a bento carries besides its content, the
+# same for import, pull and push (store.h): 256 signatures, 256
+# attestations, 16 MiB of them in all.
+ak() { python3 "$FIX/attachkit.py" "$@"; }
+
+test_expect_success 'setup: the provenance of the archive, padded to 2 KiB and to 1 MiB' '
+	tar -xOf v.bento attestations/provenance.dsse.json > prov.json &&
+	ak pad prov.json 2048 small.json && ak pad prov.json 1048576 big.json
+'
+
+test_expect_success '256 attestations import (the cap); 257 are refused, exit 3, the store as it was' '
+	ak archive v.bento a255.bento 255 small.json &&
+	BENTO_HOME=$TMP/ctl256 bento import a255.bento > /dev/null 2> err &&
+	ak archive v.bento a256.bento 256 small.json &&
+	refused_exactly 3 bento import a256.bento &&
+	grep_q err "a256.bento: attestations/" &&
+	grep_q err "dsse.json: more than the 256 attestations a bento may carry"
+'
+
+test_expect_success 'attestations of more than 16 MiB in all: refused, exit 3, the store as it was' '
+	ak archive v.bento a17.bento 17 big.json &&
+	refused_exactly 3 bento import a17.bento &&
+	grep_q err "a17.bento: attestations/p00" &&
+	grep_q err "more than the 16777216 bytes (16 MiB) of signatures and attestations a bento may carry"
+'
 
 test_expect_success 'random bytes' '
 	head -c 100000 /dev/urandom > rnd.bento &&

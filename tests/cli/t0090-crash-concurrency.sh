@@ -142,4 +142,56 @@ test_expect_success 'gc while a build runs removes nothing the build needs' '
 	BENTO_HOME=$TMP/home6 bento export big - | cmp - big.bento
 '
 
+# Two imports of the same tag with different models, both past the tag
+# check before either commits: the second to commit is refused whole (exit 1,
+# naming its archive) and leaves nothing of its own behind, neither its model
+# nor a blob only it had.  Each archive comes through a FIFO, so that the
+# test decides when each import may go on.
+mkctx "$TMP/race1" race
+mkctx "$TMP/race2" race
+mkweights "$TMP/race2/models/emb/weights.bin" 70000 99
+
+test_expect_success 'setup: race:1 twice, with different weights' '
+	BENTO_HOME=$TMP/r1 bento build race1 --version 1 > /dev/null 2>&1 &&
+	BENTO_HOME=$TMP/r1 bento export race:1 ra.bento --compression none > /dev/null &&
+	BENTO_HOME=$TMP/r2 bento build race2 --version 1 > /dev/null 2>&1 &&
+	BENTO_HOME=$TMP/r2 bento export race:1 rb.bento --compression none > /dev/null &&
+	BENTO_HOME=$TMP/r2 bento models list -o json > m2.json && jget m2.json "0.version" > v2 &&
+	BENTO_HOME=$TMP/r1 bento models list -o json > m1.json && jget m1.json "0.version" > v1 &&
+	! cmp -s v1 v2
+'
+
+test_expect_success 'two imports of race:1 at once: the loser is refused whole and names its archive' '
+	rm -rf "$TMP/rh" && export BENTO_HOME=$TMP/rh && bento list > /dev/null &&
+	python3 - "$BENTO" ra.bento rb.bento <<-\EOF
+	import os, subprocess, sys, time
+	bento, a, b = sys.argv[1:4]
+	procs, pipes = [], []
+	for name, src in (("fa.bento", a), ("fb.bento", b)):
+	    os.mkfifo(name)
+	    procs.append(subprocess.Popen([bento, "import", name], stdout=subprocess.DEVNULL,
+	                                  stderr=open("e" + name, "wb")))
+	for name in ("fa.bento", "fb.bento"):
+	    pipes.append(open(name, "wb"))
+	data = [open(a, "rb").read(), open(b, "rb").read()]
+	# bento.json and a little more: both check the tags and wait for the rest
+	for p, d in zip(pipes, data):
+	    p.write(d[:len(d) // 2])
+	    p.flush()
+	time.sleep(1.5)
+	rc = []
+	for p, d, pr in zip(pipes, data, procs):
+	    p.write(d[len(d) // 2:])
+	    p.close()
+	    rc.append(pr.wait(timeout=60))
+	open("rc", "w").write("%d %d\n" % tuple(rc))
+	EOF
+	test "$(cat rc)" = "0 1" &&
+	grep_q efb.bento "bento: error: fb.bento: bento race:1 already exists in the store with other content" &&
+	bento models list -o json > ml.json && test "$(jget ml.json "#len")" = 1 &&
+	test "$(jget ml.json "0.version")" = "$(cat v1)" &&
+	bento gc --dry-run > gc.out 2>&1 && grep_q gc.out "would remove 0 blobs" &&
+	bento fsck > /dev/null && test -z "$(ls "$BENTO_HOME/tmp")"
+'
+
 test_done

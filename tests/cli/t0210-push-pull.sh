@@ -322,6 +322,41 @@ assert ev[0][\"digest\"] == \"$(cat demo.digest)\", ev[0]
 "
 '
 
+# Issue 9: a registry that lists more referrers than a bento may carry, or
+# bigger ones, costs the pull no more than the caps (store.h): the list is
+# counted before any referrer is fetched, each one's size checked before its
+# content is.
+test_expect_success 'setup: demo:1 in team/many and team/big17, its provenance padded' '
+	bento push demo:1 "$H/team/many" > /dev/null 2> err &&
+	bento push demo:1 "$H/team/big17" > /dev/null 2> err &&
+	bento export demo:1 - --compression none | tar -xOf - attestations/provenance.dsse.json > prov.json &&
+	python3 "$FIX/attachkit.py" pad prov.json 1048576 big.json &&
+	python3 "$FIX/attachkit.py" pad prov.json 2048 small.json
+'
+
+test_expect_success '1,500 referrers: refused from their list alone, not one of them fetched' '
+	python3 "$FIX/attachkit.py" registry "$H" team/many 1 att 1500 small.json &&
+	sk "$H/team/many:1" > many.json &&
+	sk "$H/team/many:sha256-$(sha many.json | cut -c8-)" > many-refs.json &&
+	test "$(jget many-refs.json "manifests.#len")" = 1501 &&
+	before=$(count_requests "$REG_r_LOG" GET "/v2/team/many/manifests/sha256:") &&
+	export BENTO_HOME=$TMP/many && bento list > /dev/null &&
+	refused_exactly 3 bento pull "$H/team/many:1" &&
+	grep_q err "$H/team/many:1: the referrers list more than the 256 attestations a bento may carry" &&
+	test "$(count_requests "$REG_r_LOG" GET "/v2/team/many/manifests/sha256:")" = "$before" &&
+	test "$(count_requests "$REG_r_LOG" GET "/v2/team/many/manifests/sha256-")" -ge 1
+'
+
+test_expect_success 'attestations of more than 16 MiB in all: refused having fetched at most 16 MiB of them' '
+	python3 "$FIX/attachkit.py" registry "$H" team/big17 1 att 17 big.json &&
+	env=$(sha big.json) &&
+	export BENTO_HOME=$TMP/big17 && bento list > /dev/null &&
+	refused_exactly 3 bento pull "$H/team/big17:1" &&
+	grep_q err "more than the 16777216 bytes (16 MiB) of signatures and attestations" &&
+	n=$(count_requests "$REG_r_LOG" GET "/v2/team/big17/blobs/$env") &&
+	test "$n" -ge 15 && test "$n" -le 16
+'
+
 test_expect_success 'usage errors: exit 2, store unchanged' '
 	refused 2 bento push demo:1 &&
 	refused 2 bento push demo:1 "$H/team/demo@$(cat man.digest)" &&

@@ -376,4 +376,101 @@ test_expect_success 'usage: oci: with an empty directory or tag exits 2' '
 	refused 2 bento push demo:1 "oci:$TMP/lay:"
 '
 
+# Issue 9: what a layout's referrers may make a pull do.  Everything is
+# checked before anything is committed, by the store's own rules (one rule
+# for names, one set of caps for pull, import and push: store.h), so a
+# refused pull leaves every file of the store as it was; and the referrers
+# are counted, and each one's title and size checked, before any content is
+# fetched.
+ak() { python3 "$FIX/attachkit.py" "$@"; }
+mkctx "$TMP/octx" other
+
+test_expect_success 'setup: demo:1 in a layout of its own, its provenance padded, a signature of it' '
+	bento push demo:1 "oci:$TMP/rbase" > /dev/null 2> err &&
+	bento export demo:1 - --compression none | tar -xOf - attestations/provenance.dsse.json > prov.json &&
+	ak pad prov.json 2048 small.json && ak pad prov.json 1048576 big.json &&
+	test "$(stat -c %s big.json)" -gt 1040000 &&
+	BENTO_HOME=$TMP/rs bento build octx --version 1 > /dev/null 2>&1 &&
+	BENTO_HOME=$TMP/signer bento pull "oci:$TMP/rbase:1" > /dev/null 2>&1 &&
+	BENTO_HOME=$TMP/signer bento sign demo:1 > /dev/null 2>&1 &&
+	id_of "$K/default.pub" > keyid && tr A-F a-f < keyid > lkeyid &&
+	BENTO_HOME=$TMP/signer bento export demo:1 - --compression none |
+		tar -xOf - "signatures/$(cat keyid).minisig" > sig.minisig
+'
+
+# bad_title KIND TITLE FILE MESSAGE: a layout whose one more referrer is titled
+# TITLE; its pull into the store rs is refused, exit 3, the store exactly as it
+# was, and the message names the referrer and MESSAGE.
+bad_title() {
+	rm -rf t && cp -r rbase t && ak referrers t 1 "$1" 1 "$3" "$2" &&
+	export BENTO_HOME=$TMP/rs &&
+	refused_exactly 3 bento pull "oci:$TMP/t:1" &&
+	grep_q err "oci:$TMP/t:1: referrer sha256:" && grep_q err "$4"
+}
+
+test_expect_success 'an attestation titled "evil name.dsse.json": exit 3, the store as it was' '
+	bad_title att "evil name.dsse.json" small.json \
+		"'"'"'evil name.dsse.json'"'"' is not an attestation'"'"'s name"
+'
+
+test_expect_success 'an attestation titled ../../x.dsse.json: exit 3, the store as it was' '
+	bad_title att ../../x.dsse.json small.json "is not an attestation'"'"'s name"
+'
+
+test_expect_success 'an attestation title of 300 characters: exit 3, the store as it was' '
+	bad_title att "$(printf "%0290d" 0).dsse.json" small.json "is not an attestation'"'"'s name"
+'
+
+test_expect_success 'a signature titled KEYID.minisix (not .minisig): exit 3, not taken as KEYID' '
+	bad_title sig "$(cat keyid).minisix" sig.minisig "is not a signature'"'"'s name"
+'
+
+test_expect_success 'a signature titled with a lower-case key id: exit 3, the store as it was' '
+	bad_title sig "$(cat lkeyid).minisig" sig.minisig "is not a signature'"'"'s name"
+'
+
+test_expect_success 'the same signature rightly titled is taken (control)' '
+	rm -rf t && cp -r rbase t && ak referrers t 1 sig 1 sig.minisig "$(cat keyid).minisig" &&
+	BENTO_HOME=$TMP/good bento pull "oci:$TMP/t:1" > /dev/null 2> err &&
+	grep_q err "signature $(cat keyid): by key $(cat keyid)"
+'
+
+test_expect_success '1,500 referrers to one 1 MiB envelope: refused at once, exit 3, the store as it was' '
+	rm -rf t && cp -r rbase t && ak referrers t 1 att 1500 big.json &&
+	export BENTO_HOME=$TMP/rs && start=$(date +%s) &&
+	refused_exactly 3 bento pull "oci:$TMP/t:1" &&
+	test $(($(date +%s) - start)) -lt 20 &&
+	grep_q err "oci:$TMP/t:1: the referrers list more than the 256 attestations a bento may carry"
+'
+
+test_expect_success '300 referrers: refused too (an export of them would not import)' '
+	rm -rf t && cp -r rbase t && ak referrers t 1 att 300 small.json &&
+	export BENTO_HOME=$TMP/rs &&
+	refused_exactly 3 bento pull "oci:$TMP/t:1" && grep_q err "more than the 256 attestations"
+'
+
+test_expect_success 'at the cap, 256 attestations: the pull, its export, the import and a push all take them' '
+	rm -rf t && cp -r rbase t && ak referrers t 1 att 255 small.json &&
+	BENTO_HOME=$TMP/cap bento pull "oci:$TMP/t:1" > /dev/null 2> err &&
+	BENTO_HOME=$TMP/cap bento export demo:1 cap.bento > /dev/null &&
+	test "$(tar -tf cap.bento | grep -c "^attestations/")" = 256 &&
+	BENTO_HOME=$TMP/cap2 bento import cap.bento > /dev/null 2> err &&
+	BENTO_HOME=$TMP/cap2 bento push demo:1 "oci:$TMP/caplay" -o json > cp.json 2> err &&
+	test "$(jget cp.json referrers)" = 256 &&
+	BENTO_HOME=$TMP/cap3 bento pull "oci:$TMP/caplay:1" > /dev/null 2> err
+'
+
+test_expect_success 'and one more, 257: refused' '
+	ak referrers t 1 att 1 small.json extra.dsse.json &&
+	export BENTO_HOME=$TMP/rs &&
+	refused_exactly 3 bento pull "oci:$TMP/t:1" && grep_q err "more than the 256 attestations"
+'
+
+test_expect_success 'attestations of more than 16 MiB in all: refused, exit 3, the store as it was' '
+	rm -rf t && cp -r rbase t && ak referrers t 1 att 17 big.json &&
+	export BENTO_HOME=$TMP/rs &&
+	refused_exactly 3 bento pull "oci:$TMP/t:1" &&
+	grep_q err "more than the 16777216 bytes (16 MiB) of signatures and attestations a bento may carry"
+'
+
 test_done

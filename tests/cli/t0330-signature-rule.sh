@@ -98,13 +98,15 @@ test_expect_success 'the name bento sign writes and its comment: taken by all th
 
 test_expect_success 'a lower-case key id in the name: refused by all three' '
 	mksig "$(cat lid).minisig" ms.key "$(cat comment)" &&
-	refused3 "$(cat lid).minisig" "signatures/$(cat lid).minisig: not a signature" \
+	refused3 "$(cat lid).minisig" \
+		"signatures/$(cat lid).minisig: '"'"'$(cat lid).minisig'"'"' is not a signature'"'"'s name" \
 		"$(cat lid).minisig'"'"' is not a signature'"'"'s name (want KEYID.minisig, KEYID 16 upper-case hex digits)"
 '
 
 test_expect_success 'the same by an untrusted key: the name is checked for every signature' '
 	mksig "$(cat loid).minisig" other.key whatever &&
-	refused3 "$(cat loid).minisig" "signatures/$(cat loid).minisig: not a signature" \
+	refused3 "$(cat loid).minisig" \
+		"signatures/$(cat loid).minisig: '"'"'$(cat loid).minisig'"'"' is not a signature'"'"'s name" \
 		"is not a signature'"'"'s name"
 '
 

@@ -190,7 +190,7 @@ static int unpack_bytes(struct bento_store *s, const struct bento_layer *l, cons
 		rc = bento_layer_reader_finish(r, verified, err);
 	bento_layer_reader_free(r);
 	if (!rc && commit)
-		rc = bento_blob_stage_commit(st, err);
+		rc = bento_store_commit(s, st, NULL, 0, err);
 out:
 	bento_blob_stage_free(st);
 	return rc;

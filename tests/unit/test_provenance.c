@@ -13,6 +13,7 @@
 #include "manifest.h"
 #include "provenance.h"
 #include "sign.h"
+#include "store.h"
 #include "tap.h"
 
 #define D1 "sha256:1111111111111111111111111111111111111111111111111111111111111111"
@@ -1231,7 +1232,7 @@ static void test_dsse(void)
 	bento_buf_reset(&tmp);
 	bento_buf_adds(&tmp, "[]");
 	ok(verify(&tmp, keys, 3, NULL, &err) == -BENTO_E_VERIFY, "an array is no envelope");
-	ok(bento_dsse_verify(env.buf, (16u << 20) + 1, keys, 3, &payload, &idx, &err) == -BENTO_E_VERIFY &&
+	ok(bento_dsse_verify(env.buf, BENTO_ATTESTATION_MAX + 1, keys, 3, &payload, &idx, &err) == -BENTO_E_VERIFY &&
 	   strstr(err.msg, "cap"), "oversized envelope refused before parsing");
 
 	bento_buf_reset(&tmp);

@@ -15,6 +15,7 @@
 
 #include <sqlite3.h>
 
+#include "history.h"
 #include "store.h"
 #include "fixture.h"
 #include "tap.h"
@@ -450,7 +451,15 @@ static void test_stage(struct bento_store *s, const char *root)
 	ok(bento_blob_writer_stage(w, st, "two", &bad, NULL, &err) == -BENTO_E_VERIFY &&
 	   strstr(err.msg, "two: digest mismatch"), "a mismatch is refused by name");
 	is_int(count_entries(tmpdir), 1, "the refused file is gone from tmp/");
-	ok(bento_blob_stage_commit(st, &err) == 0 && bento_blob_has(s, &want), "commit installs it");
+	char *sp = bento_blob_stage_path(st, &want), *bp = bento_blob_path(s, &want);
+	ok(strncmp(sp, tmpdir, strlen(tmpdir)) == 0 && access(sp, R_OK) == 0,
+	   "until the commit its bytes are in tmp/: %s", sp);
+	free(sp);
+	ok(bento_store_commit(s, st, NULL, 0, &err) == 0 && bento_blob_has(s, &want), "commit installs it");
+	sp = bento_blob_stage_path(st, &want);
+	is_str(sp, bp, "then at its blob's path");
+	free(sp);
+	free(bp);
 	is_int(count_entries(tmpdir), 0, "tmp/ is empty after commit");
 	bento_blob_stage_free(st);
 	ok(bento_blob_has(s, &want), "freeing a committed stage keeps its blobs");
@@ -1009,6 +1018,166 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	return remove(path);
 }
 
+/* Stage a blob of content into st; its digest. */
+static struct bento_digest stage_blob(struct bento_store *s, struct bento_blob_stage *st,
+				      const char *content)
+{
+	struct bento_blob_writer *w = NULL;
+	struct bento_digest d = { { 0 } };
+
+	if (bento_blob_writer_new(s, &w, NULL) ||
+	    bento_blob_write(w, content, strlen(content), NULL) ||
+	    bento_blob_writer_stage(w, st, "fixture", NULL, &d, NULL))
+		fprintf(stderr, "# stage_blob failed\n");
+	return d;
+}
+
+/*
+ * bento_store_commit: the models, the bento, what it carries, its events and
+ * the staged blobs go in together, or nothing does (issue 9: a refused pull
+ * left its models and blobs behind).
+ */
+static void test_commit(struct bento_store *s, const char *root)
+{
+	struct bento_blob_stage *st = bento_blob_stage_new(s);
+	struct bento_error err = { 0 };
+	struct bento_digest mb = stage_blob(s, st, "model weights, staged"), md, bd, other;
+	struct bento_attachment att = { "provenance.dsse.json", "{\"x\":1}", 7 };
+	struct bento_object_put p[2];
+	const char *counts = "SELECT (SELECT count(*) FROM objects) * 1000000 + "
+			     "(SELECT count(*) FROM tags) * 10000 + (SELECT count(*) FROM history) * 100 + "
+			     "(SELECT count(*) FROM attestations)";
+	long long before;
+	int rc;
+
+	/* something else holds the bento's tag */
+	struct bento_object_put taken = obj(BENTO_KIND_BENTO, "race", "1", "{\"bento\":\"winner\"}");
+	is_int(bento_store_put(s, &taken, &other, &err), 0, "the winner's bento");
+	before = sql_int(root, counts);
+	p[0] = obj(BENTO_KIND_MODEL, "racemodel", "1", "{\"model\":\"loser\"}");
+	p[0].blobs = &mb;
+	p[0].n_blobs = 1;
+	struct bento_event_in ev = { .action = "import", .kind = BENTO_KIND_BENTO, .name = "race",
+				     .version = "1", .digest = &bd };
+	bento_digest_bytes(p[0].manifest, p[0].manifest_len, &md);
+	p[1] = obj(BENTO_KIND_BENTO, "race", "1", "{\"bento\":\"loser\"}");
+	p[1].blobs = &mb;
+	p[1].n_blobs = 1;
+	p[1].deps = &md;
+	p[1].n_deps = 1;
+	p[1].event = &ev;
+	p[1].atts = &att;
+	p[1].n_atts = 1;
+	bento_digest_bytes(p[1].manifest, p[1].manifest_len, &bd);
+	rc = bento_store_commit(s, st, p, 2, &err);
+	ok(rc == -BENTO_E_EXISTS && strstr(err.msg, "race:1 already exists"),
+	   "a bento whose tag is taken is refused: %s", err.msg);
+	is_int(sql_int(root, counts), before, "no object, tag, event or attestation of it stays");
+	ok(!bento_blob_has(s, &mb), "and its staged blob did not go into blobs/");
+
+	/* a blob neither stored nor staged */
+	struct bento_digest absent = dig("never stored");
+	p[1].name = "race2";
+	p[1].blobs = &absent;
+	rc = bento_store_commit(s, st, p, 2, &err);
+	ok(rc == -BENTO_E_NOTFOUND && strstr(err.msg, "race2:1"), "a missing blob: %s", err.msg);
+	is_int(sql_int(root, counts), before, "nothing of it stays either");
+	ok(!bento_blob_has(s, &mb), "the staged blob is still only staged");
+
+	/* an attachment the rules refuse: nothing, before any transaction */
+	struct bento_attachment evil = { "../evil.dsse.json", "{}", 2 };
+	p[1].blobs = &mb;
+	p[1].atts = &evil;
+	rc = bento_store_commit(s, st, p, 2, &err);
+	ok(rc == -BENTO_E_UNSAFE && strstr(err.msg, "race2:1") && strstr(err.msg, "../evil.dsse.json"),
+	   "an attestation name with a path: %s", err.msg);
+	is_int(sql_int(root, counts), before, "nothing of it stays");
+
+	p[1].atts = &att;
+	rc = bento_store_commit(s, st, p, 2, &err);
+	is_int(rc, 0, "under a free tag all of it goes in: %s", err.msg);
+	ok(bento_blob_has(s, &mb), "the staged blob with it");
+	is_int(sql_int(root, counts), before + 2000000 + 20000 + 100 + 1,
+	       "two objects, two tags, one event, one attestation");
+	bento_blob_stage_free(st);
+}
+
+/* The caps on what a bento carries (store.h), the same wherever it comes from. */
+static void test_caps(struct bento_store *s, const char *root)
+{
+	struct bento_attachment_tally t = { 0 };
+	struct bento_error err = { 0 };
+	char name[64];
+	int rc;
+
+	is_int(bento_attachment_admit(&t, 1, "0123456789ABCDEF.minisig", BENTO_SIG_MAX, &err), 0,
+	       "a signature of 64 KiB");
+	rc = bento_attachment_admit(&t, 1, "0123456789ABCDEF.minisig", BENTO_SIG_MAX + 1, &err);
+	ok(rc == -BENTO_E_VERIFY && strstr(err.msg, "65537 bytes, more than the 65536 a signature"),
+	   "one byte more: %s", err.msg);
+	is_int((int)t.sigs, 1, "a refused one is not counted");
+	rc = bento_attachment_admit(&t, 1, "0123456789ABCDEF", 10, &err);
+	ok(rc == -BENTO_E_UNSAFE && strstr(err.msg, "is not a signature's name"),
+	   "a signature's name without .minisig: %s", err.msg);
+	rc = bento_attachment_admit(&t, 1, "0123456789ABCDEFXXXXXXXX", 10, &err);
+	is_int(rc, -BENTO_E_UNSAFE, "nor with 8 other characters in its place");
+	rc = bento_attachment_admit(&t, 0, "evil name.dsse.json", 10, &err);
+	ok(rc == -BENTO_E_UNSAFE && strstr(err.msg, "'evil name.dsse.json' is not an attestation's name"),
+	   "an attestation name with a space: %s", err.msg);
+	rc = bento_attachment_admit(&t, 0, "a\033[2Jb.dsse.json", 10, &err);
+	ok(rc == -BENTO_E_UNSAFE && !strchr(err.msg, '\033'), "a name is shown without its escapes");
+	is_int(bento_attachment_admit(&t, 0, "p.dsse.json", BENTO_ATTESTATION_MAX, &err), 0,
+	       "an attestation of 1 MiB");
+	ok(bento_attachment_admit(&t, 0, "p.dsse.json", BENTO_ATTESTATION_MAX + 1, &err) ==
+		   -BENTO_E_VERIFY, "one byte more is refused");
+
+	memset(&t, 0, sizeof(t));
+	for (rc = 0; rc == 0 && t.atts < BENTO_ATTACHMENTS_MAX;)
+		rc = bento_attachment_admit(&t, 0, "p.dsse.json", 10, &err);
+	ok(rc == 0 && t.atts == 256, "256 attestations");
+	rc = bento_attachment_admit(&t, 0, "p.dsse.json", 10, &err);
+	ok(rc == -BENTO_E_VERIFY && strstr(err.msg, "more than the 256 attestations a bento may carry"),
+	   "the 257th is refused: %s", err.msg);
+	is_int(bento_attachment_admit(&t, 1, "0123456789ABCDEF.minisig", 10, &err), 0,
+	       "signatures are counted apart");
+	memset(&t, 0, sizeof(t));
+	for (rc = 0; rc == 0 && t.atts < 16;)
+		rc = bento_attachment_admit(&t, 0, "p.dsse.json", BENTO_ATTESTATION_MAX, &err);
+	ok(rc == 0 && t.bytes == BENTO_ATTACHMENTS_BYTES, "16 MiB in all");
+	rc = bento_attachment_admit(&t, 1, "0123456789ABCDEF.minisig", 1, &err);
+	ok(rc == -BENTO_E_VERIFY && strstr(err.msg, "more than the 16777216 bytes (16 MiB)"),
+	   "one byte more in all is refused: %s", err.msg);
+
+	struct bento_attachment two[2] = { { "A.dsse.json", "{}", 2 }, { "A.dsse.json", "{}", 2 } };
+	rc = bento_attachments_check(NULL, 0, two, 2, &err);
+	ok(rc == -BENTO_E_UNSAFE && strstr(err.msg, "given twice"), "a name twice: %s", err.msg);
+
+	/* the store's cap counts what a bento already has */
+	struct bento_digest b = put_blob(s, "capped bento"), d;
+	struct bento_object_put p = obj(BENTO_KIND_BENTO, "capped", "1", "{\"bento\":\"capped\"}");
+	struct bento_attachment *sigs = bento_xcalloc(BENTO_ATTACHMENTS_MAX, sizeof(*sigs));
+	for (int i = 0; i < BENTO_ATTACHMENTS_MAX; i++) {
+		snprintf(name, sizeof(name), "%016X", i);
+		sigs[i] = (struct bento_attachment){ bento_xstrdup(name), bento_xstrdup("sig"), 3 };
+	}
+	p.blobs = &b;
+	p.n_blobs = 1;
+	p.sigs = sigs;
+	p.n_sigs = BENTO_ATTACHMENTS_MAX;
+	is_int(bento_store_put(s, &p, &d, &err), 0, "a bento with 256 signatures: %s", err.msg);
+	rc = bento_store_signature_add(s, &d, "FFFFFFFFFFFFFFFF", "sig", 3, &err);
+	ok(rc == -BENTO_E_VERIFY && strstr(err.msg, "more than the 256 signatures"),
+	   "a 257th by another key is refused: %s", err.msg);
+	char hex[BENTO_DIGEST_STRLEN], sql[256];
+	bento_digest_str(&d, hex);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM signatures s JOIN objects o "
+		 "ON o.id = s.object_id WHERE o.digest = '%s'", hex);
+	is_int(sql_int(root, sql), 256, "and not stored");
+	is_int(bento_store_signature_add(s, &d, "0000000000000000", "new", 3, &err), 0,
+	       "one that replaces a key's signature is fine");
+	bento_attachments_free(sigs, BENTO_ATTACHMENTS_MAX);
+}
+
 int main(void)
 {
 	struct bento_store *s = NULL;
@@ -1038,6 +1207,8 @@ int main(void)
 	test_stage(s, root);
 	test_threads(s, root);
 	test_objects(s, root);
+	test_commit(s, root);
+	test_caps(s, root);
 	test_fsck_gc(s, root);
 	bento_store_close(s);
 	test_ambiguous();

@@ -775,12 +775,57 @@ static void keyid_show(const char *id, char out[BENTO_KEYID_HEXLEN + 1])
 		out[i] = (char)toupper((unsigned char)id[i]);
 }
 
+/* Signatures by key id, then by the signature itself: one order for one set. */
 static int keyid_cmp(const void *a, const void *b)
 {
 	const char *x = bento_json_str(*(json_t *const *)a, "keyid");
 	const char *y = bento_json_str(*(json_t *const *)b, "keyid");
+	int c = strcmp(x ? x : "", y ? y : "");
 
-	return strcmp(x ? x : "", y ? y : "");
+	return c ? c : strcmp(bento_json_str(*(json_t *const *)a, "sig"),
+			      bento_json_str(*(json_t *const *)b, "sig"));
+}
+
+int bento_dsse_merge(const char *a, size_t alen, const char *b, size_t blen,
+		     struct bento_buf *out, struct bento_error *err)
+{
+	struct bento_dsse x, y;
+	json_t **v = NULL, *sigs, *s;
+	size_t i, n = 0;
+	int rc;
+
+	if ((rc = bento_dsse_read(a, alen, &x, err)))
+		return rc;
+	if ((rc = bento_dsse_read(b, blen, &y, err))) {
+		bento_dsse_release(&x);
+		return rc;
+	}
+	if (strcmp(x.type, y.type) != 0 || x.payload.len != y.payload.len ||
+	    memcmp(x.payload.buf, y.payload.buf, x.payload.len) != 0) {
+		rc = bento_error_set(err, BENTO_E_VERIFY,
+				     "provenance: two envelopes of different statements");
+		goto out;
+	}
+	v = bento_xcalloc(json_array_size(x.sigs) + json_array_size(y.sigs) + 1, sizeof(*v));
+	json_array_foreach(x.sigs, i, s)
+		v[n++] = s;
+	json_array_foreach(y.sigs, i, s) {
+		size_t k;
+		for (k = 0; k < n && !json_equal(v[k], s); k++)
+			;
+		if (k == n)
+			v[n++] = s;
+	}
+	qsort(v, n, sizeof(*v), keyid_cmp);
+	sigs = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append(sigs, v[i]);
+	rc = envelope_write(x.type, x.payload_b64, sigs, out, err);
+out:
+	free(v);
+	bento_dsse_release(&x);
+	bento_dsse_release(&y);
+	return rc;
 }
 
 int bento_dsse_add_signature(const char *env, size_t len, const struct bento_seckey *k,

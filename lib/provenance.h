@@ -222,6 +222,18 @@ int bento_dsse_add_signature(const char *env, size_t len, const struct bento_sec
 			     struct bento_buf *out, struct bento_error *err);
 
 /*
+ * One envelope out of two of the same statement (payloadType and payload
+ * alike), with the signatures of both (each once, sorted as
+ * bento_dsse_add_signature sorts them): what a registry that lists an
+ * attestation before and after `bento sign` added a signature to it holds.
+ * So the union of a signed envelope and its unsigned original is the
+ * signed one, byte for byte.  Envelopes of different statements are
+ * -BENTO_E_VERIFY.
+ */
+int bento_dsse_merge(const char *a, size_t alen, const char *b, size_t blen,
+		     struct bento_buf *out, struct bento_error *err);
+
+/*
  * A DSSE envelope, read strictly (bento-archive(5), PROVENANCE): a JSON
  * object (no duplicate members, at most 1 MiB, the store's cap on an
  * attestation) of exactly the members

@@ -9,6 +9,7 @@
 #include "history.h"
 #include "manifest.h"
 #include "oci.h"
+#include "provenance.h"
 #include "transfer.h"
 #include "trust.h"
 
@@ -322,8 +323,10 @@ static int referrer_kind(const struct bento_oci_desc *d)
  * One referrer, d (field of the referrers index what), into *v: its
  * manifest, read strictly and naming subject, then its title and size
  * admitted into tally by the store's rules, and only then its content.
- * The same name twice is one attachment when the bytes are the same, and
- * refused when they differ: which would be the bento's is not for the
+ * The same name twice is one attachment: the same bytes again, or two
+ * envelopes of one statement (pushed before and after `bento sign` added
+ * a signature), which become one with the signatures of both; anything
+ * else is refused, since which one would be the bento's is not for the
  * registry to decide.
  */
 static int fetch_referrer(struct bento_target *t, const char *where, const char *what,
@@ -375,12 +378,21 @@ static int fetch_referrer(struct bento_target *t, const char *where, const char 
 	/* signatures are kept by key id: KEYID.minisig */
 	name = is_sig ? bento_xstrndup(title, BENTO_KEYID_HEXLEN) : bento_xstrdup(title);
 	for (size_t i = 0; i < *n; i++) {
-		if (strcmp((*v)[i].name, name) != 0)
+		struct bento_attachment *a = &(*v)[i];
+		struct bento_buf merged = BENTO_BUF_INIT;
+		if (strcmp(a->name, name) != 0)
 			continue;
-		if ((*v)[i].len != data.len || memcmp((*v)[i].data, data.buf, data.len) != 0)
+		if (a->len == data.len && memcmp(a->data, data.buf, data.len) == 0)
+			goto out;
+		if (is_sig || bento_dsse_merge(a->data, a->len, data.buf, data.len, &merged, NULL)) {
+			bento_buf_release(&merged);
 			rc = bento_error_set(err, BENTO_E_UNSAFE,
 					     "%s: a second %s named %s, with other content", mwhat,
 					     is_sig ? "signature" : "attestation", title);
+			goto out;
+		}
+		free(a->data);
+		a->data = bento_buf_detach(&merged, &a->len);
 		goto out;
 	}
 	*v = bento_xrealloc(*v, (*n + 1) * sizeof(**v));

@@ -473,4 +473,23 @@ test_expect_success 'attestations of more than 16 MiB in all: refused, exit 3, t
 	grep_q err "more than the 16777216 bytes (16 MiB) of signatures and attestations a bento may carry"
 '
 
+test_expect_success 'a bento signed after its push and pushed again: its two envelopes pull as the signed one' '
+	rm -rf t && cp -r rbase t &&
+	BENTO_HOME=$TMP/signer bento push demo:1 "oci:$TMP/t" > /dev/null 2> err &&
+	python3 -c "
+import json, sys
+idx = json.load(open(\"t/index.json\"))
+n = 0
+for d in idx[\"manifests\"]:
+    m = json.load(open(\"t/blobs/sha256/\" + d[\"digest\"][7:]))
+    n += m.get(\"annotations\", {}).get(\"org.opencontainers.image.title\") == \"provenance.dsse.json\"
+sys.exit(n != 2)" &&
+	BENTO_HOME=$TMP/resigned bento pull "oci:$TMP/t:1" > /dev/null 2> err &&
+	BENTO_HOME=$TMP/resigned bento export demo:1 - --compression none |
+		tar -xOf - attestations/provenance.dsse.json > got.json &&
+	BENTO_HOME=$TMP/signer bento export demo:1 - --compression none |
+		tar -xOf - attestations/provenance.dsse.json | cmp - got.json &&
+	! cmp -s prov.json got.json
+'
+
 test_done

@@ -1202,6 +1202,35 @@ static void test_dsse(void)
 	ok(tmp.len == env2.len && memcmp(tmp.buf, env2.buf, tmp.len) == 0,
 	   "re-signing with the same key replaces its signature");
 
+	/*
+	 * bento_dsse_merge: one statement's envelopes before and after a
+	 * signature was added (a registry lists both after a re-push).
+	 */
+	struct bento_buf unsigned_env = BENTO_BUF_INIT, only2 = BENTO_BUF_INIT, m1 = BENTO_BUF_INIT,
+			 m2 = BENTO_BUF_INIT;
+	bento_dsse_envelope(BENTO_DSSE_PAYLOAD_TYPE, body, strlen(body), &unsigned_env, &err);
+	ok(bento_dsse_merge(unsigned_env.buf, unsigned_env.len, env2.buf, env2.len, &m1, &err) == 0 &&
+	   m1.len == env2.len && memcmp(m1.buf, env2.buf, m1.len) == 0,
+	   "merge: unsigned and signed give the signed envelope, byte for byte");
+	ok(bento_dsse_merge(env2.buf, env2.len, unsigned_env.buf, unsigned_env.len, &m2, &err) == 0 &&
+	   m2.len == m1.len && memcmp(m2.buf, m1.buf, m1.len) == 0, "in either order");
+	bento_dsse_add_signature(unsigned_env.buf, unsigned_env.len, &k2, &only2, &err);
+	bento_buf_reset(&m1);
+	ok(bento_dsse_merge(env.buf, env.len, only2.buf, only2.len, &m1, &err) == 0 &&
+	   m1.len == env2.len && memcmp(m1.buf, env2.buf, m1.len) == 0,
+	   "one signed by k1, one by k2: the envelope signed by both");
+	bento_buf_reset(&m1);
+	bento_buf_reset(&tmp);
+	bento_dsse_sign(BENTO_DSSE_PAYLOAD_TYPE, "{\"other\":1}", 11, &k1, &tmp, &err);
+	ok(bento_dsse_merge(env.buf, env.len, tmp.buf, tmp.len, &m1, &err) == -BENTO_E_VERIFY &&
+	   strstr(err.msg, "different statements"), "envelopes of different statements: refused");
+	ok(bento_dsse_merge(env.buf, env.len, "{}", 2, &m1, &err) == -BENTO_E_VERIFY,
+	   "a malformed one: refused");
+	bento_buf_release(&unsigned_env);
+	bento_buf_release(&only2);
+	bento_buf_release(&m1);
+	bento_buf_release(&m2);
+
 	ok(verify(&env, &keys[1], 2, NULL, &err) == -BENTO_E_VERIFY &&
 	   strstr(err.msg, "not trusted") && strstr(err.msg, id1),
 	   "unknown key: not trusted, named (%s)", err.msg);

@@ -58,6 +58,11 @@ int bento_export(struct bento_store *s, const struct bento_digest *d, int fd,
 	    (rc = bento_store_signatures(s, d, &sigs, &n_sigs, err)) ||
 	    (rc = bento_store_attestations(s, d, &atts, &n_atts, err)))
 		goto out;
+	/* Not an archive import would refuse (a store filled before the caps may hold more). */
+	if ((rc = bento_attachments_check(sigs, n_sigs, atts, n_atts, err))) {
+		bento_error_prefix(err, "%s:%s", m->name, m->version);
+		goto out;
+	}
 	if (m->created && bento_time_parse(m->created, &mtime))
 		mtime = 0;
 	bento_manifest_entries(m, &e, &n);

@@ -181,19 +181,15 @@ out:
 	return rc;
 }
 
-static int push_referrers(struct bento_store *s, struct bento_target *t,
-			  const struct bento_digest *d, const struct bento_oci_desc *subject,
-			  const char *from, size_t *count, struct bento_error *err)
+static int push_referrers(struct bento_target *t, const struct bento_oci_desc *subject,
+			  const struct bento_attachment *sigs, size_t n_sigs,
+			  const struct bento_attachment *atts, size_t n_atts, const char *from,
+			  size_t *count, struct bento_error *err)
 {
-	struct bento_attachment *sigs = NULL, *atts = NULL;
-	size_t n_sigs = 0, n_atts = 0;
-	int rc;
+	int rc = 0;
 
-	if ((rc = bento_store_signatures(s, d, &sigs, &n_sigs, err)) ||
-	    (rc = bento_store_attestations(s, d, &atts, &n_atts, err)))
-		goto out;
 	for (size_t i = 0; rc == 0 && i < n_sigs; i++) {
-		char *title = bento_xasprintf("%s.minisig", sigs[i].name);
+		char *title = bento_xasprintf("%s" BENTO_SIG_SUFFIX, sigs[i].name);
 		rc = bento_push_referrer(t, subject, BENTO_SIGNATURE_ARTIFACT, BENTO_SIGNATURE_LAYER, title,
 				   &sigs[i], from, err);
 		free(title);
@@ -204,9 +200,6 @@ static int push_referrers(struct bento_store *s, struct bento_target *t,
 				   atts[i].name, &atts[i], from, err);
 		*count += rc == 0;
 	}
-out:
-	bento_attachments_free(sigs, n_sigs);
-	bento_attachments_free(atts, n_atts);
 	return rc;
 }
 
@@ -219,8 +212,9 @@ int bento_push(struct bento_store *s, enum bento_kind kind, const struct bento_d
 	struct bento_target_ref where = *ref;
 	struct bento_buf man = BENTO_BUF_INIT;
 	struct bento_oci_desc subject = { .media_type = OCI_MANIFEST_V1 };
+	struct bento_attachment *sigs = NULL, *atts = NULL;
 	char *from = NULL, md[BENTO_DIGEST_STRLEN];
-	size_t referrers = 0;
+	size_t referrers = 0, n_sigs = 0, n_atts = 0;
 	json_t *details = NULL;
 	int rc;
 
@@ -229,6 +223,17 @@ int bento_push(struct bento_store *s, enum bento_kind kind, const struct bento_d
 				       "push to a tag, not a digest: the digest is the manifest's own");
 	if ((rc = object_load(s, kind, d, &obj, err)))
 		goto out;
+	/*
+	 * What pull would refuse is not published, not even in part (a store
+	 * filled before the caps may hold more).
+	 */
+	if (kind == BENTO_KIND_BENTO &&
+	    ((rc = bento_store_signatures(s, d, &sigs, &n_sigs, err)) ||
+	     (rc = bento_store_attestations(s, d, &atts, &n_atts, err)) ||
+	     (rc = bento_attachments_check(sigs, n_sigs, atts, n_atts, err)))) {
+		bento_error_prefix(err, "%s:%s", obj.name, obj.version);
+		goto out;
+	}
 	for (size_t i = 0; i < obj.n_layers; i++)
 		if ((rc = bento_layer_digest(s, &obj.layers[i], err)))
 			goto out;
@@ -252,7 +257,8 @@ int bento_push(struct bento_store *s, enum bento_kind kind, const struct bento_d
 					    &subject.digest, err)))
 		goto out;
 	subject.size = man.len;
-	if (kind == BENTO_KIND_BENTO && (rc = push_referrers(s, t, d, &subject, from, &referrers, err)))
+	if (kind == BENTO_KIND_BENTO &&
+	    (rc = push_referrers(t, &subject, sigs, n_sigs, atts, n_atts, from, &referrers, err)))
 		goto out;
 	memset(out, 0, sizeof(*out));
 	out->where = bento_target_ref_str(&where);
@@ -277,6 +283,8 @@ int bento_push(struct bento_store *s, enum bento_kind kind, const struct bento_d
 out:
 	json_decref(details);
 	free(from);
+	bento_attachments_free(sigs, n_sigs);
+	bento_attachments_free(atts, n_atts);
 	bento_buf_release(&man);
 	bento_target_close(t);
 	object_release(&obj);

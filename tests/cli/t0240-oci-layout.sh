@@ -460,6 +460,18 @@ test_expect_success 'at the cap, 256 attestations: the pull, its export, the imp
 	BENTO_HOME=$TMP/cap3 bento pull "oci:$TMP/caplay:1" > /dev/null 2> err
 '
 
+test_expect_success 'a stored bento over the caps (from before them): push and export refuse it whole' '
+	rm -rf "$TMP/over" && cp -r "$TMP/cap" "$TMP/over" &&
+	sqlite3 "$TMP/over/store.db" "INSERT INTO attestations (object_id, name, data, added)
+		SELECT object_id, '"'"'zz.dsse.json'"'"', data, added FROM attestations
+		WHERE name = '"'"'provenance.dsse.json'"'"'" &&
+	export BENTO_HOME=$TMP/over &&
+	refused 3 bento push demo:1 "oci:$TMP/overlay" && test ! -e "$TMP/overlay" &&
+	grep_q err "demo:1: attestation zz.dsse.json: more than the 256 attestations a bento may carry" &&
+	refused 3 bento export demo:1 over.bento && test ! -e over.bento &&
+	grep_q err "more than the 256 attestations"
+'
+
 test_expect_success 'and one more, 257: refused' '
 	ak referrers t 1 att 1 small.json extra.dsse.json &&
 	export BENTO_HOME=$TMP/rs &&

@@ -216,14 +216,14 @@ static int model_describe(const struct bento_model_import_opts *o, const struct 
 	json_t *obj = json_object(), *files = json_array();
 	uint64_t total = 0;
 	char version[17];
-	int rc;
+	int rc = 0;
 
-	for (size_t i = 0; i < src->n; i++) {
+	for (size_t i = 0; i < src->n && rc == 0; i++) {
 		json_array_append_new(files, bento_file_json(src->files[i].rel,
 							     (uint64_t)items[i].st.st_size,
 							     file_mode(&items[i].st),
 							     &items[i].digest));
-		total += (uint64_t)items[i].st.st_size;
+		rc = bento_size_add(&total, (uint64_t)items[i].st.st_size, o->path, err);
 	}
 	json_object_set_new(obj, "mediaType", json_string(BENTO_MEDIATYPE_MODEL));
 	json_object_set_new(obj, "schemaVersion", json_integer(1));
@@ -235,6 +235,8 @@ static int model_describe(const struct bento_model_import_opts *o, const struct 
 	json_object_set_new(obj, "labels", labels_json(o->labels, o->n_labels, NULL, 0));
 	json_object_set_new(obj, "files", files);
 	json_object_set_new(obj, "size", json_integer((json_int_t)total));
+	if (rc)
+		goto out;
 	if (o->version) {
 		json_object_set_new(obj, "version", json_string(o->version));
 	} else {
@@ -883,7 +885,6 @@ static int assemble(struct build *b, struct bento_buf *canon, struct bento_manif
 		json_array_append_new(locks, json_pack("{s:s, s:s, s:s, s:s}", "path", p, "kind",
 						       b->lock_kind[i], "source", b->lock_rel[i],
 						       "digest", d));
-		total += (uint64_t)it->st.st_size;
 		free(p);
 	}
 	for (size_t i = 0; i < b->n_files; i++) {
@@ -891,12 +892,15 @@ static int assemble(struct build *b, struct bento_buf *canon, struct bento_manif
 		json_array_append_new(files, bento_file_json(p, (uint64_t)b->items[i].st.st_size,
 							     file_mode(&b->items[i].st),
 							     &b->items[i].digest));
-		total += (uint64_t)b->items[i].st.st_size;
 		free(p);
 	}
 	models = models_json(b, err, &rc);
-	for (size_t i = 0; i < bf->n_models; i++)
-		total += b->models[i]->size;
+	for (size_t i = 0; rc == 0 && i < b->n_lock; i++)
+		rc = bento_size_add(&total, (uint64_t)lock_item(b, i)->st.st_size, b->context, err);
+	for (size_t i = 0; rc == 0 && i < b->n_files; i++)
+		rc = bento_size_add(&total, (uint64_t)b->items[i].st.st_size, b->context, err);
+	for (size_t i = 0; rc == 0 && i < bf->n_models; i++)
+		rc = bento_size_add(&total, b->models[i]->size, b->context, err);
 	json_object_set_new(obj, "mediaType", json_string(BENTO_MEDIATYPE_MANIFEST));
 	json_object_set_new(obj, "schemaVersion", json_integer(1));
 	json_object_set_new(obj, "name", json_string(name));

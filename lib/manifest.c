@@ -49,6 +49,16 @@ int bento_path_check(const char *path, const char *what, struct bento_error *err
 	return 0;
 }
 
+int bento_size_add(uint64_t *sum, uint64_t n, const char *what, struct bento_error *err)
+{
+	if (n > BENTO_SIZE_MAX - *sum)
+		return bento_error_set(err, BENTO_E_INVALID,
+				       "%s: sizes add up to more than %llu bytes", what,
+				       (unsigned long long)BENTO_SIZE_MAX);
+	*sum += n;
+	return 0;
+}
+
 static int charset_check(const char *s, const char *first, const char *rest,
 			 const char *what, const char *kind, struct bento_error *err)
 {
@@ -216,7 +226,8 @@ static int read_files(const json_t *arr, const char *what, int bento_paths,
 			break;
 		}
 		f->path = bento_xstrdup(path);
-		*total += f->size;
+		if ((rc = bento_size_add(total, f->size, what, err)))
+			break;
 	}
 	if (rc) {
 		files_free(files, n);
@@ -487,7 +498,8 @@ static int read_models(const json_t *arr, struct bento_manifest *m, const char *
 			return bento_error_set(err, BENTO_E_INVALID,
 					       "%s: models not sorted by name or duplicated at '%.100s'",
 					       what, name);
-		m->size += mod->size;
+		if ((rc = bento_size_add(&m->size, mod->size, what, err)))
+			return rc;
 	}
 	return 0;
 }

@@ -27,6 +27,23 @@
 #define BENTO_PATH_MAX 4096
 #define BENTO_NAME_MAX 128
 
+/*
+ * The most bytes a size of content may be, one file's or a sum's: what a
+ * JSON integer, SQLite's INTEGER and off_t hold.  bento_manifest_parse and
+ * bento_model_parse refuse manifests whose sizes add up to more, so sums
+ * over a parsed manifest's files (layers, archives, free-space checks)
+ * cannot wrap either.
+ */
+#define BENTO_SIZE_MAX ((uint64_t)INT64_MAX)
+
+/*
+ * *sum += n, checked: the one way sizes of content are added up.  When the
+ * sum would pass BENTO_SIZE_MAX, *sum is left as it was and
+ * -BENTO_E_INVALID returned, err saying "what: sizes add up to more than
+ * ..." (callers that read untrusted input turn it into their refusal).
+ */
+int bento_size_add(uint64_t *sum, uint64_t n, const char *what, struct bento_error *err);
+
 struct bento_file {
 	char *path;		/* bento: "src/..." or "env/..."; model: relative to the model */
 	uint64_t size;

@@ -182,6 +182,13 @@ test_expect_success 'attestations of more than 16 MiB in all: refused, exit 3, t
 	grep_q err "more than the 16777216 bytes (16 MiB) of signatures and attestations a bento may carry"
 '
 
+test_expect_success 'a bento.json whose sizes add up to 2^64 plus its size: exit 3, says so' '
+	tar -xOf v.bento bento.json > bj && ak overflow bj ovf.json &&
+	python3 "$FIX/trustkit.py" put v.bento ovf.bento bento.json ovf.json &&
+	refused_exactly 3 bento import ovf.bento &&
+	grep_q err "ovf.bento: bento.json: sizes add up to more than 9223372036854775807 bytes"
+'
+
 test_expect_success 'random bytes' '
 	head -c 100000 /dev/urandom > rnd.bento &&
 	refused 3 bento import rnd.bento && grep_q err "rnd.bento: not a tar archive"

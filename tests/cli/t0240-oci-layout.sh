@@ -504,4 +504,26 @@ sys.exit(n != 2)" &&
 	! cmp -s prov.json got.json
 '
 
+test_expect_success 'a bento.json whose sizes add up to 2^64 plus its size: exit 3, says so' '
+	rm -rf t && cp -r rbase t &&
+	python3 -c "
+import json
+idx = json.load(open(\"t/index.json\"))
+d = [m for m in idx[\"manifests\"] if m.get(\"annotations\", {}).get(\"org.opencontainers.image.ref.name\") == \"1\"][0]
+open(\"m1.json\", \"wb\").write(open(\"t/blobs/sha256/\" + d[\"digest\"][7:], \"rb\").read())
+m = json.load(open(\"m1.json\"))
+open(\"cfg.json\", \"wb\").write(open(\"t/blobs/sha256/\" + m[\"config\"][\"digest\"][7:], \"rb\").read())" &&
+	ak overflow cfg.json ovf.json &&
+	h=$(blob_add t ovf.json) &&
+	python3 -c "
+import json
+m = json.load(open(\"m1.json\"))
+m[\"config\"].update(digest=\"sha256:$h\", size=$(stat -c %s ovf.json))
+json.dump(m, open(\"ovfm.json\", \"w\"))" &&
+	tag_add t ovf ovfm.json &&
+	export BENTO_HOME=$TMP/ovfs && bento list > /dev/null &&
+	refused_exactly 3 bento pull "oci:$TMP/t:ovf" &&
+	grep_q err "sizes add up to more than 9223372036854775807 bytes"
+'
+
 test_done

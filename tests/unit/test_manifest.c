@@ -358,6 +358,24 @@ static void test_attestation_rule(void)
 	   "bento_keyid_valid: 16 upper-case hex digits");
 }
 
+/* bento_size_add: sums of sizes stop at BENTO_SIZE_MAX instead of wrapping. */
+static void test_size_add(void)
+{
+	struct bento_error err = { 0 };
+	uint64_t sum = 11378;
+
+	is_int(bento_size_add(&sum, BENTO_SIZE_MAX - 11378, "x", &err), 0, "up to 2^63-1");
+	ok(sum == BENTO_SIZE_MAX, "is the sum");
+	ok(bento_size_add(&sum, 1, "files", &err) == -BENTO_E_INVALID &&
+	   strstr(err.msg, "files: sizes add up to more than 9223372036854775807 bytes"),
+	   "one more is refused: %s", err.msg);
+	ok(sum == BENTO_SIZE_MAX, "and leaves the sum as it was");
+	sum = 1;
+	ok(bento_size_add(&sum, UINT64_MAX, "x", NULL) == -BENTO_E_INVALID && sum == 1,
+	   "a sum that would wrap past 2^64 is refused");
+	is_int(bento_size_add(&sum, 0, "x", NULL), 0, "adding nothing");
+}
+
 int main(void)
 {
 	test_paths();
@@ -366,5 +384,6 @@ int main(void)
 	test_time_and_version();
 	test_signature_rule();
 	test_attestation_rule();
+	test_size_add();
 	return tap_done();
 }

@@ -65,6 +65,8 @@
 
 struct bento_store {
 	char *root;
+	int made_root;		/* root did not exist before bento_store_open */
+	int made_db;		/* no root/store.db either: this handle made the store */
 	char *blobdir;		/* root/blobs/sha256 */
 	char *tmpdir;		/* root/tmp */
 	int lockfd;
@@ -355,7 +357,8 @@ fail:
 int bento_store_open(const char *root, struct bento_store **out, struct bento_error *err)
 {
 	struct bento_store *s = bento_xcalloc(1, sizeof(*s));
-	char *lock = NULL;
+	char *lock = NULL, *db = NULL;
+	struct stat st;
 	int rc;
 
 	s->lockfd = -1;
@@ -374,18 +377,42 @@ int bento_store_open(const char *root, struct bento_store **out, struct bento_er
 	}
 	s->blobdir = bento_xasprintf("%s/blobs/sha256", s->root);
 	s->tmpdir = bento_xasprintf("%s/tmp", s->root);
+	lock = bento_xasprintf("%s/lock", s->root);
+	s->made_root = stat(s->root, &st) < 0 && errno == ENOENT;
+	/*
+	 * bento_store_discard may remove a store, lock file included, while we
+	 * wait for its lock: what we hold must still be root/lock once we have
+	 * it, else start again.
+	 */
+	for (int tries = 0;; tries++) {
+		struct stat held, now;
+		if ((rc = bento_mkdir_p(s->root, 0755, err)))
+			goto fail;
+		s->lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		if (s->lockfd < 0) {
+			if (errno == ENOENT && tries < 10)
+				continue;
+			rc = bento_error_errno(err, errno, "%s", lock);
+			goto fail;
+		}
+		if ((rc = flock_retry(s->lockfd, LOCK_SH))) {
+			rc = bento_error_errno(err, -rc, "%s: flock", lock);
+			goto fail;
+		}
+		if (fstat(s->lockfd, &held) == 0 && stat(lock, &now) == 0 &&
+		    held.st_dev == now.st_dev && held.st_ino == now.st_ino)
+			break;
+		close(s->lockfd);
+		s->lockfd = -1;
+		if (tries >= 10) {
+			rc = bento_error_set(err, BENTO_E_FAIL, "%s: removed again and again", lock);
+			goto fail;
+		}
+	}
+	db = bento_xasprintf("%s/" DB_FILE, s->root);
+	s->made_db = lstat(db, &st) < 0 && errno == ENOENT;
 	if ((rc = bento_mkdir_p(s->blobdir, 0755, err)) || (rc = bento_mkdir_p(s->tmpdir, 0755, err)))
 		goto fail;
-	lock = bento_xasprintf("%s/lock", s->root);
-	s->lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (s->lockfd < 0) {
-		rc = bento_error_errno(err, errno, "%s", lock);
-		goto fail;
-	}
-	if ((rc = flock_retry(s->lockfd, LOCK_SH))) {
-		rc = bento_error_errno(err, -rc, "%s: flock", lock);
-		goto fail;
-	}
 	if ((rc = db_connect(s, "FULL", &s->db, err)) || (rc = migrate(s, err)) ||
 	    (rc = db_connect(s, "NORMAL", &s->cache, err)))
 		goto fail;
@@ -397,10 +424,12 @@ int bento_store_open(const char *root, struct bento_store **out, struct bento_er
 			  "VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &s->cache_put, err)))
 		goto fail;
 	free(lock);
+	free(db);
 	*out = s;
 	return 0;
 fail:
 	free(lock);
+	free(db);
 	bento_store_close(s);
 	return rc;
 }
@@ -2656,6 +2685,23 @@ static int gc_referenced(struct bento_store *s, struct gc_ctx *c, struct bento_e
 	return rc;
 }
 
+/* Remove emptied fan-out directories of blobs/sha256; rmdir fails harmlessly on others. */
+static void drop_empty_fanout(struct bento_store *s)
+{
+	char **dirs;
+	size_t nd;
+
+	if (list_dir(s->blobdir, &dirs, &nd) < 0)
+		return;
+	for (size_t i = 0; i < nd; i++) {
+		char *dir = bento_xasprintf("%s/%s", s->blobdir, dirs[i]);
+		if (is_hex_n(dirs[i], 2))
+			rmdir(dir);
+		free(dir);
+	}
+	free_names(dirs, nd);
+}
+
 int bento_store_gc(struct bento_store *s, int dry_run, uint64_t *blobs, uint64_t *bytes,
 		   struct bento_error *err)
 {
@@ -2672,19 +2718,8 @@ int bento_store_gc(struct bento_store *s, int dry_run, uint64_t *blobs, uint64_t
 	if ((rc = gc_referenced(s, &c, err)) == 0)
 		rc = blob_walk(s, gc_blob, NULL, &c, err);
 	if (rc == 0 && !dry_run) {
-		char **dirs;
-		size_t nd;
 		tmp_clean(s, 0);
-		/* drop emptied fan-out directories; rmdir fails harmlessly on others */
-		if (list_dir(s->blobdir, &dirs, &nd) == 0) {
-			for (size_t i = 0; i < nd; i++) {
-				char *dir = bento_xasprintf("%s/%s", s->blobdir, dirs[i]);
-				if (is_hex_n(dirs[i], 2))
-					rmdir(dir);
-				free(dir);
-			}
-			free_names(dirs, nd);
-		}
+		drop_empty_fanout(s);
 	}
 	if (!dry_run)
 		flock_retry(s->lockfd, LOCK_SH);
@@ -2696,4 +2731,49 @@ int bento_store_gc(struct bento_store *s, int dry_run, uint64_t *blobs, uint64_t
 			*bytes = c.bytes;
 	}
 	return rc;
+}
+
+void bento_store_discard(struct bento_store *s)
+{
+	static const char *const files[] = {
+		DB_FILE, DB_FILE "-wal", DB_FILE "-shm", DB_FILE "-journal", "history.head",
+		"history.lock", NULL,
+	};
+	sqlite3_stmt *st;
+	int empty = 0;
+
+	if (!s)
+		return;
+	if (s->made_db && s->db &&
+	    db_prep(s, s->db, "SELECT (SELECT count(*) FROM objects) + (SELECT count(*) FROM history)",
+		    &st, NULL) == 0) {
+		empty = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) == 0;
+		sqlite3_finalize(st);
+	}
+	/* Alone: every open store holds root/lock shared (a failed try may drop ours: we close). */
+	if (empty && flock(s->lockfd, LOCK_EX | LOCK_NB) == 0) {
+		sqlite3_finalize(s->cache_get);
+		sqlite3_finalize(s->cache_put);
+		s->cache_get = s->cache_put = NULL;
+		sqlite3_close(s->cache);
+		sqlite3_close(s->db);
+		s->cache = s->db = NULL;
+		for (size_t i = 0; files[i]; i++) {
+			char *p = bento_xasprintf("%s/%s", s->root, files[i]);
+			unlink(p);
+			free(p);
+		}
+		drop_empty_fanout(s);
+		char *blobs = bento_xasprintf("%s/blobs", s->root), *lock = bento_xasprintf("%s/lock", s->root);
+		rmdir(s->blobdir);
+		rmdir(blobs);
+		rmdir(s->tmpdir);
+		/* last, still holding it: an opener waiting for it sees it gone and starts again */
+		unlink(lock);
+		if (s->made_root)
+			rmdir(s->root);
+		free(blobs);
+		free(lock);
+	}
+	bento_store_close(s);
 }

@@ -46,6 +46,16 @@ enum bento_kind {
  */
 int bento_store_open(const char *root, struct bento_store **out, struct bento_error *err);
 void bento_store_close(struct bento_store *s);	/* NULL ok */
+/*
+ * Close s, and when this handle made the store (there was no store.db at
+ * its root before bento_store_open), nothing was stored since (no object,
+ * no history event) and no other process has it open, first remove what
+ * opening it made: the database, the lock, blobs/ and tmp/, and the root
+ * itself when that was made too.  So a refused import or pull into a
+ * store that did not exist leaves none behind.  Otherwise (or when a file
+ * is not removable) the same as bento_store_close.  NULL ok.
+ */
+void bento_store_discard(struct bento_store *s);
 const char *bento_store_root(const struct bento_store *s);
 
 /* ---- blobs ---- */

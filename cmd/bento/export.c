@@ -189,6 +189,10 @@ out:
 	bento_report_release(&report);
 	bento_keyring_release(&kr);
 	bento_build_result_release(&r);
-	bento_store_close(s);
+	/* a refused import or pull leaves no store it made */
+	if (rc)
+		bento_store_discard(s);
+	else
+		bento_store_close(s);
 	return rc;
 }

@@ -191,7 +191,11 @@ out:
 	bento_report_release(&report);
 	bento_keyring_release(&kr);
 	bento_target_ref_release(&ref);
-	bento_store_close(s);
+	/* a refused import or pull leaves no store it made */
+	if (rc)
+		bento_store_discard(s);
+	else
+		bento_store_close(s);
 	return rc;
 }
 

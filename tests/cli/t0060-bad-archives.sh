@@ -189,6 +189,13 @@ test_expect_success 'a bento.json whose sizes add up to 2^64 plus its size: exit
 	grep_q err "ovf.bento: bento.json: sizes add up to more than 9223372036854775807 bytes"
 '
 
+test_expect_success 'a refused import into a store that does not exist leaves none' '
+	BENTO_HOME=$TMP/never refused_exactly 3 bento import a17.bento && test ! -e "$TMP/never" &&
+	mkdir "$TMP/empty" &&
+	BENTO_HOME=$TMP/empty refused_exactly 3 bento import ovf.bento &&
+	test -d "$TMP/empty" && test -z "$(ls -A "$TMP/empty")"
+'
+
 test_expect_success 'random bytes' '
 	head -c 100000 /dev/urandom > rnd.bento &&
 	refused 3 bento import rnd.bento && grep_q err "rnd.bento: not a tar archive"

@@ -526,4 +526,9 @@ json.dump(m, open(\"ovfm.json\", \"w\"))" &&
 	grep_q err "sizes add up to more than 9223372036854775807 bytes"
 '
 
+test_expect_success 'a refused pull into a store that does not exist leaves none' '
+	export BENTO_HOME=$TMP/never &&
+	refused_exactly 3 bento pull "oci:$TMP/t:ovf" && test ! -e "$TMP/never"
+'
+
 test_done

@@ -1178,6 +1178,54 @@ static void test_caps(struct bento_store *s, const char *root)
 	bento_attachments_free(sigs, BENTO_ATTACHMENTS_MAX);
 }
 
+/* A store that a refused import or pull made goes again; others stay. */
+static void test_discard(void)
+{
+	char *root = path_in(base, "discard"), *db = path_in(root, "store.db");
+	struct bento_store *s = NULL;
+	struct bento_error err = { 0 };
+	struct stat st;
+
+	ok(bento_store_open(root, &s, &err) == 0, "open a new store");
+	bento_store_discard(s);
+	ok(stat(root, &st) < 0 && errno == ENOENT, "discarded: not even its directory is left");
+	bento_store_open(root, &s, &err);
+	bento_store_close(s);
+	bento_store_open(root, &s, &err);
+	bento_store_discard(s);
+	ok(stat(db, &st) == 0, "a store that was there before this handle stays");
+	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+
+	mkdir(root, 0755);
+	struct bento_store *other = NULL;
+	bento_store_open(root, &s, &err);
+	bento_store_open(root, &other, &err);
+	bento_store_discard(s);
+	ok(stat(db, &st) == 0, "one another handle has open stays");
+	bento_store_close(other);
+	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+
+	mkdir(root, 0755);
+	bento_store_open(root, &s, &err);
+	struct bento_digest b = put_blob(s, "kept");
+	struct bento_object_put p = obj(BENTO_KIND_MODEL, "kept", "1", "{\"model\":\"kept\"}");
+	p.blobs = &b;
+	p.n_blobs = 1;
+	bento_store_put(s, &p, NULL, &err);
+	bento_store_discard(s);
+	ok(stat(db, &st) == 0, "one that something was stored in stays");
+	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+
+	mkdir(root, 0755);
+	bento_store_open(root, &s, &err);
+	bento_store_discard(s);
+	ok(stat(root, &st) == 0 && count_entries(root) == 0,
+	   "a directory that was there is kept, empty");
+	rmdir(root);
+	free(db);
+	free(root);
+}
+
 int main(void)
 {
 	struct bento_store *s = NULL;
@@ -1213,6 +1261,7 @@ int main(void)
 	bento_store_close(s);
 	test_ambiguous();
 	test_fork_open();
+	test_discard();
 	free(root);
 	free(f1);
 	free(f2);

@@ -55,6 +55,9 @@ static int hash_one(struct bento_store *s, struct bento_blob_stage *stage, struc
 	struct stat st;
 	int fd, rc;
 
+	/* As git trusts its index: a file whose stat is as cached is not opened. */
+	if (bento_blob_cached(s, &it->st, &it->digest))
+		return 0;
 	fd = open(it->abs, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT)
@@ -928,7 +931,7 @@ static int assemble(struct build *b, struct bento_buf *canon, struct bento_manif
 	}
 	json_object_set_new(obj, "version", json_string(version));
 	if ((rc = bento_json_canonical(obj, canon, err)) == 0)
-		rc = bento_manifest_parse(canon->buf, canon->len, "bento.json", out, err);
+		rc = bento_manifest_from_json(obj, canon, "bento.json", out, err);
 out:
 	json_decref(obj);
 	return rc;

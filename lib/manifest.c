@@ -504,8 +504,9 @@ static int read_models(const json_t *arr, struct bento_manifest *m, const char *
 	return 0;
 }
 
-static int manifest_read(json_t *obj, const char *what, struct bento_manifest *m,
-			 struct bento_error *err)
+/* canon: obj's canonical bytes when the caller has them (the digest is theirs), else NULL. */
+static int manifest_read(json_t *obj, const char *what, const struct bento_buf *canon,
+			 struct bento_manifest *m, struct bento_error *err)
 {
 	static const char *const keys[] = {
 		"created", "description", "files", "labels", "lockfiles", "mediaType", "models",
@@ -539,31 +540,49 @@ static int manifest_read(json_t *obj, const char *what, struct bento_manifest *m
 			     &m->size, err)) ||
 	    (rc = read_lockfiles(json_object_get(obj, "lockfiles"), m, what, err)) ||
 	    (rc = read_models(json_object_get(obj, "models"), m, what, err)) ||
-	    (rc = check_total(obj, m->size, what, err)) ||
-	    (rc = bento_json_digest(obj, &m->digest, err)))
+	    (rc = check_total(obj, m->size, what, err)))
+		return rc;
+	if (canon)
+		bento_digest_bytes(canon->buf, canon->len, &m->digest);
+	else if ((rc = bento_json_digest(obj, &m->digest, err)))
 		return rc;
 	m->json = json_incref(obj);
 	return 0;
 }
 
-int bento_manifest_parse(const char *data, size_t len, const char *what,
-			 struct bento_manifest **out, struct bento_error *err)
+static int manifest_new(json_t *v, const char *what, const struct bento_buf *canon,
+			struct bento_manifest **out, struct bento_error *err)
 {
-	struct bento_manifest *m;
-	json_t *v;
-	int rc = parse_canonical(data, len, what, &v, err);
+	struct bento_manifest *m = bento_xcalloc(1, sizeof(*m));
+	int rc = manifest_read(v, what, canon, m, err);
 
-	if (rc)
-		return rc;
-	m = bento_xcalloc(1, sizeof(*m));
-	rc = manifest_read(v, what, m, err);
-	json_decref(v);
 	if (rc) {
 		bento_manifest_free(m);
 		return rc;
 	}
 	*out = m;
 	return 0;
+}
+
+int bento_manifest_parse(const char *data, size_t len, const char *what,
+			 struct bento_manifest **out, struct bento_error *err)
+{
+	/* parse_canonical() checked that data is v's canonical form */
+	struct bento_buf canon = { .buf = (char *)data, .len = len };
+	json_t *v;
+	int rc = parse_canonical(data, len, what, &v, err);
+
+	if (rc)
+		return rc;
+	rc = manifest_new(v, what, &canon, out, err);
+	json_decref(v);
+	return rc;
+}
+
+int bento_manifest_from_json(json_t *obj, const struct bento_buf *canon, const char *what,
+			     struct bento_manifest **out, struct bento_error *err)
+{
+	return manifest_new(obj, what, canon, out, err);
 }
 
 void bento_manifest_free(struct bento_manifest *m)

@@ -100,6 +100,14 @@ int bento_model_parse(const char *data, size_t len, const char *what,
 int bento_manifest_parse(const char *data, size_t len, const char *what,
 			 struct bento_manifest **out, struct bento_error *err);
 
+/*
+ * Validate a bento.json object the caller built itself, whose canonical
+ * bytes (bento_json_canonical) are canon: the checks of bento_manifest_parse
+ * without parsing the bytes back.
+ */
+int bento_manifest_from_json(json_t *obj, const struct bento_buf *canon, const char *what,
+			     struct bento_manifest **out, struct bento_error *err);
+
 /* Validate a model.json object (not necessarily from canonical bytes). */
 int bento_model_from_json(json_t *obj, const char *what, struct bento_model **out,
 			  struct bento_error *err);

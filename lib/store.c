@@ -43,6 +43,8 @@
 #define BUSY_TIMEOUT_MS 30000
 /* put_file read size: big enough for few syscalls, small enough to stay in L2 */
 #define PUT_BUFSZ (1u << 20)
+/* a small file is read in one go from the stack */
+#define SMALL_BUFSZ (64u << 10)
 /*
  * Blobs of at least PIPE_MIN bytes are written by a helper thread, up to
  * PIPE_SLOTS chunks behind the caller (4 MiB in flight).  PIPE_SLOTSZ is a
@@ -52,6 +54,13 @@
 #define PIPE_SLOTS 4
 #define PIPE_SLOTSZ (1u << 20)
 #define DIRECT_ALIGN 4096u
+/*
+ * Space is reserved up front (statvfs, fallocate) for blobs of at least
+ * RESERVE_MIN bytes: a full disk is then an error before the bytes come.
+ * For small blobs the two calls would cost more than the write, and a
+ * full disk fails the write just as clearly.
+ */
+#define RESERVE_MIN (1u << 20)
 /* hand written data to writeback every so often so the final fsync is short */
 #define WRITEBACK_CHUNK (8u << 20)
 /*
@@ -68,14 +77,25 @@ struct bento_store {
 	int made_root;		/* root did not exist before bento_store_open */
 	int made_db;		/* no root/store.db either: this handle made the store */
 	char *blobdir;		/* root/blobs/sha256 */
+	int blobfd;		/* blobdir, open */
 	char *tmpdir;		/* root/tmp */
 	int lockfd;
 	pthread_mutex_t mu;	/* guards db */
 	sqlite3 *db;
-	pthread_mutex_t cache_mu;	/* guards cache and its statements */
+	pthread_mutex_t cache_mu;	/* guards cache, its statements and pending */
 	sqlite3 *cache;
 	sqlite3_stmt *cache_get, *cache_put;
+	int cache_reading;		/* a read transaction is open on cache */
+	struct cache_row *pending;	/* rows to write, at the next cache_flush() */
+	size_t n_pending, alloc_pending;
 };
+
+struct cache_row {
+	struct stat st;
+	struct bento_digest digest;
+};
+
+static void cache_flush(struct bento_store *s);
 
 struct blob_pipe;
 
@@ -361,7 +381,7 @@ int bento_store_open(const char *root, struct bento_store **out, struct bento_er
 	struct stat st;
 	int rc;
 
-	s->lockfd = -1;
+	s->lockfd = s->blobfd = -1;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->cache_mu, NULL);
 	s->root = root ? bento_xstrdup(root) : default_root(err);
@@ -413,6 +433,10 @@ int bento_store_open(const char *root, struct bento_store **out, struct bento_er
 	s->made_db = lstat(db, &st) < 0 && errno == ENOENT;
 	if ((rc = bento_mkdir_p(s->blobdir, 0755, err)) || (rc = bento_mkdir_p(s->tmpdir, 0755, err)))
 		goto fail;
+	if ((s->blobfd = open(s->blobdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		rc = bento_error_errno(err, errno, "%s", s->blobdir);
+		goto fail;
+	}
 	if ((rc = db_connect(s, "FULL", &s->db, err)) || (rc = migrate(s, err)) ||
 	    (rc = db_connect(s, "NORMAL", &s->cache, err)))
 		goto fail;
@@ -438,12 +462,17 @@ void bento_store_close(struct bento_store *s)
 {
 	if (!s)
 		return;
+	if (s->cache)
+		cache_flush(s);
+	free(s->pending);
 	sqlite3_finalize(s->cache_get);
 	sqlite3_finalize(s->cache_put);
 	sqlite3_close(s->cache);
 	sqlite3_close(s->db);
 	if (s->lockfd >= 0)
 		close(s->lockfd);
+	if (s->blobfd >= 0)
+		close(s->blobfd);
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->cache_mu);
 	free(s->root);
@@ -469,12 +498,15 @@ char *bento_blob_path(const struct bento_store *s, const struct bento_digest *d)
 
 int bento_blob_has(const struct bento_store *s, const struct bento_digest *d)
 {
-	char *path = bento_blob_path(s, d);
+	char hex[BENTO_DIGEST_HEXLEN + 1], rel[BENTO_DIGEST_HEXLEN + 2];
 	struct stat st;
-	int has = lstat(path, &st) == 0 && S_ISREG(st.st_mode);
 
-	free(path);
-	return has;
+	/* relative to blobs/sha256, opened once: no walk of the whole path per blob */
+	bento_digest_hex(d, hex);
+	memcpy(rel, hex, 2);
+	rel[2] = '/';
+	memcpy(rel + 3, hex + 2, BENTO_DIGEST_HEXLEN - 2 + 1);
+	return fstatat(s->blobfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
 }
 
 int bento_blob_open(const struct bento_store *s, const struct bento_digest *d,
@@ -721,7 +753,7 @@ int bento_blob_writer_open(struct bento_store *s, uint64_t size, struct bento_bl
 	 * halfway.  Free space is looked at first: ext4 fills the disk with a
 	 * fallocate that cannot fit before it fails.
 	 */
-	if (size) {
+	if (size >= RESERVE_MIN) {
 		struct statvfs sv;
 		int e = 0;
 
@@ -810,37 +842,46 @@ void bento_blob_writer_abort(struct bento_blob_writer *w)
 	free(w);
 }
 
-/* Move the finished, fsynced temp file *tmp into place as the blob d; *tmp is freed on success. */
+/*
+ * Move the finished temp file *tmp into place as the blob d; *tmp is freed
+ * on success.  Its bytes must be durable already.  Unless batch, the
+ * rename is made durable too (the directory fsynced); a batch makes all its
+ * renames durable at once, with store_sync(), and batch is its bitmap of
+ * the blobs/sha256/XX directories known to exist.
+ */
 static int blob_install(struct bento_store *s, char **tmp, const char *what,
-			const struct bento_digest *d, struct bento_error *err)
+			const struct bento_digest *d, unsigned char *batch, struct bento_error *err)
 {
 	char hex[BENTO_DIGEST_HEXLEN + 1];
 	char *dir, *path;
 	int rc = 0, made_dir = 0;
+	unsigned fan = d->raw[0];
 
 	bento_digest_hex(d, hex);
 	dir = bento_xasprintf("%s/%.2s", s->blobdir, hex);
 	path = bento_xasprintf("%s/%s", dir, hex + 2);
-	if (mkdir(dir, 0755) == 0)
+	if (batch && (batch[fan / 8] & (1u << (fan % 8))))
+		;	/* this batch saw the directory already */
+	else if (mkdir(dir, 0755) == 0)
 		made_dir = 1;
 	else if (errno != EEXIST) {
 		rc = bento_error_errno(err, errno, "%s: %s: cannot create directory", what, dir);
 		goto out;
 	}
-	if (renameat2(AT_FDCWD, *tmp, AT_FDCWD, path, RENAME_NOREPLACE) < 0) {
-		if (errno == EEXIST) {
-			/* another writer stored the same content first */
-			unlink(*tmp);
-			goto done;
-		}
-		/* filesystems without RENAME_NOREPLACE: replacing equal bytes is harmless */
-		if ((errno != EINVAL && errno != ENOSYS) || rename(*tmp, path) < 0) {
-			rc = bento_error_errno(err, errno, "%s: cannot move %s to %s", what, *tmp,
-					       path);
-			goto out;
-		}
+	if (batch)
+		batch[fan / 8] |= (unsigned char)(1u << (fan % 8));
+	if ((rc = bento_rename_noreplace(*tmp, path)) == -EEXIST) {
+		/* another writer stored the same content first */
+		unlink(*tmp);
+		rc = 0;
+		goto done;
 	}
-	if ((rc = bento_fsync_dir(dir)) || (made_dir && (rc = bento_fsync_dir(s->blobdir)))) {
+	if (rc) {
+		rc = bento_error_errno(err, -rc, "%s: cannot move %s to %s", what, *tmp, path);
+		goto out;
+	}
+	if (!batch &&
+	    ((rc = bento_fsync_dir(dir)) || (made_dir && (rc = bento_fsync_dir(s->blobdir))))) {
 		rc = bento_error_errno(err, -rc, "%s: fsync %s", what, dir);
 		goto out;
 	}
@@ -854,12 +895,31 @@ out:
 }
 
 /*
- * Check the digest and make the temp file durable and read-only.  *present
- * is set when the blob is already stored (then nothing is synced).
+ * Everything written to the store's file system so far reaches the disk:
+ * syncfs(2), one call for a whole batch of blobs (as OSTree commits a
+ * transaction).  Measured on ext4 against an fdatasync of each file from
+ * the worker pool, see bento(1) DURABILITY.
+ */
+static int store_sync(struct bento_store *s, const char *what, struct bento_error *err)
+{
+	int fd = open(s->tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return bento_error_errno(err, errno, "%s: %s", what, s->tmpdir);
+	if (syncfs(fd) < 0)
+		rc = bento_error_errno(err, errno, "%s: syncfs %s", what, s->root);
+	close(fd);
+	return rc;
+}
+
+/*
+ * Check the digest and make the temp file read-only, and durable when sync
+ * (a stage makes all its files durable at once).  *present is set when the
+ * blob is already stored (then nothing is synced).
  */
 static int writer_finish(struct bento_blob_writer *w, const char *what,
 			 const struct bento_digest *expect, struct bento_digest *d,
-			 int *present, struct bento_error *err)
+			 int *present, int sync, struct bento_error *err)
 {
 	int rc = pipe_stop(w, 0);
 
@@ -877,7 +937,7 @@ static int writer_finish(struct bento_blob_writer *w, const char *what,
 		*present = 1;
 		return 0;
 	}
-	if (fdatasync(w->fd) < 0)
+	if (sync && fdatasync(w->fd) < 0)
 		return bento_error_errno(err, errno, "%s: fsync %s", what, w->tmp);
 	if (fchmod(w->fd, 0444) < 0)
 		return bento_error_errno(err, errno, "%s: chmod %s", what, w->tmp);
@@ -899,9 +959,9 @@ int bento_blob_writer_commit(struct bento_blob_writer *w, const char *what,
 
 	if (!what)
 		what = "blob";
-	rc = writer_finish(w, what, expect, &d, &present, err);
+	rc = writer_finish(w, what, expect, &d, &present, 1, err);
 	if (rc == 0 && !present)
-		rc = blob_install(w->s, &w->tmp, what, &d, err);
+		rc = blob_install(w->s, &w->tmp, what, &d, NULL, err);
 	if (rc == 0) {
 		if (out)
 			*out = d;
@@ -940,7 +1000,7 @@ int bento_blob_writer_stage(struct bento_blob_writer *w, struct bento_blob_stage
 			    struct bento_digest *out, struct bento_error *err)
 {
 	struct bento_digest d;
-	int present, rc = writer_finish(w, what, expect, &d, &present, err);
+	int present, rc = writer_finish(w, what, expect, &d, &present, 0, err);
 
 	if (rc == 0 && out)
 		*out = d;
@@ -962,17 +1022,33 @@ int bento_blob_writer_stage(struct bento_blob_writer *w, struct bento_blob_stage
 	return rc;
 }
 
-/* Move everything staged into place (bento_store_commit, inside its transaction). */
+/*
+ * Make every staged blob durable at once (before bento_store_commit takes
+ * the database's lock: this is the slow part), then, inside its
+ * transaction and last before COMMIT, move them all into place and make
+ * the renames durable at once: after a crash at any point a blob at its
+ * name is whole, and all are on disk before the metadata naming them is.
+ */
+static int stage_sync(struct bento_blob_stage *st, struct bento_error *err)
+{
+	return st && st->n ? store_sync(st->s, "staged blobs", err) : 0;
+}
+
 static int stage_install(struct bento_blob_stage *st, struct bento_error *err)
 {
+	unsigned char dirs[256 / 8] = { 0 };
+	int rc;
+
+	if (st->n == 0)
+		return 0;
 	for (size_t i = 0; i < st->n; i++) {
-		int rc;
 		if (!st->v[i].tmp)
 			continue;
-		if ((rc = blob_install(st->s, &st->v[i].tmp, st->v[i].what, &st->v[i].digest, err)))
+		if ((rc = blob_install(st->s, &st->v[i].tmp, st->v[i].what, &st->v[i].digest,
+				       dirs, err)))
 			return rc;
 	}
-	return 0;
+	return store_sync(st->s, "blobs", err);
 }
 
 static int digest_cmp(const void *a, const void *b)
@@ -1029,6 +1105,14 @@ void bento_blob_stage_free(struct bento_blob_stage *st)
 	free(st);
 }
 
+/*
+ * The stat cache is read and written on its own connection.  A command
+ * looks up many files: the lookups share one read transaction (not one
+ * each, with its locks), and what it learns is written at once, in one
+ * transaction, by cache_flush() (from bento_store_commit() and
+ * bento_store_close()).
+ */
+
 /* The cached digest of the file described by st, if any. */
 static int cache_lookup(struct bento_store *s, const struct stat *st, struct bento_digest *d)
 {
@@ -1036,6 +1120,8 @@ static int cache_lookup(struct bento_store *s, const struct stat *st, struct ben
 	int hit = 0;
 
 	pthread_mutex_lock(&s->cache_mu);
+	if (!s->cache_reading)
+		s->cache_reading = sqlite3_exec(s->cache, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
 	sqlite3_bind_int64(q, 1, (sqlite3_int64)st->st_dev);
 	sqlite3_bind_int64(q, 2, (sqlite3_int64)st->st_ino);
 	if (sqlite3_step(q) == SQLITE_ROW &&
@@ -1050,21 +1136,48 @@ static int cache_lookup(struct bento_store *s, const struct stat *st, struct ben
 	return hit;
 }
 
-/* Best effort: the cache is a hint and a failed write only costs a re-hash. */
+/* Remember st's digest, for cache_flush(). */
 static void cache_store(struct bento_store *s, const struct stat *st, const struct bento_digest *d)
+{
+	pthread_mutex_lock(&s->cache_mu);
+	if (s->n_pending == s->alloc_pending) {
+		s->alloc_pending = s->alloc_pending ? 2 * s->alloc_pending : 64;
+		s->pending = bento_xrealloc(s->pending, s->alloc_pending * sizeof(*s->pending));
+	}
+	s->pending[s->n_pending].st = *st;
+	s->pending[s->n_pending].digest = *d;
+	s->n_pending++;
+	pthread_mutex_unlock(&s->cache_mu);
+}
+
+/* End the read transaction and write what cache_store() kept.  Best effort:
+ * the cache is a hint, and a row not written only costs a re-hash. */
+static void cache_flush(struct bento_store *s)
 {
 	sqlite3_stmt *q = s->cache_put;
 
 	pthread_mutex_lock(&s->cache_mu);
-	sqlite3_bind_int64(q, 1, (sqlite3_int64)st->st_dev);
-	sqlite3_bind_int64(q, 2, (sqlite3_int64)st->st_ino);
-	sqlite3_bind_int64(q, 3, (sqlite3_int64)st->st_size);
-	sqlite3_bind_int64(q, 4, ts_ns(&st->st_mtim));
-	sqlite3_bind_int64(q, 5, ts_ns(&st->st_ctim));
-	bind_digest(q, 6, d);
-	sqlite3_step(q);
-	sqlite3_reset(q);
-	sqlite3_clear_bindings(q);
+	if (s->cache_reading)
+		sqlite3_exec(s->cache, "COMMIT", NULL, NULL, NULL);
+	s->cache_reading = 0;
+	if (s->n_pending && sqlite3_exec(s->cache, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK) {
+		for (size_t i = 0; i < s->n_pending; i++) {
+			const struct stat *st = &s->pending[i].st;
+
+			sqlite3_bind_int64(q, 1, (sqlite3_int64)st->st_dev);
+			sqlite3_bind_int64(q, 2, (sqlite3_int64)st->st_ino);
+			sqlite3_bind_int64(q, 3, (sqlite3_int64)st->st_size);
+			sqlite3_bind_int64(q, 4, ts_ns(&st->st_mtim));
+			sqlite3_bind_int64(q, 5, ts_ns(&st->st_ctim));
+			bind_digest(q, 6, &s->pending[i].digest);
+			sqlite3_step(q);
+			sqlite3_reset(q);
+			sqlite3_clear_bindings(q);
+		}
+		if (sqlite3_exec(s->cache, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+			sqlite3_exec(s->cache, "ROLLBACK", NULL, NULL, NULL);
+	}
+	s->n_pending = 0;
 	pthread_mutex_unlock(&s->cache_mu);
 }
 
@@ -1078,26 +1191,33 @@ static ssize_t pread_retry(int fd, void *buf, size_t n, uint64_t off)
 	return k < 0 ? -errno : k;
 }
 
-/* Small files: read, hash and write in the calling thread. */
-static int copy_simple(struct bento_blob_writer *w, int fd, const char *what, uint64_t *total,
-		       struct bento_error *err)
+/* Small files: read, hash and write in the calling thread, up to size bytes
+ * (the caller's fstat afterwards sees a file that grew or shrank). */
+static int copy_simple(struct bento_blob_writer *w, int fd, uint64_t size, const char *what,
+		       uint64_t *total, struct bento_error *err)
 {
-	unsigned char *buf = bento_xmalloc(PUT_BUFSZ);
+	unsigned char small[SMALL_BUFSZ];
+	unsigned char *buf = size < sizeof(small) ? small : bento_xmalloc(PUT_BUFSZ);
+	size_t bufsz = buf == small ? sizeof(small) : PUT_BUFSZ;
 	uint64_t off = 0;
-	ssize_t n;
+	ssize_t n = 0;
 	int rc = 0;
 
-	while ((n = pread_retry(fd, buf, PUT_BUFSZ, off)) > 0) {
+	/* size + 1 for a file that is empty or that grew: the read sees it */
+	while (off <= size && (n = pread_retry(fd, buf, bufsz, off)) > 0) {
 		bento_hasher_update(w->h, buf, (size_t)n);
 		if ((rc = writer_append(w, buf, (size_t)n))) {
 			rc = bento_error_errno(err, -rc, "%s: write %s", what, w->tmp);
 			break;
 		}
 		off += (uint64_t)n;
+		if (off == size)
+			break;
 	}
 	if (n < 0)
 		rc = bento_error_errno(err, (int)-n, "%s: read", what);
-	free(buf);
+	if (buf != small)
+		free(buf);
 	*total = off;
 	return rc;
 }
@@ -1134,6 +1254,16 @@ static int copy_piped(struct bento_blob_writer *w, int fd, const char *what, uin
 	return rc;
 }
 
+int bento_blob_cached(struct bento_store *s, const struct stat *st, struct bento_digest *out)
+{
+	struct bento_digest d;
+
+	if (!S_ISREG(st->st_mode) || !cache_lookup(s, st, &d) || !bento_blob_has(s, &d))
+		return 0;
+	*out = d;
+	return 1;
+}
+
 int bento_blob_put_file(struct bento_store *s, struct bento_blob_stage *stage, int fd,
 			const struct stat *st, const char *what, struct bento_digest *out,
 			struct bento_error *err)
@@ -1149,19 +1279,21 @@ int bento_blob_put_file(struct bento_store *s, struct bento_blob_stage *stage, i
 		what = "file";
 	if (!S_ISREG(st->st_mode))
 		return bento_error_set(err, BENTO_E_INVALID, "%s: not a regular file", what);
-	if (cache_lookup(s, st, &d) && bento_blob_has(s, &d)) {
-		*out = d;
+	if (bento_blob_cached(s, st, out)) {
+		if (!stage)
+			cache_flush(s);
 		return 0;
 	}
 	clock_gettime(CLOCK_REALTIME, &start);
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	if (st->st_size >= SMALL_BUFSZ)
+		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	if ((rc = bento_blob_writer_open(s, (uint64_t)st->st_size, &w, err)))
 		return rc;
 	/* pread throughout: the caller's file offset does not matter */
 	if (w->pipe)
 		rc = copy_piped(w, fd, what, &total, err);
 	else
-		rc = copy_simple(w, fd, what, &total, err);
+		rc = copy_simple(w, fd, (uint64_t)st->st_size, what, &total, err);
 	if (rc)
 		goto fail;
 	if (fstat(fd, &after) < 0) {
@@ -1182,6 +1314,8 @@ int bento_blob_put_file(struct bento_store *s, struct bento_blob_stage *stage, i
 	    ts_ns(&st->st_ctim) + RACY_NS <= ts_ns(&start) &&
 	    ts_ns(&st->st_mtim) + RACY_NS <= ts_ns(&start))
 		cache_store(s, st, &d);
+	if (!stage)
+		cache_flush(s);	/* without a stage each call is one transaction */
 	*out = d;
 	return 0;
 fail:
@@ -1644,6 +1778,10 @@ int bento_store_commit(struct bento_store *s, struct bento_blob_stage *stage,
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = put_check(&puts[i], err);
 	if (rc)
+		return rc;
+	/* what the stat cache learnt, written now: not under the database's write lock */
+	cache_flush(s);
+	if ((rc = stage_sync(stage, err)))
 		return rc;
 	staged = stage_digests(stage, &n_staged);
 	pthread_mutex_lock(&s->mu);

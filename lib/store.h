@@ -75,8 +75,8 @@ int bento_blob_writer_new(struct bento_store *s, struct bento_blob_writer **out,
 			  struct bento_error *err);
 /*
  * The same for a blob of size bytes, known up front (a hint: more or fewer
- * may come).  The space is reserved first (fallocate), so a full disk is
- * an error naming the staging file before any byte comes.  A big blob
+ * may come).  For 1 MiB or more the space is reserved first (fallocate), so
+ * a full disk is an error naming the staging file before any byte comes.  A big blob
  * (16 MiB or more) is written by a helper thread behind the caller, who
  * hashes meanwhile, with O_DIRECT where the filesystem allows: from memory
  * to the disk, not through the page cache.
@@ -109,9 +109,11 @@ void bento_blob_writer_abort(struct bento_blob_writer *w);
  * A stage keeps verified blobs in tmp/ until a whole operation has been
  * checked, so that a refused import leaves blobs/ exactly as it was.
  * bento_blob_writer_stage() is bento_blob_writer_commit() without the final
- * rename: the digest is checked (-BENTO_E_VERIFY), the file fsynced, and it
- * joins st (the writer is freed whatever the outcome).  bento_store_commit()
- * moves everything staged into place along with the objects that need it;
+ * rename and without the fsync: the digest is checked (-BENTO_E_VERIFY) and
+ * the file joins st (the writer is freed whatever the outcome).
+ * bento_store_commit() makes everything staged durable at once (syncfs),
+ * moves it into place along with the objects that need it, and makes the
+ * renames durable at once before its COMMIT;
  * bento_blob_stage_free() removes whatever is still staged.  gc cannot
  * remove staged files: it waits for the writers' shared lock.  A stage may
  * be filled from several threads at once.
@@ -137,6 +139,13 @@ char *bento_blob_stage_path(struct bento_blob_stage *st, const struct bento_dige
  * an error naming it.  Safe to call from several threads at once on the same
  * store (the stat cache has its own connection, guarded by a lock).
  */
+/*
+ * 1 and *out when the stat cache knows the digest of the file st describes
+ * (its dev, ino, size, mtime_ns and ctime_ns; a regular file) and that blob
+ * is stored: the file need not even be opened.  0 otherwise.
+ */
+int bento_blob_cached(struct bento_store *s, const struct stat *st, struct bento_digest *out);
+
 int bento_blob_put_file(struct bento_store *s, struct bento_blob_stage *stage, int fd,
 			const struct stat *st, const char *what, struct bento_digest *out,
 			struct bento_error *err);

@@ -3,7 +3,7 @@
 
 #include "cjson.h"
 
-static int put_string(struct bento_buf *out, const char *s, size_t n, struct bento_error *err)
+int bento_json_put_string(struct bento_buf *out, const char *s, size_t n, struct bento_error *err)
 {
 	if (!bento_utf8_valid(s, n))
 		return bento_error_set(err, BENTO_E_INVALID, "string is not valid UTF-8");
@@ -34,6 +34,41 @@ static int cmp_keys(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+static int put(const json_t *v, struct bento_buf *out, struct bento_error *err, int depth);
+
+/* An object, with the member extra: raw (canonical bytes) when extra is not NULL. */
+static int put_object(const json_t *v, const char *extra, const struct bento_buf *raw,
+		      struct bento_buf *out, struct bento_error *err, int depth)
+{
+	size_t n = json_object_size(v) + (extra != NULL), i = 0;
+	const char **keys = bento_xcalloc(n, sizeof(*keys));
+	const char *k;
+	json_t *val;
+	int rc = 0;
+
+	json_object_foreach((json_t *)v, k, val)
+		keys[i++] = k;
+	if (extra)
+		keys[i++] = extra;
+	qsort(keys, n, sizeof(*keys), cmp_keys);
+	bento_buf_addch(out, '{');
+	for (i = 0; i < n && rc == 0; i++) {
+		if (i)
+			bento_buf_addch(out, ',');
+		rc = bento_json_put_string(out, keys[i], strlen(keys[i]), err);
+		if (rc)
+			break;
+		bento_buf_addch(out, ':');
+		if (keys[i] == extra)
+			bento_buf_add(out, raw->buf, raw->len);
+		else
+			rc = put(json_object_get(v, keys[i]), out, err, depth + 1);
+	}
+	bento_buf_addch(out, '}');
+	free(keys);
+	return rc;
+}
+
 static int put(const json_t *v, struct bento_buf *out, struct bento_error *err, int depth)
 {
 	int rc = 0;
@@ -41,29 +76,8 @@ static int put(const json_t *v, struct bento_buf *out, struct bento_error *err, 
 	if (depth > 64)
 		return bento_error_set(err, BENTO_E_INVALID, "JSON nested too deeply");
 	switch (json_typeof(v)) {
-	case JSON_OBJECT: {
-		size_t n = json_object_size(v), i = 0;
-		const char **keys = bento_xcalloc(n, sizeof(*keys));
-		const char *k;
-		json_t *val;
-
-		json_object_foreach((json_t *)v, k, val)
-			keys[i++] = k;
-		qsort(keys, n, sizeof(*keys), cmp_keys);
-		bento_buf_addch(out, '{');
-		for (i = 0; i < n && rc == 0; i++) {
-			if (i)
-				bento_buf_addch(out, ',');
-			rc = put_string(out, keys[i], strlen(keys[i]), err);
-			if (rc == 0) {
-				bento_buf_addch(out, ':');
-				rc = put(json_object_get(v, keys[i]), out, err, depth + 1);
-			}
-		}
-		bento_buf_addch(out, '}');
-		free(keys);
-		return rc;
-	}
+	case JSON_OBJECT:
+		return put_object(v, NULL, NULL, out, err, depth);
 	case JSON_ARRAY: {
 		size_t i;
 		json_t *val;
@@ -79,7 +93,7 @@ static int put(const json_t *v, struct bento_buf *out, struct bento_error *err, 
 		return 0;
 	}
 	case JSON_STRING:
-		return put_string(out, json_string_value(v), json_string_length(v), err);
+		return bento_json_put_string(out, json_string_value(v), json_string_length(v), err);
 	case JSON_INTEGER:
 		bento_buf_addf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 		return 0;
@@ -106,6 +120,33 @@ int bento_json_canonical(const json_t *v, struct bento_buf *out, struct bento_er
 
 	if (rc && out->alloc)
 		bento_buf_setlen(out, mark);
+	return rc;
+}
+
+int bento_json_canonical_with(const json_t *obj, const char *key, const struct bento_buf *raw,
+			      struct bento_buf *out, struct bento_error *err)
+{
+	size_t mark = out->len;
+	int rc;
+
+	if (!json_is_object(obj) || json_object_get(obj, key))
+		return bento_error_set(err, BENTO_E_INVALID, "'%s' spliced into a non-object or twice",
+				       key);
+	if ((rc = put_object(obj, key, raw, out, err, 0)) && out->alloc)
+		bento_buf_setlen(out, mark);
+	return rc;
+}
+
+int bento_json_digest_with(const json_t *obj, const char *key, const struct bento_buf *raw,
+			   struct bento_digest *out, struct bento_error *err)
+{
+	struct bento_buf b = BENTO_BUF_INIT;
+	int rc = key ? bento_json_canonical_with(obj, key, raw, &b, err) :
+		       bento_json_canonical(obj, &b, err);
+
+	if (rc == 0)
+		bento_digest_bytes(b.buf, b.len, out);
+	bento_buf_release(&b);
 	return rc;
 }
 

@@ -29,6 +29,20 @@ int bento_json_canonical(const json_t *v, struct bento_buf *out, struct bento_er
 int bento_json_digest(const json_t *v, struct bento_digest *out, struct bento_error *err);
 
 /*
+ * The canonical encoding of the object obj with one more member, key, whose
+ * value is raw, already canonical bytes (obj must not have key): for a
+ * member too big to hold as jansson values (bento.json's files).  The
+ * digest of the same (or of obj alone when key is NULL).
+ */
+int bento_json_canonical_with(const json_t *obj, const char *key, const struct bento_buf *raw,
+			      struct bento_buf *out, struct bento_error *err);
+int bento_json_digest_with(const json_t *obj, const char *key, const struct bento_buf *raw,
+			   struct bento_digest *out, struct bento_error *err);
+
+/* Append the canonical encoding of the n bytes at s as a JSON string (-BENTO_E_INVALID unless UTF-8). */
+int bento_json_put_string(struct bento_buf *out, const char *s, size_t n, struct bento_error *err);
+
+/*
  * Parse len bytes as JSON (strict: no duplicate keys, no NUL in strings, no
  * trailing data, at most BENTO_JSON_MAX bytes).  what names the source in
  * errors ("bento.json").  On success *out owns a new reference.

@@ -164,6 +164,26 @@ static void files_free(struct bento_file *f, size_t n)
  * strictly increasing bytewise.  prefix, when set, is required of each path
  * ("src/" or "env/" in a bento).
  */
+/* One files[] entry's path and mode, and its order after prev (NULL for the first). */
+static int file_check(const char *path, uint64_t mode, const char *prev, int bento_paths,
+		      const char *what, struct bento_error *err)
+{
+	int rc;
+
+	if ((rc = bento_path_check(path, what, err)))
+		return rc;
+	if (bento_paths && strncmp(path, "src/", 4) != 0 && strncmp(path, "env/", 4) != 0)
+		return bento_error_set(err, BENTO_E_INVALID,
+				       "%s: file '%.200s' is outside src/ and env/", what, path);
+	if (mode != 0644 && mode != 0755)
+		return bento_error_set(err, BENTO_E_INVALID,
+				       "%s: %.200s: mode must be 420 (0644) or 493 (0755)", what, path);
+	if (prev && strcmp(prev, path) >= 0)
+		return bento_error_set(err, BENTO_E_INVALID,
+				       "%s: files not sorted or duplicated at '%.200s'", what, path);
+	return 0;
+}
+
 static int read_files(const json_t *arr, const char *what, int bento_paths,
 		      struct bento_file **out, size_t *n_out, uint64_t *total,
 		      struct bento_error *err)
@@ -195,19 +215,9 @@ static int read_files(const json_t *arr, const char *what, int bento_paths,
 		    (rc = get_uint(e, "size", &f->size, what, err)) ||
 		    (rc = get_uint(e, "mode", &mode, what, err)))
 			break;
-		if ((rc = bento_path_check(path, what, err)))
+		if ((rc = file_check(path, mode, i ? files[i - 1].path : NULL, bento_paths, what,
+				     err)))
 			break;
-		if (bento_paths && strncmp(path, "src/", 4) != 0 && strncmp(path, "env/", 4) != 0) {
-			rc = bento_error_set(err, BENTO_E_INVALID,
-					     "%s: file '%.200s' is outside src/ and env/", what, path);
-			break;
-		}
-		if (mode != 0644 && mode != 0755) {
-			rc = bento_error_set(err, BENTO_E_INVALID,
-					     "%s: %.200s: mode must be 420 (0644) or 493 (0755)",
-					     what, path);
-			break;
-		}
 		f->mode = (unsigned)mode;
 		/* Only the lowercase form, so one content has one manifest. */
 		if (!bento_digest_valid(digest)) {
@@ -218,11 +228,6 @@ static int read_files(const json_t *arr, const char *what, int bento_paths,
 		}
 		if ((rc = bento_digest_parse(digest, &f->digest, err))) {
 			bento_error_prefix(err, "%s: %.200s", what, path);
-			break;
-		}
-		if (i > 0 && strcmp(files[i - 1].path, path) >= 0) {
-			rc = bento_error_set(err, BENTO_E_INVALID,
-					     "%s: files not sorted or duplicated at '%.200s'", what, path);
 			break;
 		}
 		f->path = bento_xstrdup(path);
@@ -504,7 +509,11 @@ static int read_models(const json_t *arr, struct bento_manifest *m, const char *
 	return 0;
 }
 
-/* canon: obj's canonical bytes when the caller has them (the digest is theirs), else NULL. */
+/*
+ * canon: obj's canonical bytes when the caller has them (the digest is
+ * theirs), else NULL.  m->files already set (and obj without "files") when
+ * the caller built them, see bento_manifest_from_parts().
+ */
 static int manifest_read(json_t *obj, const char *what, const struct bento_buf *canon,
 			 struct bento_manifest *m, struct bento_error *err)
 {
@@ -536,8 +545,8 @@ static int manifest_read(json_t *obj, const char *what, const struct bento_buf *
 	m->name = bento_xstrdup(name);
 	m->version = bento_xstrdup(version);
 	m->created = created ? bento_xstrdup(created) : NULL;
-	if ((rc = read_files(json_object_get(obj, "files"), what, 1, &m->files, &m->n_files,
-			     &m->size, err)) ||
+	if ((!m->files && (rc = read_files(json_object_get(obj, "files"), what, 1, &m->files,
+					     &m->n_files, &m->size, err))) ||
 	    (rc = read_lockfiles(json_object_get(obj, "lockfiles"), m, what, err)) ||
 	    (rc = read_models(json_object_get(obj, "models"), m, what, err)) ||
 	    (rc = check_total(obj, m->size, what, err)))
@@ -579,10 +588,50 @@ int bento_manifest_parse(const char *data, size_t len, const char *what,
 	return rc;
 }
 
-int bento_manifest_from_json(json_t *obj, const struct bento_buf *canon, const char *what,
-			     struct bento_manifest **out, struct bento_error *err)
+int bento_files_canonical(const struct bento_file *files, size_t n, const char *what,
+			  struct bento_buf *out, uint64_t *total, struct bento_error *err)
 {
-	return manifest_new(obj, what, canon, out, err);
+	char d[BENTO_DIGEST_STRLEN];
+	int rc = 0;
+
+	*total = 0;
+	bento_buf_addch(out, '[');
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const struct bento_file *f = &files[i];
+
+		if ((rc = file_check(f->path, f->mode, i ? files[i - 1].path : NULL, 1, what, err)))
+			break;
+		bento_digest_str(&f->digest, d);
+		/* the keys in canonical order: digest, mode, path, size */
+		bento_buf_addf(out, "%s{\"digest\":\"%s\",\"mode\":%u,\"path\":", i ? "," : "", d,
+			       f->mode);
+		if ((rc = bento_json_put_string(out, f->path, strlen(f->path), err)) ||
+		    (rc = bento_size_add(total, f->size, what, err)))
+			break;
+		bento_buf_addf(out, ",\"size\":%llu}", (unsigned long long)f->size);
+	}
+	bento_buf_addch(out, ']');
+	return rc;
+}
+
+int bento_manifest_from_parts(json_t *obj, struct bento_file *files, size_t n,
+			      const struct bento_buf *files_text, uint64_t files_size,
+			      const char *what, struct bento_buf *canon,
+			      struct bento_manifest **out, struct bento_error *err)
+{
+	struct bento_manifest *m = bento_xcalloc(1, sizeof(*m));
+	int rc;
+
+	m->files = files;
+	m->n_files = n;
+	m->size = files_size;
+	if ((rc = bento_json_canonical_with(obj, "files", files_text, canon, err)) ||
+	    (rc = manifest_read(obj, what, canon, m, err))) {
+		bento_manifest_free(m);
+		return rc;
+	}
+	*out = m;
+	return 0;
 }
 
 void bento_manifest_free(struct bento_manifest *m)
@@ -673,11 +722,12 @@ json_t *bento_file_json(const char *path, uint64_t size, unsigned mode,
 			 "mode", (mode & 0100) ? 0755 : 0644, "digest", s);
 }
 
-int bento_version_derive(const json_t *obj, char out[17], struct bento_error *err)
+int bento_version_derive(const json_t *obj, const struct bento_buf *files_text, char out[17],
+			 struct bento_error *err)
 {
 	struct bento_digest d;
 	char hex[BENTO_DIGEST_HEXLEN + 1];
-	int rc = bento_json_digest(obj, &d, err);
+	int rc = bento_json_digest_with(obj, files_text ? "files" : NULL, files_text, &d, err);
 
 	if (rc)
 		return rc;

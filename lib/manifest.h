@@ -63,7 +63,7 @@ struct bento_model {
 struct bento_manifest {
 	char *name, *version;
 	char *created;		/* RFC 3339 UTC or NULL */
-	json_t *json;		/* the bento.json object (owned reference) */
+	json_t *json;		/* the bento.json object (owned reference); a build's has no "files" */
 	struct bento_file *files;	/* src/ and env/, sorted by path */
 	size_t n_files;
 	struct bento_model *models;	/* sorted by name */
@@ -101,12 +101,21 @@ int bento_manifest_parse(const char *data, size_t len, const char *what,
 			 struct bento_manifest **out, struct bento_error *err);
 
 /*
- * Validate a bento.json object the caller built itself, whose canonical
- * bytes (bento_json_canonical) are canon: the checks of bento_manifest_parse
- * without parsing the bytes back.
+ * bento.json for a build, without holding its files as jansson values (a
+ * bento of 100,000 files would need 60 MiB for them).
+ * bento_files_canonical() checks files (sorted, bento paths, modes) and
+ * appends their canonical "files" array to out, their sizes' sum in *total.
+ * bento_manifest_from_parts() makes canon, the canonical bytes of obj (which
+ * has no "files") with that array spliced in, and *out, validated as
+ * bento_manifest_parse() validates: it takes files (freed with *out, also on
+ * failure); (*out)->json is obj, without "files".
  */
-int bento_manifest_from_json(json_t *obj, const struct bento_buf *canon, const char *what,
-			     struct bento_manifest **out, struct bento_error *err);
+int bento_files_canonical(const struct bento_file *files, size_t n, const char *what,
+			  struct bento_buf *out, uint64_t *total, struct bento_error *err);
+int bento_manifest_from_parts(json_t *obj, struct bento_file *files, size_t n,
+			      const struct bento_buf *files_text, uint64_t files_size,
+			      const char *what, struct bento_buf *canon,
+			      struct bento_manifest **out, struct bento_error *err);
 
 /* Validate a model.json object (not necessarily from canonical bytes). */
 int bento_model_from_json(json_t *obj, const char *what, struct bento_model **out,
@@ -138,9 +147,12 @@ json_t *bento_file_json(const char *path, uint64_t size, unsigned mode,
 
 /*
  * Derive a version from content: the first 16 hex digits of the digest of
- * obj's canonical bytes (obj must not contain "version").  Deterministic.
+ * obj's canonical bytes (obj must not contain "version"), with files_text
+ * spliced in as "files" when not NULL (see bento_files_canonical()).
+ * Deterministic.
  */
-int bento_version_derive(const json_t *obj, char out[17], struct bento_error *err);
+int bento_version_derive(const json_t *obj, const struct bento_buf *files_text, char out[17],
+			 struct bento_error *err);
 
 /* Format unix seconds as RFC 3339 UTC ("2026-11-21T23:41:42Z"); out >= 21 bytes. */
 void bento_time_rfc3339(int64_t t, char out[32]);

@@ -229,9 +229,9 @@ static void test_time_and_version(void)
 	is_str(t, "2023-11-14T22:13:20Z", "rfc3339 formatting");
 	ok(bento_time_parse(t, &x) == 0 && x == 1700000000, "rfc3339 round trip");
 	ok(bento_time_parse("2023-11-14 22:13:20", &x) != 0, "other formats refused");
-	ok(bento_version_derive(o, v, &err) == 0 && strlen(v) == 16, "derived version is 16 hex");
+	ok(bento_version_derive(o, NULL, v, &err) == 0 && strlen(v) == 16, "derived version is 16 hex");
 	char v2[17];
-	bento_version_derive(o, v2, &err);
+	bento_version_derive(o, NULL, v2, &err);
 	is_str(v, v2, "derived version is deterministic");
 	json_decref(o);
 }
@@ -374,6 +374,84 @@ static void test_size_add(void)
 	ok(bento_size_add(&sum, UINT64_MAX, "x", NULL) == -BENTO_E_INVALID && sum == 1,
 	   "a sum that would wrap past 2^64 is refused");
 	is_int(bento_size_add(&sum, 0, "x", NULL), 0, "adding nothing");
+
+/*
+ * bento_manifest_from_parts (the build's way, files as text) gives exactly
+ * the bytes, digest and checks of bento_manifest_parse over the same object.
+ */
+static void test_from_parts(void)
+{
+	struct bento_error err = { 0 };
+	struct bento_manifest *m = NULL, *p = NULL;
+	struct bento_model *mm = NULL;
+	struct bento_buf text = BENTO_BUF_INIT, cb = BENTO_BUF_INIT;
+	char dstr[BENTO_DIGEST_STRLEN], v1[17], v2[17];
+	struct bento_file *files;
+	uint64_t total = 0;
+	size_t len;
+	char *s, *ms;
+	json_t *obj;
+
+	ms = canon(model_obj(), &len);
+	bento_model_parse(ms, len, "m", &mm, &err);
+	bento_digest_str(&mm->digest, dstr);
+	bento_model_free(mm);
+	free(ms);
+	obj = bento_obj(model_obj(), dstr);
+	json_object_set_new(json_array_get(json_object_get(obj, "files"), 1), "path",
+			    json_string("src/r\u00e9n \"q\""));
+	s = canon(json_incref(obj), &len);
+	ok(bento_manifest_parse(s, len, "bento.json", &m, &err) == 0, "parts: the reference parses: %s",
+	   err.msg);
+	files = bento_xcalloc(2, sizeof(*files));
+	for (size_t i = 0; i < 2 && m; i++)
+		files[i] = (struct bento_file){ bento_xstrdup(m->files[i].path), m->files[i].size,
+						m->files[i].mode, m->files[i].digest };
+	ok(bento_files_canonical(files, 2, "b", &text, &total, &err) == 0 && total == 10,
+	   "parts: files as canonical text, their sizes summed");
+	json_object_del(obj, "files");
+	json_object_del(obj, "version");
+	ok(bento_version_derive(obj, &text, v1, &err) == 0, "parts: a version derived with the files");
+	json_object_set_new(obj, "files", json_array());
+	json_array_extend(json_object_get(obj, "files"), json_object_get(m ? m->json : obj, "files"));
+	bento_version_derive(obj, NULL, v2, &err);
+	is_str(v1, v2, "parts: the same version as from the whole object");
+	json_object_del(obj, "files");
+	json_object_set_new(obj, "version", json_string("1.0"));
+	ok(bento_manifest_from_parts(obj, files, 2, &text, total, "bento.json", &cb, &p, &err) == 0,
+	   "parts: validated: %s", err.msg);
+	ok(p && cb.len == len && memcmp(cb.buf, s, len) == 0, "parts: byte for byte the canonical bento.json");
+	ok(p && m && bento_digest_eq(&p->digest, &m->digest) && p->n_files == 2 && p->size == m->size &&
+	   p->n_models == m->n_models, "parts: the same digest, files, size and models");
+	bento_manifest_free(p);
+	p = NULL;
+
+	/* the checks of the parser: unsorted files, a bad mode, a path outside src/ and env/ */
+	struct bento_file bad[2] = { { "src/b", 1, 0644, { { 0 } } }, { "src/a", 1, 0644, { { 0 } } } };
+	bento_buf_reset(&text);
+	ok(bento_files_canonical(bad, 2, "b", &text, &total, &err) == -BENTO_E_INVALID &&
+	   strstr(err.msg, "not sorted"), "parts: unsorted files refused: %s", err.msg);
+	bad[1] = (struct bento_file){ "src/c", 1, 0600, { { 0 } } };
+	ok(bento_files_canonical(bad, 2, "b", &text, &total, &err) == -BENTO_E_INVALID &&
+	   strstr(err.msg, "mode must be"), "parts: a bad mode refused");
+	bad[1] = (struct bento_file){ "tmp/c", 1, 0644, { { 0 } } };
+	ok(bento_files_canonical(bad, 2, "b", &text, &total, &err) == -BENTO_E_INVALID &&
+	   strstr(err.msg, "outside src/"), "parts: a path outside src/ and env/ refused");
+	/* a size in obj that is not what the files and models add up to */
+	files = bento_xcalloc(1, sizeof(*files));
+	files[0] = (struct bento_file){ bento_xstrdup("src/run"), 3, 0755, { { 0 } } };
+	bento_buf_reset(&text);
+	bento_files_canonical(files, 1, "b", &text, &total, &err);
+	json_object_set_new(obj, "lockfiles", json_array());
+	bento_buf_reset(&cb);
+	ok(bento_manifest_from_parts(obj, files, 1, &text, total, "bento.json", &cb, &p, &err) ==
+	   -BENTO_E_INVALID && strstr(err.msg, "'size' is 115"), "parts: a wrong size refused: %s",
+	   err.msg);
+	bento_manifest_free(m);
+	bento_buf_release(&text);
+	bento_buf_release(&cb);
+	json_decref(obj);
+	free(s);
 }
 
 int main(void)
@@ -382,6 +460,7 @@ int main(void)
 	test_model();
 	test_bento();
 	test_time_and_version();
+	test_from_parts();
 	test_signature_rule();
 	test_attestation_rule();
 	test_size_add();

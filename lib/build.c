@@ -33,7 +33,7 @@ void bento_build_result_release(struct bento_build_result *r)
 struct hash_item {
 	const char *abs;		/* borrowed */
 	const char *display;		/* borrowed */
-	struct stat st;			/* as collected */
+	struct stat *st;		/* as collected (borrowed); what was hashed after */
 	struct bento_digest digest;	/* result */
 };
 
@@ -56,7 +56,7 @@ static int hash_one(struct bento_store *s, struct bento_blob_stage *stage, struc
 	int fd, rc;
 
 	/* As git trusts its index: a file whose stat is as cached is not opened. */
-	if (bento_blob_cached(s, &it->st, &it->digest))
+	if (bento_blob_cached(s, it->st, &it->digest))
 		return 0;
 	fd = open(it->abs, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -67,13 +67,13 @@ static int hash_one(struct bento_store *s, struct bento_blob_stage *stage, struc
 	}
 	if (fstat(fd, &st) < 0) {
 		rc = bento_error_errno(err, errno, "%s", it->display);
-	} else if (!S_ISREG(st.st_mode) || st.st_dev != it->st.st_dev ||
-		   st.st_ino != it->st.st_ino) {
+	} else if (!S_ISREG(st.st_mode) || st.st_dev != it->st->st_dev ||
+		   st.st_ino != it->st->st_ino) {
 		rc = bento_error_set(err, BENTO_E_FAIL,
 				     "%s: file was replaced during the build", it->display);
 	} else {
 		rc = bento_blob_put_file(s, stage, fd, &st, it->display, &it->digest, err);
-		it->st = st;
+		*it->st = st;
 	}
 	close(fd);
 	return rc;
@@ -223,10 +223,10 @@ static int model_describe(const struct bento_model_import_opts *o, const struct 
 
 	for (size_t i = 0; i < src->n && rc == 0; i++) {
 		json_array_append_new(files, bento_file_json(src->files[i].rel,
-							     (uint64_t)items[i].st.st_size,
-							     file_mode(&items[i].st),
+							     (uint64_t)items[i].st->st_size,
+							     file_mode(items[i].st),
 							     &items[i].digest));
-		rc = bento_size_add(&total, (uint64_t)items[i].st.st_size, o->path, err);
+		rc = bento_size_add(&total, (uint64_t)items[i].st->st_size, o->path, err);
 	}
 	json_object_set_new(obj, "mediaType", json_string(BENTO_MEDIATYPE_MODEL));
 	json_object_set_new(obj, "schemaVersion", json_integer(1));
@@ -243,7 +243,7 @@ static int model_describe(const struct bento_model_import_opts *o, const struct 
 	if (o->version) {
 		json_object_set_new(obj, "version", json_string(o->version));
 	} else {
-		if ((rc = bento_version_derive(obj, version, err)))
+		if ((rc = bento_version_derive(obj, NULL, version, err)))
 			goto out;
 		json_object_set_new(obj, "version", json_string(version));
 	}
@@ -311,12 +311,12 @@ static void model_put_release(struct model_put *mp)
 	memset(mp, 0, sizeof(*mp));
 }
 
-static void items_from(struct hash_item *items, const struct bento_collect_file *f, size_t n)
+static void items_from(struct hash_item *items, struct bento_collect_file *f, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		items[i].abs = f[i].abs;
 		items[i].display = f[i].abs;
-		items[i].st = f[i].st;
+		items[i].st = &f[i].st;
 	}
 }
 
@@ -436,6 +436,7 @@ struct build {
 	char **lock_rel;		/* lockfile paths relative to the context */
 	const char **lock_kind;
 	struct hash_item *lock_items;	/* lockfiles not among the service files */
+	struct stat *lock_st;		/* their stat */
 	ssize_t *lock_index;		/* index into files, or -1 = lock_items[k] */
 	size_t n_lock;
 	struct hash_item *items;
@@ -461,6 +462,7 @@ static void build_release(struct build *b)
 	free(b->lock_rel);
 	free(b->lock_kind);
 	free(b->lock_items);
+	free(b->lock_st);
 	free(b->lock_index);
 	free(b->items);
 	free(b->context);
@@ -597,10 +599,14 @@ static int str_cmp(const void *a, const void *b)
 static int collect_lockfiles(struct build *b, struct bento_error *err)
 {
 	const struct bentofile *bf = b->bf;
-	size_t cap = bf->lockfiles.n ? bf->lockfiles.n : b->n_files;
+	size_t cap = bf->lockfiles.n;
 	int rc = 0;
 
+	if (!bf->lockfiles.n)
+		for (size_t i = 0; i < b->n_files; i++)
+			cap += !strchr(b->files[i].rel, '/') && bento_lockfile_kind(b->files[i].rel);
 	b->lock_rel = bento_xcalloc(cap + 1, sizeof(*b->lock_rel));
+	b->lock_st = bento_xcalloc(cap + 1, sizeof(*b->lock_st));
 	b->lock_kind = bento_xcalloc(cap + 1, sizeof(*b->lock_kind));
 	b->lock_items = bento_xcalloc(cap + 1, sizeof(*b->lock_items));
 	b->lock_index = bento_xcalloc(cap + 1, sizeof(*b->lock_index));
@@ -635,12 +641,13 @@ static int collect_lockfiles(struct build *b, struct bento_error *err)
 		b->lock_index[i] = idx;
 		if (idx < 0) {
 			struct hash_item *it = &b->lock_items[i];
-			if (stat(abs, &it->st) < 0)
+			it->st = &b->lock_st[i];
+			if (stat(abs, it->st) < 0)
 				rc = errno == ENOENT ?
 					bento_error_set(err, BENTO_E_NOTFOUND, "%s: lockfile '%s': no such file in %s",
 							bf->file, rel, b->context) :
 					bento_error_errno(err, errno, "%s: lockfile '%s'", bf->file, rel);
-			else if (!S_ISREG(it->st.st_mode))
+			else if (!S_ISREG(it->st->st_mode))
 				rc = bento_error_set(err, BENTO_E_INVALID, "%s: lockfile '%s': not a regular file",
 						     bf->file, rel);
 			if (rc) {
@@ -751,7 +758,7 @@ static int check_git_files(struct build *b, const char *bfpath, struct bento_err
 		paths[k] = bento_xasprintf("src/%s", b->files[i].rel);
 		f[k] = (struct bento_git_file){ .root = b->context, .rel = b->files[i].rel,
 						.digest = &b->items[i].digest };
-		f[k].size = (uint64_t)b->items[i].st.st_size;
+		f[k].size = (uint64_t)b->items[i].st->st_size;
 		content[k] = bento_blob_stage_path(b->stage, &b->items[i].digest);
 	}
 	w[nw++] = (struct bento_git_walk){ .prefix = "src/", .root = b->context, .rules = b->rules };
@@ -765,7 +772,7 @@ static int check_git_files(struct build *b, const char *bfpath, struct bento_err
 			paths[k] = bento_xasprintf("%s%s", prefix[m], src->files[i].rel);
 			f[k] = (struct bento_git_file){ .root = src->root, .rel = src->files[i].rel,
 							.digest = &it->digest };
-			f[k].size = (uint64_t)it->st.st_size;
+			f[k].size = (uint64_t)it->st->st_size;
 			content[k] = bento_blob_stage_path(b->stage, &it->digest);
 		}
 		off += src->n;
@@ -778,7 +785,7 @@ static int check_git_files(struct build *b, const char *bfpath, struct bento_err
 		paths[k] = bento_xasprintf("env/%s", b->lock_rel[i]);
 		f[k] = (struct bento_git_file){ .root = b->context, .rel = b->lock_rel[i],
 						.digest = &it->digest };
-		f[k].size = (uint64_t)it->st.st_size;
+		f[k].size = (uint64_t)it->st->st_size;
 		content[k] = bento_blob_stage_path(b->stage, &it->digest);
 	}
 	for (size_t i = 0; i < k; i++) {
@@ -870,38 +877,39 @@ static int assemble(struct build *b, struct bento_buf *canon, struct bento_manif
 		    struct bento_error *err)
 {
 	const struct bentofile *bf = b->bf;
-	json_t *obj = json_object(), *files = json_array(), *locks = json_array(), *models;
+	json_t *obj = json_object(), *locks = json_array(), *models;
 	const char *name = b->o->name ? b->o->name : bf->name;
 	const char *version = b->o->version ? b->o->version : bf->version;
-	uint64_t total = 0;
+	size_t n = b->n_lock + b->n_files, k = 0;
+	struct bento_file *files = bento_xcalloc(n + 1, sizeof(*files));
+	struct bento_buf text = BENTO_BUF_INIT;
+	uint64_t total = 0, files_size = 0;
 	int64_t created;
 	int have_created, rc;
 	char vbuf[17];
 
 	/* src/ and env/ entries, sorted: env/ < src/ bytewise and each list is sorted. */
-	for (size_t i = 0; i < b->n_lock; i++) {
+	for (size_t i = 0; i < b->n_lock; i++, k++) {
 		const struct hash_item *it = lock_item(b, i);
-		char *p = bento_xasprintf("env/%s", b->lock_rel[i]), d[BENTO_DIGEST_STRLEN];
-		json_array_append_new(files, bento_file_json(p, (uint64_t)it->st.st_size,
-							     file_mode(&it->st), &it->digest));
+		char d[BENTO_DIGEST_STRLEN];
+
+		files[k] = (struct bento_file){ bento_xasprintf("env/%s", b->lock_rel[i]),
+						(uint64_t)it->st->st_size, file_mode(it->st),
+						it->digest };
 		bento_digest_str(&it->digest, d);
-		json_array_append_new(locks, json_pack("{s:s, s:s, s:s, s:s}", "path", p, "kind",
-						       b->lock_kind[i], "source", b->lock_rel[i],
-						       "digest", d));
-		free(p);
+		json_array_append_new(locks, json_pack("{s:s, s:s, s:s, s:s}", "path", files[k].path,
+						       "kind", b->lock_kind[i], "source",
+						       b->lock_rel[i], "digest", d));
 	}
-	for (size_t i = 0; i < b->n_files; i++) {
-		char *p = bento_xasprintf("src/%s", b->files[i].rel);
-		json_array_append_new(files, bento_file_json(p, (uint64_t)b->items[i].st.st_size,
-							     file_mode(&b->items[i].st),
-							     &b->items[i].digest));
-		free(p);
-	}
+	for (size_t i = 0; i < b->n_files; i++, k++)
+		files[k] = (struct bento_file){ bento_xasprintf("src/%s", b->files[i].rel),
+						(uint64_t)b->items[i].st->st_size,
+						file_mode(b->items[i].st), b->items[i].digest };
+	/* the files as canonical JSON text, not as 100,000 jansson objects */
+	if ((rc = bento_files_canonical(files, n, "bento.json", &text, &files_size, err)))
+		goto out;
+	total = files_size;
 	models = models_json(b, err, &rc);
-	for (size_t i = 0; rc == 0 && i < b->n_lock; i++)
-		rc = bento_size_add(&total, (uint64_t)lock_item(b, i)->st.st_size, b->context, err);
-	for (size_t i = 0; rc == 0 && i < b->n_files; i++)
-		rc = bento_size_add(&total, (uint64_t)b->items[i].st.st_size, b->context, err);
 	for (size_t i = 0; rc == 0 && i < bf->n_models; i++)
 		rc = bento_size_add(&total, b->models[i]->size, b->context, err);
 	json_object_set_new(obj, "mediaType", json_string(BENTO_MEDIATYPE_MANIFEST));
@@ -911,8 +919,8 @@ static int assemble(struct build *b, struct bento_buf *canon, struct bento_manif
 	json_object_set_new(obj, "labels", labels_json(bf->labels.v, bf->labels.n, b->o->labels,
 						       b->o->n_labels));
 	json_object_set_new(obj, "service", bentofile_service_json(bf));
-	json_object_set_new(obj, "files", files);
 	json_object_set_new(obj, "lockfiles", locks);
+	locks = NULL;
 	json_object_set_new(obj, "models", models);
 	json_object_set_new(obj, "size", json_integer((json_int_t)total));
 	if (rc)
@@ -925,15 +933,23 @@ static int assemble(struct build *b, struct bento_buf *canon, struct bento_manif
 		json_object_set_new(obj, "created", json_string(ts));
 	}
 	if (!version) {
-		if ((rc = bento_version_derive(obj, vbuf, err)))
+		if ((rc = bento_version_derive(obj, &text, vbuf, err)))
 			goto out;
 		version = vbuf;
 	}
 	json_object_set_new(obj, "version", json_string(version));
-	if ((rc = bento_json_canonical(obj, canon, err)) == 0)
-		rc = bento_manifest_from_json(obj, canon, "bento.json", out, err);
+	rc = bento_manifest_from_parts(obj, files, n, &text, files_size, "bento.json", canon, out,
+				       err);
+	files = NULL;	/* the manifest's now, also on failure */
 out:
+	if (files) {
+		for (size_t i = 0; i < n; i++)
+			free(files[i].path);
+		free(files);
+	}
+	json_decref(locks);
 	json_decref(obj);
+	bento_buf_release(&text);
 	return rc;
 }
 

@@ -716,8 +716,11 @@ int bento_collect(const struct bento_collect_opts *o, struct bento_collect_file 
 		goto out;
 	if ((rc = check_includes(w, rootfd)))
 		goto out;
-	if (w->n)
+	if (w->n) {
 		qsort(w->files, w->n, sizeof(*w->files), rel_cmp);
+		/* the doubling's spare room back: a build of 100,000 files keeps this to the end */
+		w->files = bento_xrealloc(w->files, w->n * sizeof(*w->files));
+	}
 	*out = w->files;
 	*n = w->n;
 	w->files = NULL;

@@ -91,9 +91,12 @@ struct bento_store {
 };
 
 struct cache_row {
-	struct stat st;
+	int64_t dev, ino, size, mtime_ns, ctime_ns;
 	struct bento_digest digest;
 };
+
+/* rows kept before they are written: bounds the memory of a huge build */
+#define CACHE_PENDING_MAX 4096
 
 static void cache_flush(struct bento_store *s);
 
@@ -1110,7 +1113,7 @@ void bento_blob_stage_free(struct bento_blob_stage *st)
  * looks up many files: the lookups share one read transaction (not one
  * each, with its locks), and what it learns is written at once, in one
  * transaction, by cache_flush() (from bento_store_commit() and
- * bento_store_close()).
+ * bento_store_close(), and every CACHE_PENDING_MAX rows).
  */
 
 /* The cached digest of the file described by st, if any. */
@@ -1139,15 +1142,25 @@ static int cache_lookup(struct bento_store *s, const struct stat *st, struct ben
 /* Remember st's digest, for cache_flush(). */
 static void cache_store(struct bento_store *s, const struct stat *st, const struct bento_digest *d)
 {
+	struct cache_row *r;
+	int full;
+
 	pthread_mutex_lock(&s->cache_mu);
 	if (s->n_pending == s->alloc_pending) {
 		s->alloc_pending = s->alloc_pending ? 2 * s->alloc_pending : 64;
 		s->pending = bento_xrealloc(s->pending, s->alloc_pending * sizeof(*s->pending));
 	}
-	s->pending[s->n_pending].st = *st;
-	s->pending[s->n_pending].digest = *d;
-	s->n_pending++;
+	r = &s->pending[s->n_pending++];
+	r->dev = (int64_t)st->st_dev;
+	r->ino = (int64_t)st->st_ino;
+	r->size = (int64_t)st->st_size;
+	r->mtime_ns = ts_ns(&st->st_mtim);
+	r->ctime_ns = ts_ns(&st->st_ctim);
+	r->digest = *d;
+	full = s->n_pending >= CACHE_PENDING_MAX;
 	pthread_mutex_unlock(&s->cache_mu);
+	if (full)
+		cache_flush(s);
 }
 
 /* End the read transaction and write what cache_store() kept.  Best effort:
@@ -1162,14 +1175,14 @@ static void cache_flush(struct bento_store *s)
 	s->cache_reading = 0;
 	if (s->n_pending && sqlite3_exec(s->cache, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK) {
 		for (size_t i = 0; i < s->n_pending; i++) {
-			const struct stat *st = &s->pending[i].st;
+			const struct cache_row *r = &s->pending[i];
 
-			sqlite3_bind_int64(q, 1, (sqlite3_int64)st->st_dev);
-			sqlite3_bind_int64(q, 2, (sqlite3_int64)st->st_ino);
-			sqlite3_bind_int64(q, 3, (sqlite3_int64)st->st_size);
-			sqlite3_bind_int64(q, 4, ts_ns(&st->st_mtim));
-			sqlite3_bind_int64(q, 5, ts_ns(&st->st_ctim));
-			bind_digest(q, 6, &s->pending[i].digest);
+			sqlite3_bind_int64(q, 1, r->dev);
+			sqlite3_bind_int64(q, 2, r->ino);
+			sqlite3_bind_int64(q, 3, r->size);
+			sqlite3_bind_int64(q, 4, r->mtime_ns);
+			sqlite3_bind_int64(q, 5, r->ctime_ns);
+			bind_digest(q, 6, &r->digest);
 			sqlite3_step(q);
 			sqlite3_reset(q);
 			sqlite3_clear_bindings(q);

@@ -374,6 +374,7 @@ static void test_size_add(void)
 	ok(bento_size_add(&sum, UINT64_MAX, "x", NULL) == -BENTO_E_INVALID && sum == 1,
 	   "a sum that would wrap past 2^64 is refused");
 	is_int(bento_size_add(&sum, 0, "x", NULL), 0, "adding nothing");
+}
 
 /*
  * bento_manifest_from_parts (the build's way, files as text) gives exactly

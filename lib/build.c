@@ -30,6 +30,9 @@ void bento_build_result_release(struct bento_build_result *r)
 
 /* ---- parallel hashing into the store ---- */
 
+#define BATCH_FILES 64
+#define BATCH_BYTES (1u << 20)
+
 struct hash_item {
 	const char *abs;		/* borrowed */
 	const char *display;		/* borrowed */
@@ -42,7 +45,9 @@ struct hash_job {
 	struct bento_blob_stage *stage;
 	struct hash_item *items;
 	size_t n;
-	atomic_size_t next;
+	size_t *batch;			/* batch k is items[batch[k]] .. items[batch[k + 1] - 1] */
+	size_t n_batches;
+	atomic_size_t next;		/* the next batch */
 	atomic_int failed;
 	pthread_mutex_t lock;
 	int rc;
@@ -85,12 +90,13 @@ static void *hash_worker(void *arg)
 	struct bento_error err = { 0 };
 
 	while (!atomic_load(&j->failed)) {
-		size_t i = atomic_fetch_add(&j->next, 1);
-		int rc;
+		size_t k = atomic_fetch_add(&j->next, 1);
+		int rc = 0;
 
-		if (i >= j->n)
+		if (k >= j->n_batches)
 			break;
-		rc = hash_one(j->s, j->stage, &j->items[i], &err);
+		for (size_t i = j->batch[k]; i < j->batch[k + 1] && rc == 0; i++)
+			rc = hash_one(j->s, j->stage, &j->items[i], &err);
 		if (rc) {
 			pthread_mutex_lock(&j->lock);
 			if (!j->rc) {
@@ -116,13 +122,31 @@ static int hash_all(struct bento_store *s, struct bento_blob_stage *stage,
 	struct hash_job j = { .s = s, .stage = stage, .items = items, .n = n };
 	int nt = jobs_default(jobs);
 
-	if ((size_t)nt > n)
-		nt = n ? (int)n : 1;
+	/*
+	 * Small files go to the workers in runs of up to BATCH_FILES files or
+	 * BATCH_BYTES bytes, not one by one; a big file is a batch of its own,
+	 * so that a few big ones still spread over every worker.
+	 */
+	j.batch = bento_xcalloc(n + 1, sizeof(*j.batch));
+	for (size_t i = 0, bytes = 0, count = 0; i < n; i++) {
+		size_t size = (size_t)items[i].st->st_size;
+
+		if (count == 0 || count == BATCH_FILES || bytes + size > BATCH_BYTES) {
+			j.batch[j.n_batches++] = i;
+			bytes = count = 0;
+		}
+		bytes += size;
+		count++;
+	}
+	j.batch[j.n_batches] = n;
+	if ((size_t)nt > j.n_batches)
+		nt = j.n_batches ? (int)j.n_batches : 1;
 	atomic_init(&j.next, 0);
 	atomic_init(&j.failed, 0);
 	pthread_mutex_init(&j.lock, NULL);
 	bento_parallel(hash_worker, &j, (size_t)nt);
 	pthread_mutex_destroy(&j.lock);
+	free(j.batch);
 	if (j.rc && err)
 		*err = j.err;
 	return j.rc;

@@ -1692,8 +1692,10 @@ static int attach_insert(struct bento_store *s, const struct attach_table *t, in
 	return step_done(s, st, t->what, err);
 }
 
+/* staged: the sorted digests of the commit's stage, which count as stored. */
 static int put_locked(struct bento_store *s, const struct bento_object_put *p,
-		      const struct bento_digest *d, struct bento_error *err)
+		      const struct bento_digest *d, const struct bento_digest *staged,
+		      size_t n_staged, struct bento_error *err)
 {
 	char hex[BENTO_DIGEST_STRLEN];
 	sqlite3_stmt *st;
@@ -1707,6 +1709,9 @@ static int put_locked(struct bento_store *s, const struct bento_object_put *p,
 		return bento_error_set(err, BENTO_E_EXISTS, "%s is already stored as a %s",
 				       hex, kind_name((enum bento_kind)kind));
 	if (!id) {
+		/* Blobs cannot vanish under us: gc waits for our shared lock. */
+		if ((rc = put_check_blobs(s, p, staged, n_staged, err)))
+			return rc;
 		if ((rc = db_prep(s, s->db,
 				  "INSERT INTO objects (kind, digest, manifest, size, added) "
 				  "VALUES (?1, ?2, ?3, ?4, ?5)", &st, err)))
@@ -1719,19 +1724,20 @@ static int put_locked(struct bento_store *s, const struct bento_object_put *p,
 		if ((rc = step_done(s, st, "insert object", err)))
 			return rc;
 		id = sqlite3_last_insert_rowid(s->db);
+		if ((rc = db_prep(s, s->db,
+				  "INSERT OR IGNORE INTO object_blobs (object_id, digest) VALUES (?1, ?2)",
+				  &st, err)))
+			return rc;
+		for (size_t i = 0; i < p->n_blobs && rc == 0; i++) {
+			sqlite3_bind_int64(st, 1, id);
+			bind_digest(st, 2, &p->blobs[i]);
+			if (sqlite3_step(st) != SQLITE_DONE)
+				rc = db_fail(s, s->db, "insert object blob", err);
+			sqlite3_reset(st);
+		}
+		sqlite3_finalize(st);
 	}
-	if ((rc = db_prep(s, s->db,
-			  "INSERT OR IGNORE INTO object_blobs (object_id, digest) VALUES (?1, ?2)",
-			  &st, err)))
-		return rc;
-	for (size_t i = 0; i < p->n_blobs && rc == 0; i++) {
-		sqlite3_bind_int64(st, 1, id);
-		bind_digest(st, 2, &p->blobs[i]);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			rc = db_fail(s, s->db, "insert object blob", err);
-		sqlite3_reset(st);
-	}
-	sqlite3_finalize(st);
+	/* an object already stored has its blobs recorded since it was stored */
 	for (size_t i = 0; i < p->n_deps && rc == 0; i++) {
 		int64_t mid;
 		int mkind = 0;
@@ -1803,11 +1809,9 @@ int bento_store_commit(struct bento_store *s, struct bento_blob_stage *stage,
 	staged = stage_digests(stage, &n_staged);
 	pthread_mutex_lock(&s->mu);
 	if ((rc = tx_begin(s, err)) == 0) {
-		/* Blobs cannot vanish under us: gc waits for our shared lock. */
 		for (size_t i = 0; i < n && rc == 0; i++) {
 			bento_digest_bytes(puts[i].manifest, puts[i].manifest_len, &d);
-			if ((rc = put_check_blobs(s, &puts[i], staged, n_staged, err)) == 0)
-				rc = put_locked(s, &puts[i], &d, err);
+			rc = put_locked(s, &puts[i], &d, staged, n_staged, err);
 			/* each object and its event commit together or not at all */
 			if (rc == 0 && puts[i].event) {
 				rc = bento_history_append_locked(s, puts[i].event, err);

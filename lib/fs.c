@@ -277,3 +277,15 @@ int bento_write_file_atomic(const char *path, const void *p, size_t n, mode_t mo
 		return rc;
 	return bento_atomic_commit(&a, flags, err);
 }
+
+int bento_syncfs(const char *path, const char *what, struct bento_error *err)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return bento_error_errno(err, errno, "%s: %s", what, path);
+	if (syncfs(fd) < 0)
+		rc = bento_error_errno(err, errno, "%s: syncfs %s", what, path);
+	close(fd);
+	return rc;
+}

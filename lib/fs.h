@@ -75,7 +75,9 @@ int bento_read_file_checked(const char *path, size_t max, unsigned perm, struct 
 struct bento_atomic {
 	int fd;			/* write here; -1 once committed or aborted */
 	char *tmp;		/* the temporary file */
-	char *path;		/* where it lands */
+	char *path;		/* where it lands; may be replaced (freed, a new string
+				 * in the same directory) before commit: a file named by
+				 * its digest, known once written */
 };
 
 enum {
@@ -107,6 +109,13 @@ void bento_atomic_abort(struct bento_atomic *a);
 /* The whole of p..p+n as path, in one call. */
 int bento_write_file_atomic(const char *path, const void *p, size_t n, mode_t mode,
 			    unsigned flags, struct bento_error *err);
+
+/*
+ * Everything written so far on the file system of the directory path
+ * reaches the disk: one syncfs(2) for a batch of BENTO_ATOMIC_BATCH
+ * writes (their data and their renames).  Errors "WHAT: syncfs PATH".
+ */
+int bento_syncfs(const char *path, const char *what, struct bento_error *err);
 
 /* rename(2) that never replaces: -EEXIST when to exists; other -errno. */
 int bento_rename_noreplace(const char *from, const char *to);

@@ -11,6 +11,7 @@
 #include "bundle.h"
 #include "cjson.h"
 #include "history.h"
+#include "fs.h"
 #include "image.h"
 #include "image_internal.h"
 #include "manifest.h"
@@ -789,11 +790,12 @@ struct layout_job {
 	atomic_size_t next;
 };
 
-/* One bento layer into the layout: skipped when there, else written once and renamed. */
+/* One bento layer into the layout: skipped when there, else written once and renamed (batched). */
 static int layout_layer(struct image *im, const char *blobs, struct iblob *b, struct bento_error *err)
 {
-	char hex[BENTO_DIGEST_HEXLEN + 1], *path = NULL, *tmp;
-	int fd, rc;
+	char hex[BENTO_DIGEST_HEXLEN + 1], *path = NULL;
+	struct bento_atomic a;
+	int rc;
 
 	if ((rc = bento_layer_digest_cached(im->s, b->layer, err)) < 0)
 		return rc;
@@ -805,29 +807,21 @@ static int layout_layer(struct image *im, const char *blobs, struct iblob *b, st
 		if (rc)
 			return 0;
 	}
-	tmp = bento_xasprintf("%s/.tmp-layer-XXXXXX", blobs);
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		rc = bento_error_errno(err, errno, "%s", tmp);
-		free(tmp);
-		return rc;
+	/* named by its digest, known once written; batched: write_layout makes
+	 * every layer durable at once, before the manifest */
+	path = bento_xasprintf("%s/layer", blobs);
+	if ((rc = bento_atomic_open(&a, path, NULL, 0644, err)) == 0) {
+		if ((rc = bento_layer_write_fd(im->s, b->layer, a.fd, err))) {
+			bento_atomic_abort(&a);
+		} else {
+			bento_digest_hex(&b->layer->digest, hex);
+			free(a.path);
+			a.path = bento_xasprintf("%s/%s", blobs, hex);
+			rc = bento_atomic_commit(&a, BENTO_ATOMIC_BATCH, err);
+		}
 	}
-	rc = bento_layer_write_fd(im->s, b->layer, fd, err);
-	if (rc == 0 && fchmod(fd, 0644) < 0)
-		rc = bento_error_errno(err, errno, "%s", tmp);
-	if (close(fd) < 0 && rc == 0)
-		rc = bento_error_errno(err, errno, "%s", tmp);
-	if (rc == 0) {
-		bento_digest_hex(&b->layer->digest, hex);
-		path = bento_xasprintf("%s/%s", blobs, hex);
-		if (rename(tmp, path) < 0)
-			rc = bento_error_errno(err, errno, "rename to %s", path);
-		free(path);
-		b->written = rc == 0;
-	}
-	if (rc)
-		unlink(tmp);
-	free(tmp);
+	b->written = rc == 0;
+	free(path);
 	return rc;
 }
 
@@ -849,9 +843,11 @@ static void *layout_worker(void *arg)
 /* A base blob into the layout: a hard link where the filesystem allows, else one copy. */
 static int layout_file(const char *blobs, struct iblob *b, struct bento_error *err)
 {
-	char hex[BENTO_DIGEST_HEXLEN + 1], *path, *tmp = NULL;
+	char hex[BENTO_DIGEST_HEXLEN + 1], *path;
+	struct bento_atomic a = { .fd = -1 };
 	struct bento_digest got;
-	int in = -1, fd = -1, rc = 0;
+	ssize_t k = 0;
+	int in = -1, rc = 0;
 
 	bento_digest_hex(&b->digest, hex);
 	path = bento_xasprintf("%s/%s", blobs, hex);
@@ -862,20 +858,20 @@ static int layout_file(const char *blobs, struct iblob *b, struct bento_error *e
 		b->written = 1;
 		goto out;
 	}
-	tmp = bento_xasprintf("%s/.tmp-base-XXXXXX", blobs);
-	if ((in = open(b->path, O_RDONLY | O_CLOEXEC)) < 0 || (fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
-		rc = bento_error_errno(err, errno, "%s", in < 0 ? b->path : tmp);
+	if ((in = open(b->path, O_RDONLY | O_CLOEXEC)) < 0) {
+		rc = bento_error_errno(err, errno, "%s", b->path);
 		goto out;
 	}
+	if ((rc = bento_atomic_open(&a, path, NULL, 0644, err)))
+		goto out;
 	/* copied through a hasher: the bytes written are the bytes checked */
 	{
 		struct bento_hasher *h = bento_hasher_new();
 		char *buf = bento_xmalloc(1 << 20);
-		ssize_t k;
-		while ((k = read(in, buf, 1 << 20)) > 0 && rc == 0) {
+
+		while (rc == 0 && (k = read(in, buf, 1 << 20)) > 0) {
 			bento_hasher_update(h, buf, (size_t)k);
-			if ((rc = bento_write_all(fd, buf, (size_t)k)) < 0)
-				rc = bento_error_errno(err, -rc, "write %s", tmp);
+			rc = bento_atomic_write(&a, buf, (size_t)k, err);
 		}
 		if (k < 0 && rc == 0)
 			rc = bento_error_errno(err, errno, "read %s", b->path);
@@ -885,17 +881,13 @@ static int layout_file(const char *blobs, struct iblob *b, struct bento_error *e
 	}
 	if (rc == 0 && !bento_digest_eq(&got, &b->digest))
 		rc = bento_error_set(err, BENTO_E_VERIFY, "%s: changed while it was copied", b->path);
-	if (rc == 0 && (fchmod(fd, 0644) < 0 || rename(tmp, path) < 0))
-		rc = bento_error_errno(err, errno, "%s", path);
+	if (rc == 0)
+		rc = bento_atomic_commit(&a, BENTO_ATOMIC_BATCH, err);
 	b->written = rc == 0;
 out:
+	bento_atomic_abort(&a);
 	if (in >= 0)
 		close(in);
-	if (fd >= 0)
-		close(fd);
-	if (tmp && rc)
-		unlink(tmp);
-	free(tmp);
 	free(path);
 	return rc;
 }
@@ -946,6 +938,9 @@ static int write_layout(struct image *im, struct bento_target *t, const struct b
 			b->diff_id = b->digest;
 		}
 	}
+	/* the layers and base blobs durable at once (written batched), before anything names them */
+	if (rc == 0)
+		rc = bento_syncfs(blobs, "image layout", err);
 	free(blobs);
 	if (rc)
 		return rc;
@@ -1055,10 +1050,11 @@ static int write_archive(struct image *im, const char *file, struct bento_error 
 {
 	struct bento_archive_writer *w = NULL;
 	struct bento_buf mj = BENTO_BUF_INIT, ij = BENTO_BUF_INIT;
-	char *tmp = NULL, ds[BENTO_DIGEST_STRLEN], hex[BENTO_DIGEST_HEXLEN + 1];
+	struct bento_atomic a = { .fd = -1 };
+	char ds[BENTO_DIGEST_STRLEN], hex[BENTO_DIGEST_HEXLEN + 1];
 	json_t *done = json_object(), *man = NULL, *idx = NULL, *layers;
 	int64_t mtime = 0;
-	int fd = -1, rc = 0;
+	int rc = 0;
 
 	/* every digest first: the archive names each blob by it */
 	for (size_t i = 0; i < im->n && rc == 0; i++) {
@@ -1075,18 +1071,9 @@ static int write_archive(struct image *im, const char *file, struct bento_error 
 		goto out;
 	if (im->m->created)
 		bento_time_parse(im->m->created, &mtime);
-	{
-		char *dir = bento_xstrdup(file), *slash = strrchr(dir, '/');
-		if (slash)
-			slash[1] = 0;
-		tmp = bento_xasprintf("%s.bento-tmp-XXXXXX", slash ? dir : "");
-		free(dir);
-	}
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
-		rc = bento_error_errno(err, errno, "%s", tmp);
+	if ((rc = bento_atomic_open(&a, file, NULL, 0644, err)))
 		goto out;
-	}
-	if ((rc = bento_archive_writer_open(fd, BENTO_COMP_NONE, mtime, &w, err)) ||
+	if ((rc = bento_archive_writer_open(a.fd, BENTO_COMP_NONE, mtime, &w, err)) ||
 	    (rc = bento_archive_write_dir(w, "blobs", err)) ||
 	    (rc = bento_archive_write_dir(w, "blobs/sha256", err)) ||
 	    (rc = arch_blob(im, w, &im->config, done, err)))
@@ -1127,15 +1114,10 @@ static int write_archive(struct image *im, const char *file, struct bento_error 
 					    30, err)) ||
 	    (rc = bento_archive_writer_close(w, err)))
 		goto out;
-	if (fchmod(fd, 0644) < 0 || fsync(fd) < 0 || rename(tmp, file) < 0)
-		rc = bento_error_errno(err, errno, "%s", file);
+	rc = bento_atomic_commit(&a, 0, err);
 out:
 	bento_archive_writer_free(w);
-	if (fd >= 0)
-		close(fd);
-	if (rc && tmp)
-		unlink(tmp);
-	free(tmp);
+	bento_atomic_abort(&a);
 	json_decref(done);
 	json_decref(man);
 	json_decref(idx);

@@ -4,7 +4,9 @@
  * Tags live in index.json as descriptors annotated with
  * org.opencontainers.image.ref.name; untagged manifests (referrers) are
  * listed there too so they stay reachable.  Writers serialise on an flock
- * of DIR/index.json.lock; every file lands by temp + fsync + rename.
+ * of DIR/index.json.lock; every file lands whole and durable
+ * through the one atomic write of fs.h (temp, fsync, rename, fsync of the
+ * directory).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -73,46 +75,13 @@ static char *blob_path(struct layout *l, const struct bento_digest *d)
 	return bento_xasprintf("%s/%s", l->blobs, hex);
 }
 
-static int fsync_dir(const char *dir, struct bento_error *err)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
-
-	if (fd < 0)
-		return bento_error_errno(err, errno, "%s", dir);
-	if (fsync(fd) < 0 && errno != EINVAL)
-		rc = bento_error_errno(err, errno, "fsync %s", dir);
-	close(fd);
-	return rc;
-}
-
 /* Durably replace dir/name with data. */
 static int write_atomic(const char *dir, const char *name, const void *data, size_t len,
 			struct bento_error *err)
 {
-	char *tmp = bento_xasprintf("%s/.%s.tmp-XXXXXX", dir, name);
 	char *path = bento_xasprintf("%s/%s", dir, name);
-	int fd, rc;
+	int rc = bento_write_file_atomic(path, data, len, 0644, 0, err);
 
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		rc = bento_error_errno(err, errno, "%s", tmp);
-		goto out;
-	}
-	rc = bento_write_all(fd, data, len);
-	if (rc < 0)
-		bento_error_errno(err, -rc, "write %s", tmp);
-	else if (fchmod(fd, 0644) < 0 || fsync(fd) < 0)
-		rc = bento_error_errno(err, errno, "%s", tmp);
-	if (close(fd) < 0 && rc == 0)
-		rc = bento_error_errno(err, errno, "close %s", tmp);
-	if (rc == 0 && rename(tmp, path) < 0)
-		rc = bento_error_errno(err, errno, "rename to %s", path);
-	if (rc < 0)
-		unlink(tmp);
-	else
-		rc = fsync_dir(dir, err);
-out:
-	free(tmp);
 	free(path);
 	return rc;
 }
@@ -410,12 +379,13 @@ static int layout_blob_exists(struct bento_target *t, const struct bento_digest 
 static int put_blob(struct layout *l, const struct bento_blob_source *src, struct bento_error *err)
 {
 	char ds[BENTO_DIGEST_STRLEN], gs[BENTO_DIGEST_STRLEN];
-	char *path = NULL, *tmp = NULL, *chunk = NULL;
+	struct bento_atomic a = { .fd = -1 };
+	char *path = NULL, *chunk = NULL;
 	struct bento_hasher *h = NULL;
 	struct bento_digest got;
 	uint64_t off = 0;
 	struct stat st;
-	int fd = -1, rc;
+	int rc;
 
 	rc = prepare(l, err);
 	if (rc < 0)
@@ -427,12 +397,8 @@ static int put_blob(struct layout *l, const struct bento_blob_source *src, struc
 		rc = 1;
 		goto out;
 	}
-	tmp = bento_xasprintf("%s/.tmp-XXXXXX", l->blobs);
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		rc = bento_error_errno(err, errno, "%s", tmp);
+	if ((rc = bento_atomic_open(&a, path, NULL, 0644, err)))
 		goto out;
-	}
 	h = bento_hasher_new();
 	chunk = bento_xmalloc(CHUNK);
 	for (;;) {
@@ -451,11 +417,8 @@ static int put_blob(struct layout *l, const struct bento_blob_source *src, struc
 			goto out;
 		}
 		bento_hasher_update(h, chunk, (size_t)n);
-		rc = bento_write_all(fd, chunk, (size_t)n);
-		if (rc < 0) {
-			bento_error_errno(err, -rc, "write %s", tmp);
+		if ((rc = bento_atomic_write(&a, chunk, (size_t)n, err)))
 			goto out;
-		}
 	}
 	if (off != src->size) {
 		rc = bento_error_set(err, BENTO_E_VERIFY, "blob %s: the source gave %llu bytes, expected %llu",
@@ -468,31 +431,11 @@ static int put_blob(struct layout *l, const struct bento_blob_source *src, struc
 		rc = bento_error_set(err, BENTO_E_VERIFY, "blob %s: digest mismatch: the bytes hash to %s", ds, gs);
 		goto out;
 	}
-	if (fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
-		rc = bento_error_errno(err, errno, "%s", tmp);
-		goto out;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		rc = bento_error_errno(err, errno, "close %s", tmp);
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0) {
-		rc = bento_error_errno(err, errno, "rename to %s", path);
-		goto out;
-	}
-	free(tmp);
-	tmp = NULL;
-	rc = fsync_dir(l->blobs, err);
+	rc = bento_atomic_commit(&a, 0, err);
 out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp && rc < 0)
-		unlink(tmp);
+	bento_atomic_abort(&a);
 	free(chunk);
 	bento_hasher_free(h);
-	free(tmp);
 	free(path);
 	return rc;
 }

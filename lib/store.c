@@ -909,14 +909,7 @@ out:
  */
 static int store_sync(struct bento_store *s, const char *what, struct bento_error *err)
 {
-	int fd = open(s->tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
-
-	if (fd < 0)
-		return bento_error_errno(err, errno, "%s: %s", what, s->tmpdir);
-	if (syncfs(fd) < 0)
-		rc = bento_error_errno(err, errno, "%s: syncfs %s", what, s->root);
-	close(fd);
-	return rc;
+	return bento_syncfs(s->tmpdir, what, err);
 }
 
 /*

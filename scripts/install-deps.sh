@@ -12,7 +12,7 @@ PKGS="
 	libcurl4-openssl-dev libsodium-dev libjansson-dev libzstd-dev zlib1g-dev
 	sqlite3 openssl git ca-certificates xxd zstd gzip tar libarchive-tools python3 python3-jsonschema curl
 	docker-registry skopeo umoci runc minisign busybox-static
-	hyperfine valgrind clang libclang-rt-14-dev time procps
+	hyperfine valgrind strace clang libclang-rt-14-dev time procps
 "
 
 say() { echo "install-deps: $*" >&2; }

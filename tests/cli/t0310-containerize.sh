@@ -427,10 +427,10 @@ if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=1m tmpfs "$TMP/small" 2> /dev/nu
 		refused 1 bento containerize demo:1 --output "oci:$TMP/small/img" &&
 		grep_q err "No space left on device" && grep_q err "layer" &&
 		! grep -q "\"digest\"" "$TMP/small/img/index.json" &&
-		test -z "$(ls -A "$TMP/small/img/blobs/sha256" | grep "^\.tmp")" &&
+		test -z "$(ls -A "$TMP/small/img/blobs/sha256" | grep "tmp")" &&
 		refused 1 bento containerize demo:1 --output "docker-archive:$TMP/small/img.tar" &&
 		grep_q err "No space left on device" &&
-		! test -e "$TMP/small/img.tar" && test -z "$(ls -A "$TMP/small" | grep bento-tmp)"
+		! test -e "$TMP/small/img.tar" && test -z "$(ls -A "$TMP/small" | grep tmp)"
 	'
 else
 	test_count=$((test_count + 1))
@@ -440,6 +440,22 @@ fi
 test_expect_success 'an unreachable registry: exit 5, nothing written, store unchanged' '
 	refused 5 bento containerize demo:1 --base 127.0.0.1:1/lib/base:1 --output "oci:$TMP/x" &&
 	! test -e "$TMP/x/index.json"
+'
+
+# The layers are written without an fsync each (".layer.tmp-" files renamed
+# to their digest), then one syncfs, before the config, the manifest and
+# index.json that name them.
+test_expect_success 'the layers are durable before the index names the image (strace: syncfs, then index.json)' '
+	strace -f -qq -o trace -e trace=syncfs,rename,renameat2 \
+		"$BENTO" containerize demo:1 --output "oci:$TMP/dur" > /dev/null 2>&1 &&
+	grep -n . trace | sed -n "s/^\([0-9]*\):.*syncfs(.*= 0$/\1 syncfs/p;
+		s/^\([0-9]*\):.*rename(\".*\/\.layer\.tmp-.*= 0$/\1 layer/p;
+		s/^\([0-9]*\):.*rename(.*\/index\.json\") = 0$/\1 index/p" > order &&
+	test "$(grep -c layer order)" -ge 3 &&
+	last_layer=$(grep layer order | tail -n 1 | cut -d" " -f1) &&
+	next_index=$(awk -v a="$last_layer" "\$2 == \"index\" && \$1 > a" order | head -n 1 | cut -d" " -f1) &&
+	test -n "$next_index" &&
+	awk -v a="$last_layer" -v b="$next_index" "\$2 == \"syncfs\" && \$1 > a && \$1 < b" order | grep -q syncfs
 '
 
 test_done

@@ -3,10 +3,12 @@
  *
  *   ok(cond, "name %d", i);   is_str(got, want, "name");   is_int(got, want, "name");
  *   return tap_done();        prints the plan and exits 1 if anything failed.
+ *   tap_count(dir, sub)       entries of dir (but . and ..) whose name has sub (NULL: all); -1 if unreadable
  */
 #ifndef BENTO_TAP_H
 #define BENTO_TAP_H
 
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,6 +49,20 @@ static int __attribute__((unused)) tap_done(void)
 {
 	printf("1..%d\n", tap_n);
 	return tap_failed ? 1 : 0;
+}
+
+static int __attribute__((unused)) tap_count(const char *dir, const char *sub)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && (!sub || strstr(e->d_name, sub));
+	closedir(d);
+	return n;
 }
 
 #endif

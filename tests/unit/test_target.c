@@ -210,20 +210,6 @@ static int slurp(const char *path, struct bento_buf *b)
 	return 0;
 }
 
-static int count_tmp(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		n += strstr(e->d_name, "tmp") != NULL;
-	closedir(d);
-	return n;
-}
-
 static struct bento_target *open_layout(const char *spec)
 {
 	struct bento_target_ref r;
@@ -345,7 +331,7 @@ static void test_layout_blobs(void)
 	is_int(bento_target_blob_put(t, &bad, NULL, &err), -BENTO_E_VERIFY, "put: digest mismatch");
 	ok(strstr(err.msg, "digest mismatch") != NULL, "says so: %s", err.msg);
 	is_int(bento_target_blob_exists(t, &bad.digest, NULL, &err), 0, "nothing stored under the claimed digest");
-	is_int(count_tmp(blobs), 0, "temp file removed");
+	is_int(tap_count(blobs, "tmp"), 0, "temp file removed");
 
 	bad = src_of(&m, "world!", 6);
 	bad.size = 4;
@@ -357,7 +343,7 @@ static void test_layout_blobs(void)
 	m.fail_at = 0;
 	is_int(bento_target_blob_put(t, &bad, NULL, &err), -BENTO_E_FAIL, "put: the source's error passes through");
 	is_str(err.msg, "source broke", "with its message");
-	is_int(count_tmp(blobs), 0, "no temp files left");
+	is_int(tap_count(blobs, "tmp"), 0, "no temp files left");
 	m.fail_at = -1;
 
 	/* A flipped byte in the layout. */

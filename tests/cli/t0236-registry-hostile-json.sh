@@ -25,20 +25,6 @@ P=127.0.0.1:$PROXY_p_PORT	# the same registry, made hostile by the proxy
 OCI_M=application/vnd.oci.image.manifest.v1+json
 OCI_I=application/vnd.oci.image.index.v1+json
 
-# jmut IN OUT CODE: OUT is the JSON of IN after the Python statements CODE
-# changed m (CODE may set m to bytes: written as they are).
-jmut() {
-	python3 - "$@" <<-'PY'
-	import json, sys
-	src, dst, code = sys.argv[1:4]
-	m = json.load(open(src))
-	exec(code)
-	if isinstance(m, bytes):
-	    open(dst, "wb").write(m)
-	else:
-	    json.dump(m, open(dst, "w"))
-	PY
-}
 # serve FILE TYPE REGEX: the proxy answers requests matching REGEX with FILE.
 serve() { proxy_faults p --status 200 --body "$TMP/$1" --content-type "$2" --match "$3"; }
 # get PATH: a GET of the registry itself.

@@ -47,20 +47,6 @@ desc_add() {
 	json.dump(idx, open(p, "w"))
 	PY
 }
-# jmut IN OUT CODE: OUT is the JSON of IN after the Python statements CODE
-# changed m (CODE may set m to bytes: written as they are).
-jmut() {
-	python3 - "$@" <<-'PY'
-	import json, sys
-	src, dst, code = sys.argv[1:4]
-	m = json.load(open(src))
-	exec(code)
-	if isinstance(m, bytes):
-	    open(dst, "wb").write(m)
-	else:
-	    json.dump(m, open(dst, "w"))
-	PY
-}
 OCI_M=application/vnd.oci.image.manifest.v1+json
 OCI_I=application/vnd.oci.image.index.v1+json
 skr() { timeout 60 skopeo inspect --raw "oci:$1"; }

@@ -10,7 +10,6 @@
  * (tests/fuzz/mkseeds-archive.sh).
  */
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include <sys/mman.h>
 
 #include "bundle.h"
+#include "fuzz_tmp.h"
 
 static const char seed_pub[] =
 	"untrusted comment: minisign public key ED0688E143CAB982\n"
@@ -28,19 +28,11 @@ static struct bento_keyring keys = BENTO_KEYRING_INIT;
 static struct bento_store *store;
 static char dir[] = "/tmp/fuzz_bundle.XXXXXX";
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 /* The store lives for one run of the fuzzer. */
 static void cleanup(void)
 {
 	bento_store_close(store);
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	fuzz_rmtree(dir);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

@@ -11,7 +11,6 @@
  * VERIFY or UNSAFE only.  Seeds (BENTO_FUZZ_SEEDS=DIR writes them): each
  * canonical layer for both stores, and a few near misses.
  */
-#include <ftw.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +21,7 @@
 
 #include "build.h"
 #include "fuzz_key.h"
+#include "fuzz_tmp.h"
 #include "oci.h"
 
 static char root[64];
@@ -32,14 +32,6 @@ static struct bento_layer *layers;
 static size_t n_layers;
 static struct bento_buf canon[8];
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void cleanup(void)
 {
 	bento_layers_free(layers, n_layers);
@@ -49,7 +41,7 @@ static void cleanup(void)
 		bento_buf_release(&canon[i]);
 	bento_store_close(full);
 	bento_store_close(empty);
-	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	fuzz_rmtree(root);
 }
 
 static void put(const char *dir, const char *name, const char *text, mode_t mode)

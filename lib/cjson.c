@@ -10,6 +10,16 @@ int bento_json_put_string(struct bento_buf *out, const char *s, size_t n, struct
 	bento_buf_addch(out, '"');
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
+		size_t run = i;
+
+		/* what needs no escape goes in runs */
+		while (run < n && (unsigned char)s[run] >= 0x20 && s[run] != '"' && s[run] != '\\')
+			run++;
+		if (run > i) {
+			bento_buf_add(out, s + i, run - i);
+			i = run - 1;
+			continue;
+		}
 		switch (c) {
 		case '"': bento_buf_adds(out, "\\\""); break;
 		case '\\': bento_buf_adds(out, "\\\\"); break;

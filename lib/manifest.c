@@ -5,6 +5,7 @@
 
 #include "cjson.h"
 #include "manifest.h"
+#include "manifest_internal.h"
 #include "sign.h"
 
 int bento_path_check(const char *path, const char *what, struct bento_error *err)
@@ -545,9 +546,14 @@ static int manifest_read(json_t *obj, const char *what, const struct bento_buf *
 	m->name = bento_xstrdup(name);
 	m->version = bento_xstrdup(version);
 	m->created = created ? bento_xstrdup(created) : NULL;
-	if ((!m->files && (rc = read_files(json_object_get(obj, "files"), what, 1, &m->files,
-					     &m->n_files, &m->size, err))) ||
-	    (rc = read_lockfiles(json_object_get(obj, "lockfiles"), m, what, err)) ||
+	if (!m->files) {
+		/* m->json without them, as bento_manifest_parse() and a build make it */
+		if ((rc = read_files(json_object_get(obj, "files"), what, 1, &m->files, &m->n_files,
+				     &m->size, err)))
+			return rc;
+		json_object_del(obj, "files");
+	}
+	if ((rc = read_lockfiles(json_object_get(obj, "lockfiles"), m, what, err)) ||
 	    (rc = read_models(json_object_get(obj, "models"), m, what, err)) ||
 	    (rc = check_total(obj, m->size, what, err)))
 		return rc;
@@ -573,8 +579,226 @@ static int manifest_new(json_t *v, const char *what, const struct bento_buf *can
 	return 0;
 }
 
-int bento_manifest_parse(const char *data, size_t len, const char *what,
-			 struct bento_manifest **out, struct bento_error *err)
+/*
+ * The fast way through a big bento.json.  Its "files" array (20,000
+ * entries in a Python environment) costs most of a generic parse: jansson
+ * builds an object of four members for every file, and the canonical form
+ * is checked by writing it all out again.  Here the array is read by a
+ * scanner that knows only the shape bento_files_canonical() writes, the
+ * rest of the object is parsed as before, and the result counts only if
+ * writing both out again, the way a build does, gives data back byte for
+ * byte.  Anything else (another shape, an escape the canonical form does
+ * not use, a damaged or hostile manifest) takes the generic way, which
+ * finds the same manifests valid and says what is wrong with the others.
+ */
+
+/* After the JSON value at p (no whitespace: canonical), or NULL. */
+static const char *skip_value(const char *p, const char *end)
+{
+	size_t depth = 0;
+
+	do {
+		if (p >= end)
+			return NULL;
+		if (*p == '"') {
+			for (p++; p < end && *p != '"'; p++)
+				if (*p == '\\')
+					p++;
+			if (p >= end)
+				return NULL;
+			p++;
+		} else if (*p == '{' || *p == '[') {
+			depth++;
+			p++;
+		} else if (*p == '}' || *p == ']') {
+			if (depth == 0)
+				return NULL;
+			depth--;
+			p++;
+		} else if (depth && (*p == ',' || *p == ':')) {
+			p++;
+		} else {
+			const char *q = p;
+			while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ':' && *p != '"')
+				p++;
+			if (p == q)
+				return NULL;
+		}
+	} while (depth);
+	return p;
+}
+
+/* [*a, *b): the top-level member `"files":[...]` of the object in data. */
+static int find_files(const char *data, size_t len, const char **a, const char **b)
+{
+	const char *p = data, *end = data + len;
+
+	if (len < 2 || *p++ != '{')
+		return -1;
+	while (p < end && *p == '"') {
+		const char *key = p, *v = skip_value(p, end);
+		if (!v || v >= end || *v != ':' || !(p = skip_value(v + 1, end)) || p >= end)
+			return -1;
+		if (v - key == 7 && memcmp(key, "\"files\"", 7) == 0) {
+			*a = key;
+			*b = p;
+			return 0;
+		}
+		if (p < end && *p == ',')
+			p++;
+	}
+	return -1;
+}
+
+static int scan_lit(const char **p, const char *end, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	if ((size_t)(end - *p) < n || memcmp(*p, lit, n) != 0)
+		return -1;
+	*p += n;
+	return 0;
+}
+
+static int scan_uint(const char **p, const char *end, uint64_t *v)
+{
+	const char *q = *p;
+
+	*v = 0;
+	for (; q < end && *q >= '0' && *q <= '9'; q++) {
+		if (*v > (UINT64_MAX - 9) / 10)
+			return -1;
+		*v = *v * 10 + (uint64_t)(*q - '0');
+	}
+	if (q == *p)
+		return -1;
+	*p = q;
+	return 0;
+}
+
+/* A path string; a path can hold '"' but no backslash or control, so \" is its only escape. */
+static int scan_path(const char **p, const char *end, struct bento_buf *out)
+{
+	const char *q = *p;
+
+	bento_buf_reset(out);
+	if (q >= end || *q++ != '"')
+		return -1;
+	while (q < end && *q != '"') {
+		const char *run = q;
+		while (run < end && *run != '"' && *run != '\\' && *run != '\0')
+			run++;
+		bento_buf_add(out, q, (size_t)(run - q));
+		if (run < end && *run == '\\') {
+			if (run + 1 >= end || run[1] != '"')
+				return -1;
+			bento_buf_addch(out, '"');
+			run += 2;
+		} else if (run < end && *run == '\0') {
+			return -1;
+		}
+		q = run;
+	}
+	if (q >= end)
+		return -1;
+	*p = q + 1;
+	return 0;
+}
+
+/* The files of a canonical files array text, or -1 for anything else. */
+static int scan_files(const char *p, const char *end, struct bento_file **out, size_t *n_out)
+{
+	struct bento_buf path = BENTO_BUF_INIT;
+	struct bento_file *v = NULL;
+	size_t n = 0, alloc = 0;
+	int rc = -1;
+
+	if (scan_lit(&p, end, "[") || p >= end)
+		goto out;
+	while (*p != ']') {
+		char d[BENTO_DIGEST_STRLEN];
+		uint64_t mode;
+
+		if (n == alloc) {
+			alloc = alloc ? 2 * alloc : 64;
+			v = bento_xrealloc(v, alloc * sizeof(*v));
+		}
+		if ((n && scan_lit(&p, end, ",")) || scan_lit(&p, end, "{\"digest\":\"") ||
+		    (size_t)(end - p) < BENTO_DIGEST_STRLEN)
+			goto out;
+		memcpy(d, p, BENTO_DIGEST_STRLEN - 1);
+		d[BENTO_DIGEST_STRLEN - 1] = '\0';
+		p += BENTO_DIGEST_STRLEN - 1;
+		if (!bento_digest_valid(d) || bento_digest_parse(d, &v[n].digest, NULL) ||
+		    scan_lit(&p, end, "\",\"mode\":") || scan_uint(&p, end, &mode) || mode > 0777 ||
+		    scan_lit(&p, end, ",\"path\":") || scan_path(&p, end, &path) ||
+		    scan_lit(&p, end, ",\"size\":") || scan_uint(&p, end, &v[n].size) ||
+		    scan_lit(&p, end, "}") || p >= end)
+			goto out;
+		v[n].mode = (unsigned)mode;
+		v[n++].path = bento_xstrndup(path.buf, path.len);
+	}
+	if (p + 1 == end)
+		rc = 0;
+out:
+	bento_buf_release(&path);
+	if (rc) {
+		files_free(v, n);
+		return rc;
+	}
+	*out = v;
+	*n_out = n;
+	return 0;
+}
+
+/* The fast way: 0 and *out, or -1 (nothing set, err untouched) for the generic way. */
+static int manifest_parse_fast(const char *data, size_t len, const char *what,
+			       struct bento_manifest **out)
+{
+	struct bento_buf rest = BENTO_BUF_INIT, files_text = BENTO_BUF_INIT, canon = BENTO_BUF_INIT;
+	struct bento_file *files = NULL;
+	const char *a, *b;
+	size_t n = 0;
+	uint64_t total;
+	json_t *obj = NULL;
+	int rc = -1;
+
+	if (len > BENTO_MANIFEST_MAX || find_files(data, len, &a, &b) ||
+	    scan_files(a + 8, b, &files, &n))
+		return -1;
+	/* the rest: data without the member and the comma that joins it */
+	if (*b == ',')
+		b++;
+	else if (a[-1] == ',')
+		a--;
+	bento_buf_add(&rest, data, (size_t)(a - data));
+	bento_buf_add(&rest, b, (size_t)(data + len - b));
+	if (bento_files_canonical(files, n, what, &files_text, &total, NULL) ||
+	    bento_json_parse(rest.buf, rest.len, what, &obj, NULL))
+		goto out;
+	rc = bento_manifest_from_parts(obj, files, n, &files_text, total, what, &canon, out, NULL);
+	files = NULL;	/* *out has them, or from_parts freed them */
+	if (rc)
+		rc = -1;
+	else if (canon.len == len && memcmp(canon.buf, data, len) == 0)
+		rc = 0;
+	else {
+		bento_manifest_free(*out);
+		*out = NULL;
+		rc = -1;
+	}
+out:
+	if (files)
+		files_free(files, n);
+	json_decref(obj);
+	bento_buf_release(&rest);
+	bento_buf_release(&files_text);
+	bento_buf_release(&canon);
+	return rc;
+}
+
+int bento_manifest_parse_generic(const char *data, size_t len, const char *what,
+				 struct bento_manifest **out, struct bento_error *err)
 {
 	/* parse_canonical() checked that data is v's canonical form */
 	struct bento_buf canon = { .buf = (char *)data, .len = len };
@@ -586,6 +810,14 @@ int bento_manifest_parse(const char *data, size_t len, const char *what,
 	rc = manifest_new(v, what, &canon, out, err);
 	json_decref(v);
 	return rc;
+}
+
+int bento_manifest_parse(const char *data, size_t len, const char *what,
+			 struct bento_manifest **out, struct bento_error *err)
+{
+	if (manifest_parse_fast(data, len, what, out) == 0)
+		return 0;
+	return bento_manifest_parse_generic(data, len, what, out, err);
 }
 
 int bento_files_canonical(const struct bento_file *files, size_t n, const char *what,

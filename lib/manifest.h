@@ -63,7 +63,7 @@ struct bento_model {
 struct bento_manifest {
 	char *name, *version;
 	char *created;		/* RFC 3339 UTC or NULL */
-	json_t *json;		/* the bento.json object (owned reference); a build's has no "files" */
+	json_t *json;		/* bento.json without "files" (owned reference): they are in files */
 	struct bento_file *files;	/* src/ and env/, sorted by path */
 	size_t n_files;
 	struct bento_model *models;	/* sorted by name */

@@ -256,7 +256,7 @@ int cli_get_object(enum bento_kind kind, const char *cmd, int argc, char **argv)
 	struct bento_store *s = NULL;
 	struct bento_manifest *bm = NULL;
 	struct bento_model *mm = NULL;
-	const json_t *obj;
+	json_t *obj;
 	int rc;
 
 	if ((rc = cli_simple_opts(cmd, argc, argv,
@@ -281,10 +281,18 @@ int cli_get_object(enum bento_kind kind, const char *cmd, int argc, char **argv)
 				      : bento_model_parse(json.buf, json.len, argv[optind], &mm, &err);
 	if (rc)
 		goto fail;
-	obj = bm ? bm->json : mm->json;
 	switch (o.out) {
-	case CLI_OUT_JSON: cli_print_json(obj); break;
-	case CLI_OUT_YAML: cli_print_yaml(obj); break;
+	case CLI_OUT_JSON:
+	case CLI_OUT_YAML:
+		/* the whole manifest: a parsed bento keeps its files out of bm->json */
+		if ((rc = bento_json_parse(json.buf, json.len, argv[optind], &obj, &err)))
+			goto fail;
+		if (o.out == CLI_OUT_JSON)
+			cli_print_json(obj);
+		else
+			cli_print_yaml(obj);
+		json_decref(obj);
+		break;
 	case CLI_OUT_PATH: print_paths(s, bm, mm); break;
 	default:
 		if (bm)

@@ -5,6 +5,7 @@
 #include "buf.h"
 #include "cjson.h"
 #include "manifest.h"
+#include "manifest_internal.h"
 #include "sign.h"
 #include "tap.h"
 
@@ -413,8 +414,7 @@ static void test_from_parts(void)
 	json_object_del(obj, "files");
 	json_object_del(obj, "version");
 	ok(bento_version_derive(obj, &text, v1, &err) == 0, "parts: a version derived with the files");
-	json_object_set_new(obj, "files", json_array());
-	json_array_extend(json_object_get(obj, "files"), json_object_get(m ? m->json : obj, "files"));
+	json_object_set_new(obj, "files", json_loadb(text.buf, text.len, 0, NULL));
 	bento_version_derive(obj, NULL, v2, &err);
 	is_str(v1, v2, "parts: the same version as from the whole object");
 	json_object_del(obj, "files");
@@ -455,6 +455,103 @@ static void test_from_parts(void)
 	free(s);
 }
 
+/* bento_manifest_parse() and the generic way: the same verdict, message and manifest. */
+static int agree(const char *s, size_t len, int *rc_out)
+{
+	struct bento_error e1 = { 0 }, e2 = { 0 };
+	struct bento_manifest *a = NULL, *b = NULL;
+	int r1 = bento_manifest_parse(s, len, "bento.json", &a, &e1);
+	int r2 = bento_manifest_parse_generic(s, len, "bento.json", &b, &e2);
+	int same = r1 == r2 && strcmp(e1.msg, e2.msg) == 0;
+
+	if (same && r1 == 0) {
+		same = bento_digest_eq(&a->digest, &b->digest) && a->n_files == b->n_files &&
+		       a->size == b->size && json_equal(a->json, b->json);
+		for (size_t i = 0; same && i < a->n_files; i++)
+			same = strcmp(a->files[i].path, b->files[i].path) == 0 &&
+			       a->files[i].size == b->files[i].size &&
+			       a->files[i].mode == b->files[i].mode &&
+			       bento_digest_eq(&a->files[i].digest, &b->files[i].digest);
+	}
+	if (!same)
+		printf("# parse: %d '%s', generic: %d '%s'\n", r1, e1.msg, r2, e2.msg);
+	bento_manifest_free(a);
+	bento_manifest_free(b);
+	*rc_out = r1;
+	return same;
+}
+
+/* s with the first from replaced by to (from must occur). */
+static char *mutate(const char *s, const char *from, const char *to, size_t *len)
+{
+	const char *at = strstr(s, from);
+	struct bento_buf b = BENTO_BUF_INIT;
+
+	if (!at)
+		abort();
+	bento_buf_add(&b, s, (size_t)(at - s));
+	bento_buf_adds(&b, to);
+	bento_buf_adds(&b, at + strlen(from));
+	return bento_buf_detach(&b, len);
+}
+
+static void test_fast_parse(void)
+{
+	static const struct { const char *from, *to, *why; int valid; } cases[] = {
+		{ "\"labels\"", "\"labels\"", "the reference", 1 },
+		{ "{\"files\"", "{\"description\":\"x\",\"files\"", "files after another key", 1 },
+		{ "\"mode\":420", "\"mode\":0420", "a leading zero in a mode", 0 },
+		{ "\"size\":7}", "\"size\":07}", "a leading zero in a size", 0 },
+		{ "\"size\":7}", "\"size\":7.0}", "a size as a real", 0 },
+		{ "\"size\":7}", "\"size\":99999999999999999999}", "a size past 64 bits", 0 },
+		{ "\"size\":7}", "\"size\":7,\"x\":1}", "an unknown key in a file", 0 },
+		{ "sha256:1111", "sha256:A111", "upper-case hex in a digest", 0 },
+		{ "sha256:1111", "sha256:z111", "a digest that is not hex", 0 },
+		{ "\\\"q\\\"", "\\u0022q\\\"", "a quote as \\u0022", 0 },
+		{ "r\u00e9n", "r\\u00e9n", "non-ASCII as an escape", 0 },
+		{ "src/r", "src\\/r", "an escaped slash", 0 },
+		{ "\"mode\":420,", "\"mode\": 420,", "whitespace", 0 },
+		{ "\"files\":[", "\"files\":[],\"filez\":[", "an unknown top-level key", 0 },
+		{ "\"labels\"", "\"files\":[],\"labels\"", "files twice", 0 },
+		{ "env/requirements.txt\",\"size\"", "src/run\",\"size\"", "a path twice", 0 },
+		{ "\"files\":[{", "\"files\":[ {", "whitespace in the array", 0 },
+		{ "\"files\":[", "\"files\":{", "files not an array", 0 },
+		{ "\"mode\":493", "\"mode\":511", "mode 0777", 0 },
+	};
+	struct bento_error err = { 0 };
+	struct bento_model *mm = NULL;
+	char dstr[BENTO_DIGEST_STRLEN];
+	size_t len, mlen;
+	char *s, *ms;
+	json_t *obj;
+	int rc;
+
+	ms = canon(model_obj(), &len);
+	bento_model_parse(ms, len, "m", &mm, &err);
+	bento_digest_str(&mm->digest, dstr);
+	bento_model_free(mm);
+	free(ms);
+	obj = bento_obj(model_obj(), dstr);
+	json_object_set_new(json_array_get(json_object_get(obj, "files"), 1), "path",
+			    json_string("src/r\u00e9n \"q\""));
+	s = canon(obj, &len);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *m = mutate(s, cases[i].from, cases[i].to, &mlen);
+		ok(agree(m, mlen, &rc) && (rc == 0) == cases[i].valid, "fast parse: %s: %s",
+		   cases[i].why, cases[i].valid ? "valid" : "refused as the generic way refuses it");
+		free(m);
+	}
+	/* every truncation of it: refused alike, and nothing read past the end */
+	int all = 1;
+	for (size_t n = 0; n < len && all; n++) {
+		char *t = bento_xstrndup(s, n);
+		all = agree(t, n, &rc) && rc != 0;
+		free(t);
+	}
+	ok(all, "fast parse: every truncation refused alike");
+	free(s);
+}
+
 int main(void)
 {
 	test_paths();
@@ -462,6 +559,7 @@ int main(void)
 	test_bento();
 	test_time_and_version();
 	test_from_parts();
+	test_fast_parse();
 	test_signature_rule();
 	test_attestation_rule();
 	test_size_add();

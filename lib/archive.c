@@ -330,6 +330,7 @@ struct bento_archive_writer {
 	bool closed;
 	bool discard;			/* freeing: drop whatever libarchive flushes */
 	struct bento_tar_paths seen;
+	struct archive_entry *entry;	/* reused from header to header */
 };
 
 static int fd_write(void *ctx, const void *p, size_t n)
@@ -548,9 +549,9 @@ static int write_header(struct bento_archive_writer *w, const char *path, unsign
 				       path);
 	if ((why = bento_tar_paths_add(&w->seen, path, is_dir)))
 		return bento_error_set(err, BENTO_E_INVALID, "%s: cannot archive: %s", path, why);
-	e = archive_entry_new();
-	if (!e)
+	if (!w->entry && !(w->entry = archive_entry_new()))
 		abort();
+	e = archive_entry_clear(w->entry);
 	archive_entry_set_pathname_utf8(e, path);
 	archive_entry_set_filetype(e, is_dir ? AE_IFDIR : AE_IFREG);
 	archive_entry_set_perm(e, is_dir || (mode & 0100) ? 0755 : 0644);
@@ -562,7 +563,6 @@ static int write_header(struct bento_archive_writer *w, const char *path, unsign
 		rc = writer_error(w, path, err);
 	else
 		w->entry_left = is_dir ? 0 : size;
-	archive_entry_free(e);
 	return rc;
 }
 
@@ -745,6 +745,7 @@ void bento_archive_writer_free(struct bento_archive_writer *w)
 		archive_write_free(w->a);
 		locale_leave(&g);
 	}
+	archive_entry_free(w->entry);
 	if (w->z_init)
 		deflateEnd(&w->z);
 	ZSTD_freeCCtx(w->zc);

@@ -1,4 +1,4 @@
-/* Unit tests: the local store (lib/store.c). */
+/* Unit tests: the local store (lib/store.c, store_blob.c, store_fsck.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>

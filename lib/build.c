@@ -14,6 +14,7 @@
 #include "build.h"
 #include "cjson.h"
 #include "collect.h"
+#include "fs.h"
 #include "history.h"
 #include "manifest.h"
 #include "provenance.h"

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cjson.h"
+#include "fs.h"
 #include "history.h"
 #include "manifest.h"
 #include "oci.h"

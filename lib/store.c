@@ -1049,6 +1049,18 @@ int bento_store_resolve(struct bento_store *s, enum bento_kind kind, const char 
 	return rc;
 }
 
+int bento_store_has_object(struct bento_store *s, enum bento_kind kind,
+			   const struct bento_digest *d)
+{
+	int64_t id;
+	int have = 0, rc;
+
+	pthread_mutex_lock(&s->mu);
+	rc = object_find(s, d, &id, &have, NULL);
+	pthread_mutex_unlock(&s->mu);
+	return rc == 0 && id && have == (int)kind;
+}
+
 int bento_store_manifest(struct bento_store *s, enum bento_kind kind,
 			 const struct bento_digest *d, struct bento_buf *out,
 			 struct bento_error *err)

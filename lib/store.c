@@ -46,22 +46,6 @@ static char *col_dup(sqlite3_stmt *st, int i)
 	return sqlite3_column_type(st, i) == SQLITE_NULL ? NULL : bento_xstrdup(col_str(st, i));
 }
 
-static int tx_begin(struct bento_store *s, struct bento_error *err)
-{
-	return db_exec(s, s->db, "BEGIN IMMEDIATE", "begin transaction", err);
-}
-
-static int tx_commit(struct bento_store *s, struct bento_error *err)
-{
-	return db_exec(s, s->db, "COMMIT", "commit", err);
-}
-
-static void tx_rollback(struct bento_store *s)
-{
-	if (!sqlite3_get_autocommit(s->db))
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-}
-
 /* ---- for the other modules with tables in store.db (store_internal.h) ---- */
 
 sqlite3 *bento_store_db(struct bento_store *s)
@@ -79,19 +63,25 @@ void bento_store_unlock(struct bento_store *s)
 	pthread_mutex_unlock(&s->mu);
 }
 
-int bento_store_tx_begin(struct bento_store *s, struct bento_error *err)
+int bento_store_tx_open(struct bento_store *s, struct bento_error *err)
 {
-	return tx_begin(s, err);
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	if ((rc = db_exec(s, s->db, "BEGIN IMMEDIATE", "begin transaction", err)))
+		pthread_mutex_unlock(&s->mu);
+	return rc;
 }
 
-int bento_store_tx_commit(struct bento_store *s, struct bento_error *err)
+int bento_store_tx_close(struct bento_store *s, int rc, struct bento_error *err)
 {
-	return tx_commit(s, err);
-}
-
-void bento_store_tx_rollback(struct bento_store *s)
-{
-	tx_rollback(s);
+	if (rc == 0)
+		rc = db_exec(s, s->db, "COMMIT", "commit", err);
+	/* a failed COMMIT may have rolled back already: then there is nothing to end */
+	if (rc && !sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
 }
 
 int bento_store_db_fail(struct bento_store *s, const char *what, struct bento_error *err)
@@ -207,28 +197,21 @@ static int migrate(struct bento_store *s, struct bento_error *err)
 					       s->root, v, latest);
 		if (v == latest)
 			return 0;
-		if ((rc = tx_begin(s, err)))
+		if ((rc = bento_store_tx_open(s, err)))
 			return rc;
-		if ((rc = user_version(s, &v, err)))
-			goto fail;
-		if (v < latest) {
+		if ((rc = user_version(s, &v, err)) == 0 && v < latest) {
 			const struct bento_embedded *e = schema_step(v + 1);
 			char setv[64];
 			snprintf(setv, sizeof(setv), "PRAGMA user_version = %d", v + 1);
 			if (sqlite3_exec(s->db, e->data, NULL, NULL, NULL) != SQLITE_OK ||
-			    sqlite3_exec(s->db, setv, NULL, NULL, NULL) != SQLITE_OK) {
+			    sqlite3_exec(s->db, setv, NULL, NULL, NULL) != SQLITE_OK)
 				rc = bento_error_set(err, BENTO_E_FAIL,
 						     "%s/" DB_FILE ": migration to schema version %d (%s): %s",
 						     s->root, v + 1, e->name, sqlite3_errmsg(s->db));
-				goto fail;
-			}
 		}
-		if ((rc = tx_commit(s, err)))
-			goto fail;
+		if ((rc = bento_store_tx_close(s, rc, err)))
+			return rc;
 	}
-fail:
-	tx_rollback(s);
-	return rc;
 }
 
 int bento_store_open(const char *root, struct bento_store **out, struct bento_error *err)
@@ -810,8 +793,7 @@ int bento_store_commit(struct bento_store *s, struct bento_blob_stage *stage,
 	if ((rc = bento_blob_stage_sync(stage, err)))
 		return rc;
 	staged = bento_blob_stage_digests(stage, &n_staged);
-	pthread_mutex_lock(&s->mu);
-	if ((rc = tx_begin(s, err)) == 0) {
+	if ((rc = bento_store_tx_open(s, err)) == 0) {
 		for (size_t i = 0; i < n && rc == 0; i++) {
 			bento_digest_bytes(puts[i].manifest, puts[i].manifest_len, &d);
 			rc = put_locked(s, &puts[i], &d, staged, n_staged, err);
@@ -824,12 +806,8 @@ int bento_store_commit(struct bento_store *s, struct bento_blob_stage *stage,
 		/* Last before COMMIT: a refused put has moved nothing into blobs/. */
 		if (rc == 0 && stage)
 			rc = bento_blob_stage_install(stage, err);
-		if (rc == 0)
-			rc = tx_commit(s, err);
-		if (rc)
-			tx_rollback(s);
+		rc = bento_store_tx_close(s, rc, err);
 	}
-	pthread_mutex_unlock(&s->mu);
 	free(staged);
 	if (rc == 0 && events)
 		(void)bento_history_head_update(s);
@@ -1188,9 +1166,8 @@ int bento_store_tag(struct bento_store *s, enum bento_kind kind,
 	if ((rc = name_check(kind, name, version, err)))
 		return rc;
 	bento_digest_str(d, hex);
-	pthread_mutex_lock(&s->mu);
-	if ((rc = tx_begin(s, err)))
-		goto out;
+	if ((rc = bento_store_tx_open(s, err)))
+		return rc;
 	if ((rc = object_find(s, d, &id, &have, err)) == 0) {
 		if (!id || have != (int)kind)
 			rc = bento_error_set(err, BENTO_E_NOTFOUND, "%s %s not found",
@@ -1198,13 +1175,7 @@ int bento_store_tag(struct bento_store *s, enum bento_kind kind,
 		else
 			rc = tag_set(s, kind, id, name, version, replace, err);
 	}
-	if (rc == 0)
-		rc = tx_commit(s, err);
-	if (rc)
-		tx_rollback(s);
-out:
-	pthread_mutex_unlock(&s->mu);
-	return rc;
+	return bento_store_tx_close(s, rc, err);
 }
 
 int bento_store_untag(struct bento_store *s, enum bento_kind kind,
@@ -1217,13 +1188,12 @@ int bento_store_untag(struct bento_store *s, enum bento_kind kind,
 
 	if ((rc = name_check(kind, name, version, err)))
 		return rc;
-	pthread_mutex_lock(&s->mu);
-	if ((rc = tx_begin(s, err)))
-		goto out;
+	if ((rc = bento_store_tx_open(s, err)))
+		return rc;
 	if ((rc = db_prep(s, s->db,
 			  "SELECT object_id FROM tags WHERE kind = ?1 AND name = ?2 AND version = ?3",
 			  &st, err)))
-		goto fail;
+		goto out;
 	sqlite3_bind_int(st, 1, kind);
 	bind_str(st, 2, name);
 	bind_str(st, 3, version);
@@ -1233,28 +1203,21 @@ int bento_store_untag(struct bento_store *s, enum bento_kind kind,
 	if (!id) {
 		rc = bento_error_set(err, BENTO_E_NOTFOUND, "%s '%s:%s' not found", kind_name(kind),
 				     name, version);
-		goto fail;
+		goto out;
 	}
 	if ((rc = db_prep(s, s->db,
 			  "DELETE FROM tags WHERE kind = ?1 AND name = ?2 AND version = ?3", &st, err)))
-		goto fail;
+		goto out;
 	sqlite3_bind_int(st, 1, kind);
 	bind_str(st, 2, name);
 	bind_str(st, 3, version);
 	if ((rc = step_done(s, st, "delete tag", err)))
-		goto fail;
+		goto out;
 	char label[1024];
 	snprintf(label, sizeof(label), "%s:%s", name, version);
-	if ((rc = object_drop_if_untagged(s, id, label, force,
-					  "delete those first or use --force", err)))
-		goto fail;
-	if ((rc = tx_commit(s, err)) == 0)
-		goto out;
-fail:
-	tx_rollback(s);
+	rc = object_drop_if_untagged(s, id, label, force, "delete those first or use --force", err);
 out:
-	pthread_mutex_unlock(&s->mu);
-	return rc;
+	return bento_store_tx_close(s, rc, err);
 }
 
 int bento_store_model_users(struct bento_store *s, const struct bento_digest *d,
@@ -1320,20 +1283,12 @@ static int attach_add(struct bento_store *s, const struct attach_table *t,
 	if ((rc = bento_attachments_check(is_sig ? &a : NULL, is_sig, is_sig ? NULL : &a, !is_sig,
 					  err)))
 		return rc;
-	pthread_mutex_lock(&s->mu);
-	if ((rc = tx_begin(s, err)))
-		goto out;
-	if ((rc = bento_find(s, d, &id, err)) ||
-	    (rc = attach_insert(s, t, id, name, data, len, err)) ||
-	    (rc = attach_tally_locked(s, id, d, err)))
-		goto fail;
-	if ((rc = tx_commit(s, err)) == 0)
-		goto out;
-fail:
-	tx_rollback(s);
-out:
-	pthread_mutex_unlock(&s->mu);
-	return rc;
+	if ((rc = bento_store_tx_open(s, err)))
+		return rc;
+	if ((rc = bento_find(s, d, &id, err)) == 0 &&
+	    (rc = attach_insert(s, t, id, name, data, len, err)) == 0)
+		rc = attach_tally_locked(s, id, d, err);
+	return bento_store_tx_close(s, rc, err);
 }
 
 int bento_store_signature_add(struct bento_store *s, const struct bento_digest *d,

@@ -8,9 +8,8 @@
  * Every use of bento_store_db() happens between bento_store_lock() and
  * bento_store_unlock(): the connection is shared by the store's threads and
  * the lock is what keeps one thread's transaction from swallowing another's
- * statements.  The tx helpers are store.c's own: BEGIN IMMEDIATE (so two
- * writing processes queue on SQLite's busy timeout instead of deadlocking),
- * COMMIT, and a ROLLBACK that is a no-op outside a transaction.
+ * statements.  A write transaction takes both at once, with
+ * bento_store_tx_open() and bento_store_tx_close().
  */
 #ifndef BENTO_STORE_INTERNAL_H
 #define BENTO_STORE_INTERNAL_H
@@ -32,9 +31,21 @@ sqlite3 *bento_store_db(struct bento_store *s);
 void bento_store_lock(struct bento_store *s);
 void bento_store_unlock(struct bento_store *s);
 
-int bento_store_tx_begin(struct bento_store *s, struct bento_error *err);
-int bento_store_tx_commit(struct bento_store *s, struct bento_error *err);
-void bento_store_tx_rollback(struct bento_store *s);
+/*
+ * A write transaction under the store lock.  tx_open takes
+ * bento_store_lock() and begins with BEGIN IMMEDIATE (so two writing
+ * processes queue on SQLite's busy timeout instead of deadlocking); when
+ * that fails it returns the error with the lock released again.  tx_close
+ * ends what tx_open began: COMMIT when rc is 0, ROLLBACK when rc is not or
+ * when COMMIT fails, then unlock.  It returns rc, or COMMIT's error:
+ *
+ *	if ((rc = bento_store_tx_open(s, err)))
+ *		return rc;
+ *	rc = ...work on bento_store_db(s)...;
+ *	return bento_store_tx_close(s, rc, err);
+ */
+int bento_store_tx_open(struct bento_store *s, struct bento_error *err);
+int bento_store_tx_close(struct bento_store *s, int rc, struct bento_error *err);
 
 /* "ROOT/store.db: what: <sqlite message>", -BENTO_E_FAIL. */
 int bento_store_db_fail(struct bento_store *s, const char *what, struct bento_error *err);

@@ -49,6 +49,7 @@
 #include "archive.h"
 #include "archive_internal.h"
 #include "buf.h"
+#include "fs.h"
 
 enum {
 	IO_BUFSZ = 1 << 20,		/* read size for files and archives */

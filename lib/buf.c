@@ -1,15 +1,9 @@
-#include <errno.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <sys/stat.h>
-#include <dirent.h>
 
 #include "buf.h"
-#include "error.h"
 
 char bento_buf_empty[1];
 
@@ -215,109 +209,4 @@ int bento_utf8_valid(const void *p, size_t n)
 		i += extra + 1;
 	}
 	return 1;
-}
-
-int bento_write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n > 0) {
-		ssize_t k = write(fd, c, n);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		c += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-int bento_mkdir_p(const char *path, unsigned mode, struct bento_error *err)
-{
-	char *p = bento_xstrdup(path);
-	struct stat st;
-	int rc = 0;
-
-	for (char *q = p + 1;; q++) {
-		if (*q != '/' && *q != '\0')
-			continue;
-		char c = *q;
-		*q = '\0';
-		if (mkdir(p, c ? 0755 : (mode_t)mode) < 0 && errno != EEXIST) {
-			rc = bento_error_errno(err, errno, "%s: cannot create directory", p);
-			break;
-		}
-		*q = c;
-		if (!c)
-			break;
-	}
-	if (rc == 0 && stat(path, &st) < 0)
-		rc = bento_error_errno(err, errno, "%s", path);
-	else if (rc == 0 && !S_ISDIR(st.st_mode))
-		rc = bento_error_set(err, BENTO_E_FAIL, "%s: not a directory", path);
-	free(p);
-	return rc;
-}
-
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-int bento_dir_list(const char *dir, const char *suffix, int full, char ***out, size_t *n)
-{
-	size_t k = strlen(suffix);
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	*out = NULL;
-	*n = 0;
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		size_t len = strlen(de->d_name);
-		if (len <= k || strcmp(de->d_name + len - k, suffix) != 0)
-			continue;
-		*out = bento_xrealloc(*out, (*n + 1) * sizeof(**out));
-		(*out)[(*n)++] = full ? bento_xasprintf("%s/%s", dir, de->d_name)
-				      : bento_xstrdup(de->d_name);
-	}
-	closedir(d);
-	if (*n)
-		qsort(*out, *n, sizeof(**out), name_cmp);
-	return 0;
-}
-
-void bento_strv_free(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-size_t bento_cpus(size_t max)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-	if (n < 1)
-		return 1;
-	return max && (size_t)n > max ? max : (size_t)n;
-}
-
-void bento_parallel(void *(*fn)(void *), void *arg, size_t n)
-{
-	pthread_t tids[BENTO_PARALLEL_MAX];
-	size_t started = 0;
-
-	if (n > BENTO_PARALLEL_MAX)
-		n = BENTO_PARALLEL_MAX;
-	/* a thread that cannot be created is just one worker fewer */
-	for (size_t i = 1; i < n; i++)
-		if (pthread_create(&tids[started], NULL, fn, arg) == 0)
-			started++;
-	fn(arg);
-	for (size_t i = 0; i < started; i++)
-		pthread_join(tids[i], NULL);
 }

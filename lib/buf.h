@@ -48,38 +48,7 @@ char *bento_buf_detach(struct bento_buf *b, size_t *len);
 /* 1 when the n bytes are well-formed UTF-8 (no overlongs, no surrogates). */
 int bento_utf8_valid(const void *p, size_t n);
 
-/* write(2) until all n bytes are written, retrying EINTR; 0 or -errno. */
-int bento_write_all(int fd, const void *p, size_t n);
-
-/*
- * mkdir -p: create path and its missing parents (mode for the last one,
- * 0755 for parents).  An existing directory is fine; an existing
- * non-directory is an error.  Returns 0 or -errno / -BENTO_E_FAIL with err
- * naming the directory.
- */
-struct bento_error;
-int bento_mkdir_p(const char *path, unsigned mode, struct bento_error *err);
-
 /* Checked allocation helpers (abort on OOM). */
-/*
- * The entries of dir whose names end in suffix (and are longer than it),
- * sorted bytewise so that whatever is done with them is reproducible;
- * "dir/NAME" when full, else NAME.  0, or -errno from opendir (-ENOENT for
- * a missing dir).  Free with bento_strv_free.
- */
-int bento_dir_list(const char *dir, const char *suffix, int full, char ***out, size_t *n);
-void bento_strv_free(char **v, size_t n);	/* NULL ok */
-
-/* Online CPUs, at least 1, at most max (0: no cap). */
-size_t bento_cpus(size_t max);
-/*
- * Run fn(arg) on n threads (the caller's among them, at most
- * BENTO_PARALLEL_MAX) and return when all have returned.  The workers share
- * arg and take work from it themselves (an atomic index).
- */
-#define BENTO_PARALLEL_MAX 64
-void bento_parallel(void *(*fn)(void *), void *arg, size_t n);
-
 void *bento_xmalloc(size_t n);
 void *bento_xcalloc(size_t n, size_t size);
 void *bento_xrealloc(void *p, size_t n);

@@ -14,6 +14,7 @@
 #include "build.h"
 #include "cjson.h"
 #include "collect.h"
+#include "fs.h"
 #include "history.h"
 #include "manifest.h"
 #include "provenance.h"
@@ -277,19 +278,6 @@ out:
 	return rc;
 }
 
-/* 1 when an object with digest d is already in the store. */
-static int object_present(struct bento_store *s, enum bento_kind kind, const struct bento_digest *d)
-{
-	struct bento_object_ref ref = { 0 };
-	char str[BENTO_DIGEST_STRLEN];
-	int had;
-
-	bento_digest_str(d, str);
-	had = bento_store_resolve(s, kind, str, &ref, NULL) == 0;
-	bento_object_ref_release(&ref);
-	return had;
-}
-
 /*
  * What storing model m, imported from source, puts (with its model-import
  * event), for one bento_store_commit with whatever else goes with it.  p
@@ -390,7 +378,7 @@ int bento_model_import(struct bento_store *s, const struct bento_model_import_op
 	if ((rc = hash_all(s, stage, items, src.n, o->jobs, err)) ||
 	    (rc = model_describe(o, &src, items, &m, err)))
 		goto out;
-	had = object_present(s, BENTO_KIND_MODEL, &m->digest);
+	had = bento_store_has_object(s, BENTO_KIND_MODEL, &m->digest);
 	struct model_put mp = { 0 };
 	if ((rc = model_put_init(&mp, m, o->path, err)) == 0)
 		rc = bento_store_commit(s, stage, &mp.p, 1, err);
@@ -1109,7 +1097,7 @@ static int commit_bento(struct build *b, const struct bento_manifest *m,
 		deps[i] = m->models[i].digest;
 	if (rc)
 		goto out;
-	had = object_present(b->s, BENTO_KIND_BENTO, &m->digest);
+	had = bento_store_has_object(b->s, BENTO_KIND_BENTO, &m->digest);
 	if ((rc = make_provenance(b, m, had, bfpath, &a, err)) ||
 	    (b->o->sign_key && (rc = sign_into(m, canon, b->o->sign_key, &a, err))))
 		goto out;

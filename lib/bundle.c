@@ -486,18 +486,6 @@ int bento_bundle_commit(struct bento_store *s, struct bento_blob_stage *stage,
 	return rc;
 }
 
-static int object_present(struct bento_store *s, const struct bento_digest *d)
-{
-	struct bento_object_ref had = { 0 };
-	char str[BENTO_DIGEST_STRLEN];
-	int present;
-
-	bento_digest_str(d, str);
-	present = bento_store_resolve(s, BENTO_KIND_BENTO, str, &had, NULL) == 0;
-	bento_object_ref_release(&had);
-	return present;
-}
-
 int bento_import(struct bento_store *s, int fd, const char *name,
 		 const struct bento_import_opts *o, struct bento_build_result *out,
 		 struct bento_error *err)
@@ -519,7 +507,7 @@ int bento_import(struct bento_store *s, int fd, const char *name,
 		bento_error_prefix(err, "%s", name);
 		goto out;
 	}
-	existed = object_present(s, &w.m->digest);
+	existed = bento_store_has_object(s, BENTO_KIND_BENTO, &w.m->digest);
 	json_t *details = json_pack("{s:s, s:I, s:I}", "source", name, "signatures",
 				    (json_int_t)w.n_sigs, "attestations", (json_int_t)w.n_atts);
 	rc = bento_bundle_commit(s, w.stage, w.m, w.json.buf, w.json.len, w.sigs, w.n_sigs, w.atts,

@@ -1,11 +1,15 @@
 /*
- * fs.h - reading files whose contents and kind are not ours to trust: key
- * files, trusted/ directories, policy.yaml, docker's config.json, lockfiles,
- * oci: layouts, the shim's bento.json and key.  A path may name a FIFO (an
- * open would block forever), a device or a directory; these helpers open
- * with O_NONBLOCK and O_NOCTTY, check the file type on the descriptor they
- * opened (no stat-then-open race), and refuse anything but a regular file
- * with a message that names the path and what it is.
+ * fs.h - the file system: reading files whose contents and kind are not
+ * ours to trust, durable atomic writes, mkdir -p, directory listings, and
+ * the CPU count and thread pool that spread file work over the cores.
+ *
+ * The readers are for key files, trusted/ directories, policy.yaml,
+ * docker's config.json, lockfiles, oci: layouts, the shim's bento.json and
+ * key.  A path may name a FIFO (an open would block forever), a device or
+ * a directory; these helpers open with O_NONBLOCK and O_NOCTTY, check the
+ * file type on the descriptor they opened (no stat-then-open race), and
+ * refuse anything but a regular file with a message that names the path
+ * and what it is.
  */
 #ifndef BENTO_FS_H
 #define BENTO_FS_H
@@ -128,5 +132,35 @@ int bento_fsync_parent(const char *path);
 
 /* "a FIFO", "a directory", ... for st_mode, for messages. */
 const char *bento_file_kind(unsigned mode);
+
+/* write(2) until all n bytes are written, retrying EINTR; 0 or -errno. */
+int bento_write_all(int fd, const void *p, size_t n);
+
+/*
+ * mkdir -p: create path and its missing parents (mode for the last one,
+ * 0755 for parents).  An existing directory is fine; an existing
+ * non-directory is an error.  Returns 0 or -errno / -BENTO_E_FAIL with err
+ * naming the directory.
+ */
+int bento_mkdir_p(const char *path, unsigned mode, struct bento_error *err);
+
+/*
+ * The entries of dir whose names end in suffix (and are longer than it),
+ * sorted bytewise so that whatever is done with them is reproducible;
+ * "dir/NAME" when full, else NAME.  0, or -errno from opendir (-ENOENT for
+ * a missing dir).  Free with bento_strv_free.
+ */
+int bento_dir_list(const char *dir, const char *suffix, int full, char ***out, size_t *n);
+void bento_strv_free(char **v, size_t n);	/* NULL ok */
+
+/* Online CPUs, at least 1, at most max (0: no cap). */
+size_t bento_cpus(size_t max);
+/*
+ * Run fn(arg) on n threads (the caller's among them, at most
+ * BENTO_PARALLEL_MAX) and return when all have returned.  The workers share
+ * arg and take work from it themselves (an atomic index).
+ */
+#define BENTO_PARALLEL_MAX 64
+void bento_parallel(void *(*fn)(void *), void *arg, size_t n);
 
 #endif

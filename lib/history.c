@@ -442,15 +442,9 @@ int bento_history_append(struct bento_store *s, const struct bento_event_in *e,
 {
 	int rc;
 
-	bento_store_lock(s);
-	if ((rc = bento_store_tx_begin(s, err)) == 0) {
-		rc = bento_history_append_locked(s, e, err);
-		if (rc == 0)
-			rc = bento_store_tx_commit(s, err);
-		if (rc)
-			bento_store_tx_rollback(s);
-	}
-	bento_store_unlock(s);
+	if ((rc = bento_store_tx_open(s, err)))
+		return rc;
+	rc = bento_store_tx_close(s, bento_history_append_locked(s, e, err), err);
 	if (rc == 0)
 		(void)bento_history_head_update(s);
 	return rc;

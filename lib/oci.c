@@ -20,6 +20,7 @@
 
 #include "archive.h"
 #include "cjson.h"
+#include "fs.h"
 #include "oci.h"
 
 #define LAYER_FORMAT "bento-layer-v1"

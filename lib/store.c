@@ -1,5 +1,10 @@
 /*
- * store.c - the local store: SQLite metadata + content-addressed blobs.
+ * store.c - the local store: SQLite metadata + content-addressed blobs;
+ * here opening and migrations, objects and tags, resolving and listing,
+ * signatures and attestations, and the layer cache.  Blobs, staging and
+ * the stat cache are in store_blob.c, fsck, gc and discard in
+ * store_fsck.c; struct bento_store and the SQLite helpers they share in
+ * store_internal.h.
  *
  * Two SQLite connections per store.  s->db carries the metadata (objects,
  * tags) with synchronous=FULL: a build that reports success must survive a
@@ -9,23 +14,15 @@
  * costs one re-hash, and in WAL mode NORMAL still never corrupts the file.
  * Each connection has its own mutex so hashing threads do not queue behind
  * a metadata transaction.
- *
- * Blob writers are serialised against gc by the flock on root/lock: every
- * open store holds it shared, gc holds it exclusive, so gc never sees a blob
- * that is staged but whose metadata is not committed yet.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,165 +36,14 @@
 #include "store.h"
 #include "store_internal.h"
 
-#define DB_FILE "store.db"
 #define BUSY_TIMEOUT_MS 30000
-/* put_file read size: big enough for few syscalls, small enough to stay in L2 */
-#define PUT_BUFSZ (1u << 20)
-/* a small file is read in one go from the stack */
-#define SMALL_BUFSZ (64u << 10)
-/*
- * Blobs of at least PIPE_MIN bytes are written by a helper thread, up to
- * PIPE_SLOTS chunks behind the caller (4 MiB in flight).  PIPE_SLOTSZ is a
- * multiple of any O_DIRECT alignment.
- */
-#define PIPE_MIN (16u << 20)
-#define PIPE_SLOTS 4
-#define PIPE_SLOTSZ (1u << 20)
-#define DIRECT_ALIGN 4096u
-/*
- * Space is reserved up front (statvfs, fallocate) for blobs of at least
- * RESERVE_MIN bytes: a full disk is then an error before the bytes come.
- * For small blobs the two calls would cost more than the write, and a
- * full disk fails the write just as clearly.
- */
-#define RESERVE_MIN (1u << 20)
-/* hand written data to writeback every so often so the final fsync is short */
-#define WRITEBACK_CHUNK (8u << 20)
-/*
- * A file whose ctime is this close to the moment we start reading it is not
- * cached: a same-size rewrite within one timestamp tick (up to 2 s on FAT,
- * 1 s on ext3) would otherwise leave a stale entry (git's "racy clean").
- */
-#define RACY_NS (2LL * 1000000000LL)
-#define TMP_MAX_AGE 3600
 #define AMBIGUOUS_SHOW 5
 
-struct bento_store {
-	char *root;
-	int made_root;		/* root did not exist before bento_store_open */
-	int made_db;		/* no root/store.db either: this handle made the store */
-	char *blobdir;		/* root/blobs/sha256 */
-	int blobfd;		/* blobdir, open */
-	char *tmpdir;		/* root/tmp */
-	int lockfd;
-	pthread_mutex_t mu;	/* guards db */
-	sqlite3 *db;
-	pthread_mutex_t cache_mu;	/* guards cache, its statements and pending */
-	sqlite3 *cache;
-	sqlite3_stmt *cache_get, *cache_put;
-	int cache_reading;		/* a read transaction is open on cache */
-	struct cache_row *pending;	/* rows to write, at the next cache_flush() */
-	size_t n_pending, alloc_pending;
-};
-
-struct cache_row {
-	int64_t dev, ino, size, mtime_ns, ctime_ns;
-	struct bento_digest digest;
-};
-
-/* rows kept before they are written: bounds the memory of a huge build */
-#define CACHE_PENDING_MAX 4096
-
-static void cache_flush(struct bento_store *s);
-
-struct blob_pipe;
-
-struct bento_blob_writer {
-	struct bento_store *s;
-	int fd;
-	char *tmp;
-	struct bento_hasher *h;
-	uint64_t size;		/* bytes taken */
-	uint64_t reserved;	/* bytes fallocated up front */
-	uint64_t kicked;	/* bytes already handed to writeback */
-	struct blob_pipe *pipe;	/* big blobs: the helper thread that writes */
-};
-
-static const char *kind_name(enum bento_kind kind)
-{
-	return kind == BENTO_KIND_MODEL ? "model" : "bento";
-}
-
-static int kind_ok(enum bento_kind kind)
-{
-	return kind == BENTO_KIND_MODEL || kind == BENTO_KIND_BENTO;
-}
-
-static int64_t ts_ns(const struct timespec *t)
-{
-	return (int64_t)t->tv_sec * 1000000000LL + t->tv_nsec;
-}
-
-/* ---- SQLite helpers ---- */
-
-static int db_fail(const struct bento_store *s, sqlite3 *db, const char *what,
-		   struct bento_error *err)
-{
-	return bento_error_set(err, BENTO_E_FAIL, "%s/" DB_FILE ": %s: %s", s->root, what,
-			       sqlite3_errmsg(db));
-}
-
-static int db_exec(struct bento_store *s, sqlite3 *db, const char *sql, const char *what,
-		   struct bento_error *err)
-{
-	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		return db_fail(s, db, what, err);
-	return 0;
-}
-
-static int db_prep(struct bento_store *s, sqlite3 *db, const char *sql, sqlite3_stmt **st,
-		   struct bento_error *err)
-{
-	if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK) {
-		*st = NULL;
-		return db_fail(s, db, "prepare", err);
-	}
-	return 0;
-}
-
-static void bind_digest(sqlite3_stmt *st, int i, const struct bento_digest *d)
-{
-	char hex[BENTO_DIGEST_STRLEN];
-
-	bento_digest_str(d, hex);
-	sqlite3_bind_text(st, i, hex, -1, SQLITE_TRANSIENT);
-}
-
-static void bind_str(sqlite3_stmt *st, int i, const char *v)
-{
-	sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-}
-
-static const char *col_str(sqlite3_stmt *st, int i)
-{
-	const unsigned char *p = sqlite3_column_text(st, i);
-	return p ? (const char *)p : "";
-}
-
-static int col_digest(sqlite3_stmt *st, int i, struct bento_digest *d)
-{
-	return bento_digest_parse(col_str(st, i), d, NULL);
-}
+/* ---- SQLite helpers (the others are in store_internal.h) ---- */
 
 static char *col_dup(sqlite3_stmt *st, int i)
 {
 	return sqlite3_column_type(st, i) == SQLITE_NULL ? NULL : bento_xstrdup(col_str(st, i));
-}
-
-static int tx_begin(struct bento_store *s, struct bento_error *err)
-{
-	return db_exec(s, s->db, "BEGIN IMMEDIATE", "begin transaction", err);
-}
-
-static int tx_commit(struct bento_store *s, struct bento_error *err)
-{
-	return db_exec(s, s->db, "COMMIT", "commit", err);
-}
-
-static void tx_rollback(struct bento_store *s)
-{
-	if (!sqlite3_get_autocommit(s->db))
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 /* ---- for the other modules with tables in store.db (store_internal.h) ---- */
@@ -217,19 +63,25 @@ void bento_store_unlock(struct bento_store *s)
 	pthread_mutex_unlock(&s->mu);
 }
 
-int bento_store_tx_begin(struct bento_store *s, struct bento_error *err)
+int bento_store_tx_open(struct bento_store *s, struct bento_error *err)
 {
-	return tx_begin(s, err);
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	if ((rc = db_exec(s, s->db, "BEGIN IMMEDIATE", "begin transaction", err)))
+		pthread_mutex_unlock(&s->mu);
+	return rc;
 }
 
-int bento_store_tx_commit(struct bento_store *s, struct bento_error *err)
+int bento_store_tx_close(struct bento_store *s, int rc, struct bento_error *err)
 {
-	return tx_commit(s, err);
-}
-
-void bento_store_tx_rollback(struct bento_store *s)
-{
-	tx_rollback(s);
+	if (rc == 0)
+		rc = db_exec(s, s->db, "COMMIT", "commit", err);
+	/* a failed COMMIT may have rolled back already: then there is nothing to end */
+	if (rc && !sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
 }
 
 int bento_store_db_fail(struct bento_store *s, const char *what, struct bento_error *err)
@@ -255,14 +107,6 @@ static char *default_root(struct bento_error *err)
 	bento_error_set(err, BENTO_E_USAGE,
 			"cannot locate the store: neither BENTO_HOME nor HOME is set");
 	return NULL;
-}
-
-static int flock_retry(int fd, int op)
-{
-	while (flock(fd, op) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return 0;
 }
 
 static int db_connect(struct bento_store *s, const char *sync, sqlite3 **out,
@@ -353,28 +197,21 @@ static int migrate(struct bento_store *s, struct bento_error *err)
 					       s->root, v, latest);
 		if (v == latest)
 			return 0;
-		if ((rc = tx_begin(s, err)))
+		if ((rc = bento_store_tx_open(s, err)))
 			return rc;
-		if ((rc = user_version(s, &v, err)))
-			goto fail;
-		if (v < latest) {
+		if ((rc = user_version(s, &v, err)) == 0 && v < latest) {
 			const struct bento_embedded *e = schema_step(v + 1);
 			char setv[64];
 			snprintf(setv, sizeof(setv), "PRAGMA user_version = %d", v + 1);
 			if (sqlite3_exec(s->db, e->data, NULL, NULL, NULL) != SQLITE_OK ||
-			    sqlite3_exec(s->db, setv, NULL, NULL, NULL) != SQLITE_OK) {
+			    sqlite3_exec(s->db, setv, NULL, NULL, NULL) != SQLITE_OK)
 				rc = bento_error_set(err, BENTO_E_FAIL,
 						     "%s/" DB_FILE ": migration to schema version %d (%s): %s",
 						     s->root, v + 1, e->name, sqlite3_errmsg(s->db));
-				goto fail;
-			}
 		}
-		if ((rc = tx_commit(s, err)))
-			goto fail;
+		if ((rc = bento_store_tx_close(s, rc, err)))
+			return rc;
 	}
-fail:
-	tx_rollback(s);
-	return rc;
 }
 
 int bento_store_open(const char *root, struct bento_store **out, struct bento_error *err)
@@ -466,7 +303,7 @@ void bento_store_close(struct bento_store *s)
 	if (!s)
 		return;
 	if (s->cache)
-		cache_flush(s);
+		bento_store_cache_flush(s);
 	free(s->pending);
 	sqlite3_finalize(s->cache_get);
 	sqlite3_finalize(s->cache_put);
@@ -487,850 +324,6 @@ void bento_store_close(struct bento_store *s)
 const char *bento_store_root(const struct bento_store *s)
 {
 	return s->root;
-}
-
-/* ---- blobs ---- */
-
-char *bento_blob_path(const struct bento_store *s, const struct bento_digest *d)
-{
-	char hex[BENTO_DIGEST_HEXLEN + 1];
-
-	bento_digest_hex(d, hex);
-	return bento_xasprintf("%s/%.2s/%s", s->blobdir, hex, hex + 2);
-}
-
-int bento_blob_has(const struct bento_store *s, const struct bento_digest *d)
-{
-	char hex[BENTO_DIGEST_HEXLEN + 1], rel[BENTO_DIGEST_HEXLEN + 2];
-	struct stat st;
-
-	/* relative to blobs/sha256, opened once: no walk of the whole path per blob */
-	bento_digest_hex(d, hex);
-	memcpy(rel, hex, 2);
-	rel[2] = '/';
-	memcpy(rel + 3, hex + 2, BENTO_DIGEST_HEXLEN - 2 + 1);
-	return fstatat(s->blobfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
-}
-
-int bento_blob_open(const struct bento_store *s, const struct bento_digest *d,
-		    int *fd, struct bento_error *err)
-{
-	char *path = bento_blob_path(s, d);
-	int f = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	int rc = 0;
-
-	if (f < 0) {
-		char hex[BENTO_DIGEST_STRLEN];
-		bento_digest_str(d, hex);
-		if (errno == ENOENT)
-			rc = bento_error_set(err, BENTO_E_NOTFOUND, "blob %s is not in the store (%s)",
-					     hex, path);
-		else
-			rc = bento_error_errno(err, errno, "blob %s: %s", hex, path);
-	} else {
-		*fd = f;
-	}
-	free(path);
-	return rc;
-}
-
-/*
- * Big blobs: the caller receives or reads and hashes while a helper
- * thread writes what it has handed over, through a ring of PIPE_SLOTS
- * buffers, with O_DIRECT where the filesystem takes it: from the slot
- * straight to the disk, with no page cache pages to allocate, fill and
- * write back (the data must reach the disk before commit anyway).  Through
- * the page cache writing costs about half as much as SHA-256 itself, and
- * on a VM, where each fresh page costs the host a fault, several times
- * more; this way it costs next to nothing and hides behind the hash.
- * What reads a blob again soon (push, containerize, verify) reads it
- * from the disk, which is as fast as those need.  Every slot but the last is
- * full, so slot k starts at k * PIPE_SLOTSZ: aligned for O_DIRECT; the
- * last one's unaligned tail is written through the page cache.
- */
-struct blob_pipe {
-	pthread_t tid;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	unsigned char *mem;		/* PIPE_SLOTS * PIPE_SLOTSZ, aligned */
-	size_t len[PIPE_SLOTS];
-	size_t fill;			/* bytes in slot (filled % PIPE_SLOTS), not handed over */
-	uint64_t filled, drained;	/* slots handed over / written */
-	int closed;			/* nothing more comes */
-	int werr;			/* -errno of a failed write (or -ECANCELED): stops both sides */
-	int dfd;			/* the file opened O_DIRECT, or -1 */
-};
-
-static int pwrite_all(int fd, const unsigned char *p, size_t n, uint64_t off)
-{
-	while (n) {
-		ssize_t k = pwrite(fd, p, n, (off_t)off);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -errno;
-		if (k == 0)
-			return -EIO;
-		p += k, n -= (size_t)k, off += (uint64_t)k;
-	}
-	return 0;
-}
-
-/* Start writeback of what has been written up to end, every WRITEBACK_CHUNK. */
-static void writeback_kick(struct bento_blob_writer *w, uint64_t end)
-{
-#ifdef SYNC_FILE_RANGE_WRITE
-	/*
-	 * Asynchronously, so the fsync in commit waits for the last few MiB
-	 * instead of the whole file.  Advisory: errors surface at fsync.
-	 */
-	if (end - w->kicked >= WRITEBACK_CHUNK) {
-		sync_file_range(w->fd, (off_t)w->kicked, (off_t)(end - w->kicked), SYNC_FILE_RANGE_WRITE);
-		w->kicked = end;
-	}
-#else
-	(void)w, (void)end;
-#endif
-}
-
-/* The helper's write of one slot at off. */
-static int slot_write(struct bento_blob_writer *w, const unsigned char *p, size_t n, uint64_t off)
-{
-	struct blob_pipe *bp = w->pipe;
-	size_t direct = bp->dfd >= 0 ? n / DIRECT_ALIGN * DIRECT_ALIGN : 0;
-	int rc;
-
-	if (direct && (rc = pwrite_all(bp->dfd, p, direct, off)) < 0) {
-		if (rc != -EINVAL)
-			return rc;
-		/* an alignment this filesystem wants and we do not know: the page cache from here on */
-		close(bp->dfd);
-		bp->dfd = -1;
-		direct = 0;
-	}
-	if ((rc = pwrite_all(w->fd, p + direct, n - direct, off + direct)) < 0)
-		return rc;
-	if (n > direct)
-		writeback_kick(w, off + n);
-	return 0;
-}
-
-static void *pipe_main(void *arg)
-{
-	struct bento_blob_writer *w = arg;
-	struct blob_pipe *bp = w->pipe;
-
-	pthread_mutex_lock(&bp->mu);
-	for (;;) {
-		while (bp->drained == bp->filled && !bp->closed && !bp->werr)
-			pthread_cond_wait(&bp->cv, &bp->mu);
-		if (bp->werr || bp->drained == bp->filled)
-			break;
-		size_t i = (size_t)(bp->drained % PIPE_SLOTS);
-		uint64_t off = bp->drained * PIPE_SLOTSZ;
-		pthread_mutex_unlock(&bp->mu);
-		int rc = slot_write(w, bp->mem + i * PIPE_SLOTSZ, bp->len[i], off);
-		pthread_mutex_lock(&bp->mu);
-		bp->drained++;
-		if (rc && !bp->werr)
-			bp->werr = rc;
-		pthread_cond_broadcast(&bp->cv);
-	}
-	pthread_mutex_unlock(&bp->mu);
-	return NULL;
-}
-
-static void pipe_start(struct bento_blob_writer *w)
-{
-	struct blob_pipe *bp = bento_xcalloc(1, sizeof(*bp));
-	void *mem = NULL;
-
-	if (posix_memalign(&mem, DIRECT_ALIGN, (size_t)PIPE_SLOTS * PIPE_SLOTSZ) != 0) {
-		free(bp);
-		return;	/* without a pipe the caller's thread writes */
-	}
-	bp->mem = mem;
-	bp->dfd = open(w->tmp, O_WRONLY | O_DIRECT | O_CLOEXEC);
-	pthread_mutex_init(&bp->mu, NULL);
-	pthread_cond_init(&bp->cv, NULL);
-	w->pipe = bp;
-	if (pthread_create(&bp->tid, NULL, pipe_main, w) != 0) {
-		w->pipe = NULL;
-		pthread_cond_destroy(&bp->cv);
-		pthread_mutex_destroy(&bp->mu);
-		if (bp->dfd >= 0)
-			close(bp->dfd);
-		free(bp->mem);
-		free(bp);
-	}
-}
-
-/* Room in the slot being filled (waiting for the helper when all are in flight); NULL after a write failed. */
-static unsigned char *pipe_room(struct blob_pipe *bp, size_t *room)
-{
-	size_t i = (size_t)(bp->filled % PIPE_SLOTS);
-
-	if (bp->fill == 0) {
-		pthread_mutex_lock(&bp->mu);
-		while (bp->filled - bp->drained == PIPE_SLOTS && !bp->werr)
-			pthread_cond_wait(&bp->cv, &bp->mu);
-		int stop = bp->werr != 0;
-		pthread_mutex_unlock(&bp->mu);
-		if (stop)
-			return NULL;
-	}
-	*room = PIPE_SLOTSZ - bp->fill;
-	return bp->mem + i * PIPE_SLOTSZ + bp->fill;
-}
-
-/* Hand the slot being filled over to the helper. */
-static void pipe_submit(struct blob_pipe *bp)
-{
-	pthread_mutex_lock(&bp->mu);
-	bp->len[bp->filled % PIPE_SLOTS] = bp->fill;
-	bp->filled++;
-	bp->fill = 0;
-	pthread_cond_broadcast(&bp->cv);
-	pthread_mutex_unlock(&bp->mu);
-}
-
-/* n bytes were put at pipe_room's pointer. */
-static void pipe_added(struct blob_pipe *bp, size_t n)
-{
-	bp->fill += n;
-	if (bp->fill == PIPE_SLOTSZ)
-		pipe_submit(bp);
-}
-
-/* Write what is left (unless cancel), stop the helper, free the pipe: 0 or the first write's -errno. */
-static int pipe_stop(struct bento_blob_writer *w, int cancel)
-{
-	struct blob_pipe *bp = w->pipe;
-	int rc;
-
-	if (!bp)
-		return 0;
-	if (bp->fill && !cancel)
-		pipe_submit(bp);
-	pthread_mutex_lock(&bp->mu);
-	bp->closed = 1;
-	if (cancel && !bp->werr)
-		bp->werr = -ECANCELED;
-	pthread_cond_broadcast(&bp->cv);
-	pthread_mutex_unlock(&bp->mu);
-	pthread_join(bp->tid, NULL);
-	rc = bp->werr;
-	if (bp->dfd >= 0)
-		close(bp->dfd);
-	pthread_cond_destroy(&bp->cv);
-	pthread_mutex_destroy(&bp->mu);
-	free(bp->mem);
-	free(bp);
-	w->pipe = NULL;
-	return rc;
-}
-
-int bento_blob_writer_new(struct bento_store *s, struct bento_blob_writer **out,
-			  struct bento_error *err)
-{
-	return bento_blob_writer_open(s, 0, out, err);
-}
-
-int bento_blob_writer_open(struct bento_store *s, uint64_t size, struct bento_blob_writer **out,
-			   struct bento_error *err)
-{
-	struct bento_blob_writer *w = bento_xcalloc(1, sizeof(*w));
-	int rc;
-
-	w->s = s;
-	w->tmp = bento_xasprintf("%s/blob.XXXXXX", s->tmpdir);
-	w->fd = mkostemp(w->tmp, O_CLOEXEC);
-	if (w->fd < 0) {
-		rc = bento_error_errno(err, errno, "%s: cannot create a staging file", w->tmp);
-		free(w->tmp);
-		free(w);
-		return rc;
-	}
-	/*
-	 * The space up front: a full disk says so before the bytes come, not
-	 * halfway.  Free space is looked at first: ext4 fills the disk with a
-	 * fallocate that cannot fit before it fails.
-	 */
-	if (size >= RESERVE_MIN) {
-		struct statvfs sv;
-		int e = 0;
-
-		if (fstatvfs(w->fd, &sv) == 0 && size > (uint64_t)sv.f_bavail * sv.f_frsize)
-			e = ENOSPC;
-		else if (fallocate(w->fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)size) == 0)
-			w->reserved = size;
-		else if (errno == ENOSPC || errno == EDQUOT)
-			e = errno;
-		if (e) {
-			rc = bento_error_errno(err, e, "%s: cannot reserve %llu bytes for a staging file",
-					       w->tmp, (unsigned long long)size);
-			close(w->fd);
-			unlink(w->tmp);
-			free(w->tmp);
-			free(w);
-			return rc;
-		}
-	}
-	w->h = bento_hasher_new();
-	if (size >= PIPE_MIN)
-		pipe_start(w);
-	*out = w;
-	return 0;
-}
-
-/* Append without hashing, in the caller's thread or through the pipe. */
-static int writer_append(struct bento_blob_writer *w, const void *p, size_t n)
-{
-	const unsigned char *s = p;
-	int rc;
-
-	if (!w->pipe) {
-		if ((rc = bento_write_all(w->fd, p, n)))
-			return rc;
-		w->size += n;
-		writeback_kick(w, w->size);
-		return 0;
-	}
-	while (n) {
-		size_t room, k;
-		unsigned char *dst = pipe_room(w->pipe, &room);
-
-		if (!dst)
-			return w->pipe->werr;
-		k = room < n ? room : n;
-		memcpy(dst, s, k);
-		pipe_added(w->pipe, k);
-		w->size += k;
-		s += k, n -= k;
-	}
-	return 0;
-}
-
-int bento_blob_write(struct bento_blob_writer *w, const void *p, size_t n,
-		     struct bento_error *err)
-{
-	return bento_blob_write2(w, p, n, NULL, err);
-}
-
-int bento_blob_write2(struct bento_blob_writer *w, const void *p, size_t n,
-		      struct bento_hasher *also, struct bento_error *err)
-{
-	int rc;
-
-	if (also)
-		bento_hasher_update2(w->h, also, p, n);
-	else
-		bento_hasher_update(w->h, p, n);
-	if ((rc = writer_append(w, p, n)))
-		return bento_error_errno(err, -rc, "%s: write", w->tmp);
-	return 0;
-}
-
-void bento_blob_writer_abort(struct bento_blob_writer *w)
-{
-	if (!w)
-		return;
-	pipe_stop(w, 1);
-	if (w->fd >= 0)
-		close(w->fd);
-	if (w->tmp)
-		unlink(w->tmp);
-	free(w->tmp);
-	bento_hasher_free(w->h);
-	free(w);
-}
-
-/*
- * Move the finished temp file *tmp into place as the blob d; *tmp is freed
- * on success.  Its bytes must be durable already.  Unless batch, the
- * rename is made durable too (the directory fsynced); a batch makes all its
- * renames durable at once, with store_sync(), and batch is its bitmap of
- * the blobs/sha256/XX directories known to exist.
- */
-static int blob_install(struct bento_store *s, char **tmp, const char *what,
-			const struct bento_digest *d, unsigned char *batch, struct bento_error *err)
-{
-	char hex[BENTO_DIGEST_HEXLEN + 1];
-	char *dir, *path;
-	int rc = 0, made_dir = 0;
-	unsigned fan = d->raw[0];
-
-	bento_digest_hex(d, hex);
-	dir = bento_xasprintf("%s/%.2s", s->blobdir, hex);
-	path = bento_xasprintf("%s/%s", dir, hex + 2);
-	if (batch && (batch[fan / 8] & (1u << (fan % 8))))
-		;	/* this batch saw the directory already */
-	else if (mkdir(dir, 0755) == 0)
-		made_dir = 1;
-	else if (errno != EEXIST) {
-		rc = bento_error_errno(err, errno, "%s: %s: cannot create directory", what, dir);
-		goto out;
-	}
-	if (batch)
-		batch[fan / 8] |= (unsigned char)(1u << (fan % 8));
-	if ((rc = bento_rename_noreplace(*tmp, path)) == -EEXIST) {
-		/* another writer stored the same content first */
-		unlink(*tmp);
-		rc = 0;
-		goto done;
-	}
-	if (rc) {
-		rc = bento_error_errno(err, -rc, "%s: cannot move %s to %s", what, *tmp, path);
-		goto out;
-	}
-	if (!batch &&
-	    ((rc = bento_fsync_dir(dir)) || (made_dir && (rc = bento_fsync_dir(s->blobdir))))) {
-		rc = bento_error_errno(err, -rc, "%s: fsync %s", what, dir);
-		goto out;
-	}
-done:
-	free(*tmp);
-	*tmp = NULL;
-out:
-	free(dir);
-	free(path);
-	return rc;
-}
-
-/*
- * Everything written to the store's file system so far reaches the disk:
- * syncfs(2), one call for a whole batch of blobs (as OSTree commits a
- * transaction).  Measured on ext4 (a 20,000-file build, best of 4): 1.4 s
- * with syncfs, 4.4 s with an fdatasync of every staged file from 32
- * threads, 6.3 s from 8: each fdatasync is a journal commit and a disk
- * cache flush of its own, syncfs one of each for the batch.  Its cost is
- * what else is dirty on the file system, which a store on a busy disk
- * shares with every other writer.
- */
-static int store_sync(struct bento_store *s, const char *what, struct bento_error *err)
-{
-	return bento_syncfs(s->tmpdir, what, err);
-}
-
-/*
- * Check the digest and make the temp file read-only, and durable when sync
- * (a stage makes all its files durable at once).  *present is set when the
- * blob is already stored (then nothing is synced).
- */
-static int writer_finish(struct bento_blob_writer *w, const char *what,
-			 const struct bento_digest *expect, struct bento_digest *d,
-			 int *present, int sync, struct bento_error *err)
-{
-	int rc = pipe_stop(w, 0);
-
-	if (rc)
-		return bento_error_errno(err, -rc, "%s: write %s", what, w->tmp);
-	/* Blocks reserved beyond what came (the caller's size was a hint) go back. */
-	if (w->reserved > w->size && ftruncate(w->fd, (off_t)w->size) < 0)
-		return bento_error_errno(err, errno, "%s: truncate %s", what, w->tmp);
-	bento_hasher_final(w->h, d);
-	*present = 0;
-	if (expect && !bento_digest_eq(expect, d))
-		return bento_digest_mismatch(err, what, expect, d);
-	/* Already stored: skip the fsync, which for big files is most of the cost. */
-	if (bento_blob_has(w->s, d)) {
-		*present = 1;
-		return 0;
-	}
-	if (sync && fdatasync(w->fd) < 0)
-		return bento_error_errno(err, errno, "%s: fsync %s", what, w->tmp);
-	if (fchmod(w->fd, 0444) < 0)
-		return bento_error_errno(err, errno, "%s: chmod %s", what, w->tmp);
-	if (close(w->fd) < 0) {
-		w->fd = -1;
-		return bento_error_errno(err, errno, "%s: close %s", what, w->tmp);
-	}
-	w->fd = -1;
-	return 0;
-}
-
-int bento_blob_writer_commit(struct bento_blob_writer *w, const char *what,
-			     const struct bento_digest *expect,
-			     struct bento_digest *out, uint64_t *size,
-			     struct bento_error *err)
-{
-	struct bento_digest d;
-	int present, rc;
-
-	if (!what)
-		what = "blob";
-	rc = writer_finish(w, what, expect, &d, &present, 1, err);
-	if (rc == 0 && !present)
-		rc = blob_install(w->s, &w->tmp, what, &d, NULL, err);
-	if (rc == 0) {
-		if (out)
-			*out = d;
-		if (size)
-			*size = w->size;
-	}
-	bento_blob_writer_abort(w);
-	return rc;
-}
-
-struct staged {
-	char *tmp;
-	char *what;
-	struct bento_digest digest;
-};
-
-struct bento_blob_stage {
-	struct bento_store *s;
-	pthread_mutex_t lock;	/* builds stage from several threads */
-	struct staged *v;
-	size_t n, alloc;
-	int sorted;		/* v is sorted by digest (bento_blob_stage_path) */
-};
-
-struct bento_blob_stage *bento_blob_stage_new(struct bento_store *s)
-{
-	struct bento_blob_stage *st = bento_xcalloc(1, sizeof(*st));
-
-	st->s = s;
-	pthread_mutex_init(&st->lock, NULL);
-	return st;
-}
-
-int bento_blob_writer_stage(struct bento_blob_writer *w, struct bento_blob_stage *st,
-			    const char *what, const struct bento_digest *expect,
-			    struct bento_digest *out, struct bento_error *err)
-{
-	struct bento_digest d;
-	int present, rc = writer_finish(w, what, expect, &d, &present, 0, err);
-
-	if (rc == 0 && out)
-		*out = d;
-	if (rc == 0 && !present) {
-		pthread_mutex_lock(&st->lock);
-		if (st->n == st->alloc) {
-			st->alloc = st->alloc ? 2 * st->alloc : 16;
-			st->v = bento_xrealloc(st->v, st->alloc * sizeof(*st->v));
-		}
-		st->v[st->n].tmp = w->tmp;
-		st->v[st->n].what = bento_xstrdup(what);
-		st->v[st->n].digest = d;
-		st->n++;
-		st->sorted = 0;
-		pthread_mutex_unlock(&st->lock);
-		w->tmp = NULL;	/* the stage owns the file now */
-	}
-	bento_blob_writer_abort(w);
-	return rc;
-}
-
-/*
- * Make every staged blob durable at once (before bento_store_commit takes
- * the database's lock: this is the slow part), then, inside its
- * transaction and last before COMMIT, move them all into place and make
- * the renames durable at once: after a crash at any point a blob at its
- * name is whole, and all are on disk before the metadata naming them is.
- */
-static int stage_sync(struct bento_blob_stage *st, struct bento_error *err)
-{
-	return st && st->n ? store_sync(st->s, "staged blobs", err) : 0;
-}
-
-static int stage_install(struct bento_blob_stage *st, struct bento_error *err)
-{
-	unsigned char dirs[256 / 8] = { 0 };
-	int rc;
-
-	if (st->n == 0)
-		return 0;
-	for (size_t i = 0; i < st->n; i++) {
-		if (!st->v[i].tmp)
-			continue;
-		if ((rc = blob_install(st->s, &st->v[i].tmp, st->v[i].what, &st->v[i].digest,
-				       dirs, err)))
-			return rc;
-	}
-	return store_sync(st->s, "blobs", err);
-}
-
-static int digest_cmp(const void *a, const void *b)
-{
-	return memcmp(((const struct bento_digest *)a)->raw, ((const struct bento_digest *)b)->raw,
-		      BENTO_DIGEST_RAWLEN);
-}
-
-/* The digests of what st holds, sorted (for put_check_blobs); caller frees. */
-static struct bento_digest *stage_digests(const struct bento_blob_stage *st, size_t *n)
-{
-	struct bento_digest *v = bento_xcalloc(st ? st->n + 1 : 1, sizeof(*v));
-
-	*n = 0;
-	for (size_t i = 0; st && i < st->n; i++)
-		if (st->v[i].tmp)
-			v[(*n)++] = st->v[i].digest;
-	qsort(v, *n, sizeof(*v), digest_cmp);
-	return v;
-}
-
-static int staged_cmp(const void *a, const void *b)
-{
-	return digest_cmp(&((const struct staged *)a)->digest, &((const struct staged *)b)->digest);
-}
-
-char *bento_blob_stage_path(struct bento_blob_stage *st, const struct bento_digest *d)
-{
-	struct staged key = { .digest = *d }, *hit = NULL;
-
-	pthread_mutex_lock(&st->lock);
-	if (st->n && !st->sorted) {
-		qsort(st->v, st->n, sizeof(*st->v), staged_cmp);
-		st->sorted = 1;
-	}
-	if (st->n)
-		hit = bsearch(&key, st->v, st->n, sizeof(*st->v), staged_cmp);
-	pthread_mutex_unlock(&st->lock);
-	return hit && hit->tmp ? bento_xstrdup(hit->tmp) : bento_blob_path(st->s, d);
-}
-
-void bento_blob_stage_free(struct bento_blob_stage *st)
-{
-	if (!st)
-		return;
-	for (size_t i = 0; i < st->n; i++) {
-		if (st->v[i].tmp)
-			unlink(st->v[i].tmp);
-		free(st->v[i].tmp);
-		free(st->v[i].what);
-	}
-	free(st->v);
-	pthread_mutex_destroy(&st->lock);
-	free(st);
-}
-
-/*
- * The stat cache is read and written on its own connection.  A command
- * looks up many files: the lookups share one read transaction (not one
- * each, with its locks), and what it learns is written at once, in one
- * transaction, by cache_flush() (from bento_store_commit() and
- * bento_store_close(), and every CACHE_PENDING_MAX rows).
- */
-
-/* The cached digest of the file described by st, if any. */
-static int cache_lookup(struct bento_store *s, const struct stat *st, struct bento_digest *d)
-{
-	sqlite3_stmt *q = s->cache_get;
-	int hit = 0;
-
-	pthread_mutex_lock(&s->cache_mu);
-	if (!s->cache_reading)
-		s->cache_reading = sqlite3_exec(s->cache, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
-	sqlite3_bind_int64(q, 1, (sqlite3_int64)st->st_dev);
-	sqlite3_bind_int64(q, 2, (sqlite3_int64)st->st_ino);
-	if (sqlite3_step(q) == SQLITE_ROW &&
-	    sqlite3_column_int64(q, 0) == (sqlite3_int64)st->st_size &&
-	    sqlite3_column_int64(q, 1) == ts_ns(&st->st_mtim) &&
-	    sqlite3_column_int64(q, 2) == ts_ns(&st->st_ctim) &&
-	    col_digest(q, 3, d) == 0)
-		hit = 1;
-	sqlite3_reset(q);
-	sqlite3_clear_bindings(q);
-	pthread_mutex_unlock(&s->cache_mu);
-	return hit;
-}
-
-/* Remember st's digest, for cache_flush(). */
-static void cache_store(struct bento_store *s, const struct stat *st, const struct bento_digest *d)
-{
-	struct cache_row *r;
-	int full;
-
-	pthread_mutex_lock(&s->cache_mu);
-	if (s->n_pending == s->alloc_pending) {
-		s->alloc_pending = s->alloc_pending ? 2 * s->alloc_pending : 64;
-		s->pending = bento_xrealloc(s->pending, s->alloc_pending * sizeof(*s->pending));
-	}
-	r = &s->pending[s->n_pending++];
-	r->dev = (int64_t)st->st_dev;
-	r->ino = (int64_t)st->st_ino;
-	r->size = (int64_t)st->st_size;
-	r->mtime_ns = ts_ns(&st->st_mtim);
-	r->ctime_ns = ts_ns(&st->st_ctim);
-	r->digest = *d;
-	full = s->n_pending >= CACHE_PENDING_MAX;
-	pthread_mutex_unlock(&s->cache_mu);
-	if (full)
-		cache_flush(s);
-}
-
-/* End the read transaction and write what cache_store() kept.  Best effort:
- * the cache is a hint, and a row not written only costs a re-hash. */
-static void cache_flush(struct bento_store *s)
-{
-	sqlite3_stmt *q = s->cache_put;
-
-	pthread_mutex_lock(&s->cache_mu);
-	if (s->cache_reading)
-		sqlite3_exec(s->cache, "COMMIT", NULL, NULL, NULL);
-	s->cache_reading = 0;
-	if (s->n_pending && sqlite3_exec(s->cache, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK) {
-		for (size_t i = 0; i < s->n_pending; i++) {
-			const struct cache_row *r = &s->pending[i];
-
-			sqlite3_bind_int64(q, 1, r->dev);
-			sqlite3_bind_int64(q, 2, r->ino);
-			sqlite3_bind_int64(q, 3, r->size);
-			sqlite3_bind_int64(q, 4, r->mtime_ns);
-			sqlite3_bind_int64(q, 5, r->ctime_ns);
-			bind_digest(q, 6, &r->digest);
-			sqlite3_step(q);
-			sqlite3_reset(q);
-			sqlite3_clear_bindings(q);
-		}
-		if (sqlite3_exec(s->cache, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-			sqlite3_exec(s->cache, "ROLLBACK", NULL, NULL, NULL);
-	}
-	s->n_pending = 0;
-	pthread_mutex_unlock(&s->cache_mu);
-}
-
-static ssize_t pread_retry(int fd, void *buf, size_t n, uint64_t off)
-{
-	ssize_t k;
-
-	do
-		k = pread(fd, buf, n, (off_t)off);
-	while (k < 0 && errno == EINTR);
-	return k < 0 ? -errno : k;
-}
-
-/* Small files: read, hash and write in the calling thread, up to size bytes
- * (the caller's fstat afterwards sees a file that grew or shrank). */
-static int copy_simple(struct bento_blob_writer *w, int fd, uint64_t size, const char *what,
-		       uint64_t *total, struct bento_error *err)
-{
-	unsigned char small[SMALL_BUFSZ];
-	unsigned char *buf = size < sizeof(small) ? small : bento_xmalloc(PUT_BUFSZ);
-	size_t bufsz = buf == small ? sizeof(small) : PUT_BUFSZ;
-	uint64_t off = 0;
-	ssize_t n = 0;
-	int rc = 0;
-
-	/* size + 1 for a file that is empty or that grew: the read sees it */
-	while (off <= size && (n = pread_retry(fd, buf, bufsz, off)) > 0) {
-		bento_hasher_update(w->h, buf, (size_t)n);
-		if ((rc = writer_append(w, buf, (size_t)n))) {
-			rc = bento_error_errno(err, -rc, "%s: write %s", what, w->tmp);
-			break;
-		}
-		off += (uint64_t)n;
-		if (off == size)
-			break;
-	}
-	if (n < 0)
-		rc = bento_error_errno(err, (int)-n, "%s: read", what);
-	if (buf != small)
-		free(buf);
-	*total = off;
-	return rc;
-}
-
-/* Big files: read straight into the pipe's slots, hash, hand over. */
-static int copy_piped(struct bento_blob_writer *w, int fd, const char *what, uint64_t *total,
-		      struct bento_error *err)
-{
-	uint64_t off = 0;
-	int rc = 0;
-
-	for (;;) {
-		size_t room;
-		unsigned char *dst = pipe_room(w->pipe, &room);
-		ssize_t n;
-
-		if (!dst) {
-			rc = bento_error_errno(err, -w->pipe->werr, "%s: write %s", what, w->tmp);
-			break;
-		}
-		n = pread_retry(fd, dst, room, off);
-		if (n < 0) {
-			rc = bento_error_errno(err, (int)-n, "%s: read", what);
-			break;
-		}
-		if (n == 0)
-			break;
-		bento_hasher_update(w->h, dst, (size_t)n);
-		pipe_added(w->pipe, (size_t)n);
-		w->size += (uint64_t)n;
-		off += (uint64_t)n;
-	}
-	*total = off;
-	return rc;
-}
-
-int bento_blob_cached(struct bento_store *s, const struct stat *st, struct bento_digest *out)
-{
-	struct bento_digest d;
-
-	if (!S_ISREG(st->st_mode) || !cache_lookup(s, st, &d) || !bento_blob_has(s, &d))
-		return 0;
-	*out = d;
-	return 1;
-}
-
-int bento_blob_put_file(struct bento_store *s, struct bento_blob_stage *stage, int fd,
-			const struct stat *st, const char *what, struct bento_digest *out,
-			struct bento_error *err)
-{
-	struct bento_blob_writer *w = NULL;
-	struct bento_digest d;
-	struct timespec start;
-	struct stat after;
-	uint64_t total = 0;
-	int rc;
-
-	if (!what)
-		what = "file";
-	if (!S_ISREG(st->st_mode))
-		return bento_error_set(err, BENTO_E_INVALID, "%s: not a regular file", what);
-	if (bento_blob_cached(s, st, out)) {
-		if (!stage)
-			cache_flush(s);
-		return 0;
-	}
-	clock_gettime(CLOCK_REALTIME, &start);
-	if (st->st_size >= SMALL_BUFSZ)
-		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	if ((rc = bento_blob_writer_open(s, (uint64_t)st->st_size, &w, err)))
-		return rc;
-	/* pread throughout: the caller's file offset does not matter */
-	if (w->pipe)
-		rc = copy_piped(w, fd, what, &total, err);
-	else
-		rc = copy_simple(w, fd, (uint64_t)st->st_size, what, &total, err);
-	if (rc)
-		goto fail;
-	if (fstat(fd, &after) < 0) {
-		rc = bento_error_errno(err, errno, "%s: fstat", what);
-		goto fail;
-	}
-	if (after.st_size != st->st_size || total != (uint64_t)st->st_size ||
-	    ts_ns(&after.st_mtim) != ts_ns(&st->st_mtim)) {
-		rc = bento_error_set(err, BENTO_E_FAIL, "%s: file changed while reading", what);
-		goto fail;
-	}
-	rc = stage ? bento_blob_writer_stage(w, stage, what, NULL, &d, err)
-		   : bento_blob_writer_commit(w, what, NULL, &d, NULL, err);
-	w = NULL;
-	if (rc)
-		return rc;
-	if (ts_ns(&after.st_ctim) == ts_ns(&st->st_ctim) &&
-	    ts_ns(&st->st_ctim) + RACY_NS <= ts_ns(&start) &&
-	    ts_ns(&st->st_mtim) + RACY_NS <= ts_ns(&start))
-		cache_store(s, st, &d);
-	if (!stage)
-		cache_flush(s);	/* without a stage each call is one transaction */
-	*out = d;
-	return 0;
-fail:
-	bento_blob_writer_abort(w);
-	return rc;
 }
 
 /* ---- objects and tags ---- */
@@ -1796,12 +789,11 @@ int bento_store_commit(struct bento_store *s, struct bento_blob_stage *stage,
 	if (rc)
 		return rc;
 	/* what the stat cache learnt, written now: not under the database's write lock */
-	cache_flush(s);
-	if ((rc = stage_sync(stage, err)))
+	bento_store_cache_flush(s);
+	if ((rc = bento_blob_stage_sync(stage, err)))
 		return rc;
-	staged = stage_digests(stage, &n_staged);
-	pthread_mutex_lock(&s->mu);
-	if ((rc = tx_begin(s, err)) == 0) {
+	staged = bento_blob_stage_digests(stage, &n_staged);
+	if ((rc = bento_store_tx_open(s, err)) == 0) {
 		for (size_t i = 0; i < n && rc == 0; i++) {
 			bento_digest_bytes(puts[i].manifest, puts[i].manifest_len, &d);
 			rc = put_locked(s, &puts[i], &d, staged, n_staged, err);
@@ -1813,13 +805,9 @@ int bento_store_commit(struct bento_store *s, struct bento_blob_stage *stage,
 		}
 		/* Last before COMMIT: a refused put has moved nothing into blobs/. */
 		if (rc == 0 && stage)
-			rc = stage_install(stage, err);
-		if (rc == 0)
-			rc = tx_commit(s, err);
-		if (rc)
-			tx_rollback(s);
+			rc = bento_blob_stage_install(stage, err);
+		rc = bento_store_tx_close(s, rc, err);
 	}
-	pthread_mutex_unlock(&s->mu);
 	free(staged);
 	if (rc == 0 && events)
 		(void)bento_history_head_update(s);
@@ -1986,14 +974,6 @@ static int resolve_prefix(struct bento_store *s, enum bento_kind kind, const cha
 	return rc;
 }
 
-static int all_hex(const char *p)
-{
-	for (; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-			return 0;
-	return 1;
-}
-
 static int resolve_locked(struct bento_store *s, enum bento_kind kind, const char *ref,
 			  struct bento_object_ref *out, struct bento_error *err)
 {
@@ -2045,6 +1025,18 @@ int bento_store_resolve(struct bento_store *s, enum bento_kind kind, const char 
 	else
 		bento_object_ref_release(&r);
 	return rc;
+}
+
+int bento_store_has_object(struct bento_store *s, enum bento_kind kind,
+			   const struct bento_digest *d)
+{
+	int64_t id;
+	int have = 0, rc;
+
+	pthread_mutex_lock(&s->mu);
+	rc = object_find(s, d, &id, &have, NULL);
+	pthread_mutex_unlock(&s->mu);
+	return rc == 0 && id && have == (int)kind;
 }
 
 int bento_store_manifest(struct bento_store *s, enum bento_kind kind,
@@ -2174,9 +1166,8 @@ int bento_store_tag(struct bento_store *s, enum bento_kind kind,
 	if ((rc = name_check(kind, name, version, err)))
 		return rc;
 	bento_digest_str(d, hex);
-	pthread_mutex_lock(&s->mu);
-	if ((rc = tx_begin(s, err)))
-		goto out;
+	if ((rc = bento_store_tx_open(s, err)))
+		return rc;
 	if ((rc = object_find(s, d, &id, &have, err)) == 0) {
 		if (!id || have != (int)kind)
 			rc = bento_error_set(err, BENTO_E_NOTFOUND, "%s %s not found",
@@ -2184,13 +1175,7 @@ int bento_store_tag(struct bento_store *s, enum bento_kind kind,
 		else
 			rc = tag_set(s, kind, id, name, version, replace, err);
 	}
-	if (rc == 0)
-		rc = tx_commit(s, err);
-	if (rc)
-		tx_rollback(s);
-out:
-	pthread_mutex_unlock(&s->mu);
-	return rc;
+	return bento_store_tx_close(s, rc, err);
 }
 
 int bento_store_untag(struct bento_store *s, enum bento_kind kind,
@@ -2203,13 +1188,12 @@ int bento_store_untag(struct bento_store *s, enum bento_kind kind,
 
 	if ((rc = name_check(kind, name, version, err)))
 		return rc;
-	pthread_mutex_lock(&s->mu);
-	if ((rc = tx_begin(s, err)))
-		goto out;
+	if ((rc = bento_store_tx_open(s, err)))
+		return rc;
 	if ((rc = db_prep(s, s->db,
 			  "SELECT object_id FROM tags WHERE kind = ?1 AND name = ?2 AND version = ?3",
 			  &st, err)))
-		goto fail;
+		goto out;
 	sqlite3_bind_int(st, 1, kind);
 	bind_str(st, 2, name);
 	bind_str(st, 3, version);
@@ -2219,28 +1203,21 @@ int bento_store_untag(struct bento_store *s, enum bento_kind kind,
 	if (!id) {
 		rc = bento_error_set(err, BENTO_E_NOTFOUND, "%s '%s:%s' not found", kind_name(kind),
 				     name, version);
-		goto fail;
+		goto out;
 	}
 	if ((rc = db_prep(s, s->db,
 			  "DELETE FROM tags WHERE kind = ?1 AND name = ?2 AND version = ?3", &st, err)))
-		goto fail;
+		goto out;
 	sqlite3_bind_int(st, 1, kind);
 	bind_str(st, 2, name);
 	bind_str(st, 3, version);
 	if ((rc = step_done(s, st, "delete tag", err)))
-		goto fail;
+		goto out;
 	char label[1024];
 	snprintf(label, sizeof(label), "%s:%s", name, version);
-	if ((rc = object_drop_if_untagged(s, id, label, force,
-					  "delete those first or use --force", err)))
-		goto fail;
-	if ((rc = tx_commit(s, err)) == 0)
-		goto out;
-fail:
-	tx_rollback(s);
+	rc = object_drop_if_untagged(s, id, label, force, "delete those first or use --force", err);
 out:
-	pthread_mutex_unlock(&s->mu);
-	return rc;
+	return bento_store_tx_close(s, rc, err);
 }
 
 int bento_store_model_users(struct bento_store *s, const struct bento_digest *d,
@@ -2306,20 +1283,12 @@ static int attach_add(struct bento_store *s, const struct attach_table *t,
 	if ((rc = bento_attachments_check(is_sig ? &a : NULL, is_sig, is_sig ? NULL : &a, !is_sig,
 					  err)))
 		return rc;
-	pthread_mutex_lock(&s->mu);
-	if ((rc = tx_begin(s, err)))
-		goto out;
-	if ((rc = bento_find(s, d, &id, err)) ||
-	    (rc = attach_insert(s, t, id, name, data, len, err)) ||
-	    (rc = attach_tally_locked(s, id, d, err)))
-		goto fail;
-	if ((rc = tx_commit(s, err)) == 0)
-		goto out;
-fail:
-	tx_rollback(s);
-out:
-	pthread_mutex_unlock(&s->mu);
-	return rc;
+	if ((rc = bento_store_tx_open(s, err)))
+		return rc;
+	if ((rc = bento_find(s, d, &id, err)) == 0 &&
+	    (rc = attach_insert(s, t, id, name, data, len, err)) == 0)
+		rc = attach_tally_locked(s, id, d, err);
+	return bento_store_tx_close(s, rc, err);
 }
 
 int bento_store_signature_add(struct bento_store *s, const struct bento_digest *d,
@@ -2455,477 +1424,4 @@ int bento_store_layer_cache_put(struct bento_store *s, const struct bento_digest
 	}
 	pthread_mutex_unlock(&s->mu);
 	return rc;
-}
-
-/* ---- maintenance ---- */
-
-struct problems {
-	struct bento_fsck_problem *v;
-	size_t n, cap;
-};
-
-static void __attribute__((format(printf, 2, 3))) problem(struct problems *p, const char *fmt, ...)
-{
-	struct bento_buf b = BENTO_BUF_INIT;
-	va_list ap;
-
-	va_start(ap, fmt);
-	bento_buf_vaddf(&b, fmt, ap);
-	va_end(ap);
-	if (p->n == p->cap) {
-		p->cap = p->cap ? p->cap * 2 : 16;
-		p->v = bento_xrealloc(p->v, p->cap * sizeof(*p->v));
-	}
-	p->v[p->n++].what = bento_buf_detach(&b, NULL);
-}
-
-void bento_fsck_free(struct bento_fsck_problem *p, size_t n)
-{
-	if (!p)
-		return;
-	for (size_t i = 0; i < n; i++)
-		free(p[i].what);
-	free(p);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Sorted names in dir (without . and ..); *n = 0 and NULL for a missing dir. */
-static int list_dir(const char *dir, char ***out, size_t *n)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char **v = NULL;
-	size_t len = 0, cap = 0;
-
-	*out = NULL;
-	*n = 0;
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	while ((e = readdir(d))) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		if (len == cap) {
-			cap = cap ? cap * 2 : 64;
-			v = bento_xrealloc(v, cap * sizeof(*v));
-		}
-		v[len++] = bento_xstrdup(e->d_name);
-	}
-	closedir(d);
-	if (len)
-		qsort(v, len, sizeof(*v), cmp_str);
-	*out = v;
-	*n = len;
-	return 0;
-}
-
-static void free_names(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-static int is_hex_n(const char *p, size_t n)
-{
-	return strlen(p) == n && all_hex(p);
-}
-
-/*
- * Walk blobs/sha256, calling fn for every well-named blob file and bad for
- * everything else (bad may be NULL).
- */
-typedef void (*blob_fn)(void *ctx, const char *path, const struct bento_digest *d,
-			const struct stat *st);
-typedef void (*bad_fn)(void *ctx, const char *path, const char *why);
-
-static int blob_walk(struct bento_store *s, blob_fn fn, bad_fn bad, void *ctx,
-		     struct bento_error *err)
-{
-	char **dirs, **files;
-	size_t nd, nf;
-	int rc;
-
-	if ((rc = list_dir(s->blobdir, &dirs, &nd)))
-		return bento_error_errno(err, -rc, "%s", s->blobdir);
-	for (size_t i = 0; i < nd; i++) {
-		char *dir = bento_xasprintf("%s/%s", s->blobdir, dirs[i]);
-		struct stat st;
-		if (!is_hex_n(dirs[i], 2) || lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			if (bad)
-				bad(ctx, dir, "stray entry (not a blob directory)");
-			free(dir);
-			continue;
-		}
-		if ((rc = list_dir(dir, &files, &nf))) {
-			rc = bento_error_errno(err, -rc, "%s", dir);
-			free(dir);
-			break;
-		}
-		for (size_t k = 0; k < nf; k++) {
-			char *path = bento_xasprintf("%s/%s", dir, files[k]);
-			char hex[BENTO_DIGEST_STRLEN];
-			struct bento_digest d;
-			snprintf(hex, sizeof(hex), "sha256:%s%s", dirs[i], files[k]);
-			if (!is_hex_n(files[k], BENTO_DIGEST_HEXLEN - 2) ||
-			    bento_digest_parse(hex, &d, NULL) || lstat(path, &st) < 0 ||
-			    !S_ISREG(st.st_mode)) {
-				if (bad)
-					bad(ctx, path, "stray entry (not a blob)");
-			} else {
-				fn(ctx, path, &d, &st);
-			}
-			free(path);
-		}
-		free_names(files, nf);
-		free(dir);
-	}
-	free_names(dirs, nd);
-	return rc;
-}
-
-/* Remove tmp/ entries last modified before cutoff (all when cutoff is 0). */
-static void tmp_clean(struct bento_store *s, time_t cutoff)
-{
-	char **v;
-	size_t n;
-
-	if (list_dir(s->tmpdir, &v, &n))
-		return;
-	for (size_t i = 0; i < n; i++) {
-		char *path = bento_xasprintf("%s/%s", s->tmpdir, v[i]);
-		struct stat st;
-		if (lstat(path, &st) == 0 && !S_ISDIR(st.st_mode) &&
-		    (cutoff == 0 || st.st_mtime < cutoff))
-			unlink(path);
-		free(path);
-	}
-	free_names(v, n);
-}
-
-struct fsck_ctx {
-	struct problems *p;
-	uint64_t checked;
-};
-
-static void fsck_blob(void *arg, const char *path, const struct bento_digest *d,
-		      const struct stat *st)
-{
-	struct fsck_ctx *c = arg;
-	struct bento_error e = { 0 };
-	struct bento_digest got;
-	char want[BENTO_DIGEST_STRLEN], have[BENTO_DIGEST_STRLEN];
-
-	(void)st;
-	bento_digest_str(d, want);
-	c->checked++;
-	if (bento_digest_path(path, &got, NULL, &e)) {
-		problem(c->p, "blob %s: unreadable: %s", want, e.msg);
-		return;
-	}
-	if (!bento_digest_eq(&got, d)) {
-		bento_digest_str(&got, have);
-		problem(c->p, "blob %s: digest mismatch (content is %s)", want, have);
-	}
-}
-
-static void fsck_bad(void *arg, const char *path, const char *why)
-{
-	struct fsck_ctx *c = arg;
-
-	problem(c->p, "%s: %s", path, why);
-}
-
-/* Each row of sql is one problem, rendered with fmt from its text columns. */
-static int fsck_query(struct bento_store *s, struct problems *p, const char *sql,
-		      const char *fmt, struct bento_error *err)
-{
-	sqlite3_stmt *st;
-	int r, rc;
-
-	if ((rc = db_prep(s, s->db, sql, &st, err)))
-		return rc;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW)
-		problem(p, fmt, col_str(st, 0), col_str(st, 1), col_str(st, 2));
-	if (r != SQLITE_DONE)
-		rc = db_fail(s, s->db, "check", err);
-	sqlite3_finalize(st);
-	return rc;
-}
-
-static int fsck_db(struct bento_store *s, struct problems *p, struct bento_error *err)
-{
-	sqlite3_stmt *st;
-	int r, rc;
-
-	if ((rc = db_prep(s, s->db, "PRAGMA integrity_check", &st, err)))
-		return rc;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW)
-		if (strcmp(col_str(st, 0), "ok") != 0)
-			problem(p, "%s/" DB_FILE ": %s", s->root, col_str(st, 0));
-	sqlite3_finalize(st);
-	if (r != SQLITE_DONE)
-		return db_fail(s, s->db, "integrity_check", err);
-	if ((rc = fsck_query(s, p,
-			     "SELECT \"table\", rowid, parent FROM pragma_foreign_key_check",
-			     DB_FILE ": %s row %s: refers to a missing %s row", err)))
-		return rc;
-	if ((rc = db_prep(s, s->db, "SELECT digest, manifest, kind FROM objects", &st, err)))
-		return rc;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *hex = col_str(st, 0);
-		const void *m = sqlite3_column_blob(st, 1);
-		size_t n = (size_t)sqlite3_column_bytes(st, 1);
-		struct bento_digest want, got;
-		char have[BENTO_DIGEST_STRLEN];
-		if (!bento_digest_valid(hex) || bento_digest_parse(hex, &want, NULL)) {
-			problem(p, "object '%s': malformed digest", hex);
-			continue;
-		}
-		bento_digest_bytes(m ? m : "", n, &got);
-		if (!bento_digest_eq(&got, &want)) {
-			bento_digest_str(&got, have);
-			problem(p, "%s %s: manifest does not match its digest (content is %s)",
-				kind_name((enum bento_kind)sqlite3_column_int(st, 2)), hex, have);
-		}
-	}
-	sqlite3_finalize(st);
-	if (r != SQLITE_DONE)
-		return db_fail(s, s->db, "read objects", err);
-	if ((rc = fsck_query(s, p,
-			     "SELECT t.name, t.version, t.object_id FROM tags t "
-			     "LEFT JOIN objects o ON o.id = t.object_id WHERE o.id IS NULL",
-			     "tag %s:%s: points at missing object %s", err)) ||
-	    (rc = fsck_query(s, p,
-			     "SELECT t.name, t.version, o.digest FROM tags t "
-			     "JOIN objects o ON o.id = t.object_id WHERE o.kind <> t.kind",
-			     "tag %s:%s: names %s, an object of the other kind", err)) ||
-	    (rc = fsck_query(s, p,
-			     "SELECT o.digest, '', '' FROM objects o WHERE NOT EXISTS "
-			     "(SELECT 1 FROM tags t WHERE t.object_id = o.id)",
-			     "object %s: no tag names it%s%s", err)) ||
-	    (rc = fsck_query(s, p,
-			     "SELECT b.digest, m.digest, '' FROM object_deps d "
-			     "JOIN objects b ON b.id = d.bento_id JOIN objects m ON m.id = d.model_id "
-			     "WHERE b.kind <> 2 OR m.kind <> 1",
-			     "object %s: uses %s, which is not a model%s", err)) ||
-	    (rc = fsck_query(s, p,
-			     "SELECT o.digest, 'signature', a.keyid FROM signatures a "
-			     "JOIN objects o ON o.id = a.object_id WHERE o.kind <> 2 UNION ALL "
-			     "SELECT o.digest, 'attestation', a.name FROM attestations a "
-			     "JOIN objects o ON o.id = a.object_id WHERE o.kind <> 2",
-			     "object %s: has %s %s but is not a bento", err)))
-		return rc;
-	/* every blob an object lists must be present */
-	if ((rc = db_prep(s, s->db,
-			  "SELECT b.digest, min(o.digest) FROM object_blobs b "
-			  "JOIN objects o ON o.id = b.object_id GROUP BY b.digest", &st, err)))
-		return rc;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		struct bento_digest d;
-		if (bento_digest_parse(col_str(st, 0), &d, NULL))
-			problem(p, "object %s: lists malformed blob digest '%s'", col_str(st, 1),
-				col_str(st, 0));
-		else if (!bento_blob_has(s, &d))
-			problem(p, "blob %s: missing (listed by object %s)", col_str(st, 0),
-				col_str(st, 1));
-	}
-	sqlite3_finalize(st);
-	if (r != SQLITE_DONE)
-		return db_fail(s, s->db, "read object blobs", err);
-	return 0;
-}
-
-int bento_store_fsck(struct bento_store *s, struct bento_fsck_problem **out, size_t *n,
-		     uint64_t *blobs_checked, struct bento_error *err)
-{
-	struct problems p = { 0 };
-	struct fsck_ctx c = { .p = &p };
-	int rc;
-
-	tmp_clean(s, time(NULL) - TMP_MAX_AGE);
-	pthread_mutex_lock(&s->mu);
-	/* one read transaction: every metadata check sees the same snapshot */
-	if ((rc = db_exec(s, s->db, "BEGIN", "begin transaction", err)) == 0) {
-		rc = fsck_db(s, &p, err);
-		sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
-	}
-	pthread_mutex_unlock(&s->mu);
-	if (rc == 0) {
-		/* a broken chain is a finding, not a failure to check */
-		struct bento_error e = { 0 };
-		int64_t events, bad;
-		rc = bento_history_verify(s, &events, &bad, &e);
-		if (rc == -BENTO_E_CORRUPT) {
-			problem(&p, "%s", e.msg);
-			rc = 0;
-		} else if (rc && err) {
-			*err = e;
-		}
-	}
-	if (rc == 0)
-		rc = blob_walk(s, fsck_blob, fsck_bad, &c, err);
-	if (rc) {
-		bento_fsck_free(p.v, p.n);
-		return rc;
-	}
-	*out = p.v;
-	*n = p.n;
-	if (blobs_checked)
-		*blobs_checked = c.checked;
-	return 0;
-}
-
-struct gc_ctx {
-	struct bento_digest *keep;	/* sorted */
-	size_t n_keep;
-	int dry_run;
-	uint64_t blobs, bytes;
-};
-
-static int cmp_digest(const void *a, const void *b)
-{
-	return memcmp(a, b, BENTO_DIGEST_RAWLEN);
-}
-
-static void gc_blob(void *arg, const char *path, const struct bento_digest *d,
-		    const struct stat *st)
-{
-	struct gc_ctx *c = arg;
-
-	if (c->n_keep && bsearch(d, c->keep, c->n_keep, sizeof(*d), cmp_digest))
-		return;
-	if (!c->dry_run && unlink(path) < 0 && errno != ENOENT)
-		return;
-	c->blobs++;
-	c->bytes += (uint64_t)st->st_size;
-}
-
-static int gc_referenced(struct bento_store *s, struct gc_ctx *c, struct bento_error *err)
-{
-	sqlite3_stmt *st;
-	size_t cap = 0;
-	int r, rc;
-
-	pthread_mutex_lock(&s->mu);
-	rc = db_prep(s, s->db, "SELECT DISTINCT digest FROM object_blobs", &st, err);
-	while (rc == 0 && (r = sqlite3_step(st)) == SQLITE_ROW) {
-		struct bento_digest d;
-		/* a malformed row protects nothing; fsck reports it */
-		if (col_digest(st, 0, &d))
-			continue;
-		if (c->n_keep == cap) {
-			cap = cap ? cap * 2 : 256;
-			c->keep = bento_xrealloc(c->keep, cap * sizeof(*c->keep));
-		}
-		c->keep[c->n_keep++] = d;
-	}
-	if (rc == 0 && r != SQLITE_DONE)
-		rc = db_fail(s, s->db, "read object blobs", err);
-	sqlite3_finalize(st);
-	/* cache rows for blobs about to go are useless; keep the table small */
-	if (rc == 0 && !c->dry_run)
-		rc = db_exec(s, s->db,
-			     "DELETE FROM stat_cache WHERE digest NOT IN "
-			     "(SELECT digest FROM object_blobs)", "trim stat cache", err);
-	pthread_mutex_unlock(&s->mu);
-	if (c->n_keep)
-		qsort(c->keep, c->n_keep, sizeof(*c->keep), cmp_digest);
-	return rc;
-}
-
-/* Remove emptied fan-out directories of blobs/sha256; rmdir fails harmlessly on others. */
-static void drop_empty_fanout(struct bento_store *s)
-{
-	char **dirs;
-	size_t nd;
-
-	if (list_dir(s->blobdir, &dirs, &nd) < 0)
-		return;
-	for (size_t i = 0; i < nd; i++) {
-		char *dir = bento_xasprintf("%s/%s", s->blobdir, dirs[i]);
-		if (is_hex_n(dirs[i], 2))
-			rmdir(dir);
-		free(dir);
-	}
-	free_names(dirs, nd);
-}
-
-int bento_store_gc(struct bento_store *s, int dry_run, uint64_t *blobs, uint64_t *bytes,
-		   struct bento_error *err)
-{
-	struct gc_ctx c = { .dry_run = dry_run };
-	int rc;
-
-	/*
-	 * Exclusive: every other open store (each a possible writer with
-	 * staged, uncommitted blobs) holds the lock shared, so we wait for
-	 * them.  flock converts our own shared lock.
-	 */
-	if (!dry_run && (rc = flock_retry(s->lockfd, LOCK_EX)))
-		return bento_error_errno(err, -rc, "%s/lock: flock", s->root);
-	if ((rc = gc_referenced(s, &c, err)) == 0)
-		rc = blob_walk(s, gc_blob, NULL, &c, err);
-	if (rc == 0 && !dry_run) {
-		tmp_clean(s, 0);
-		drop_empty_fanout(s);
-	}
-	if (!dry_run)
-		flock_retry(s->lockfd, LOCK_SH);
-	free(c.keep);
-	if (rc == 0) {
-		if (blobs)
-			*blobs = c.blobs;
-		if (bytes)
-			*bytes = c.bytes;
-	}
-	return rc;
-}
-
-void bento_store_discard(struct bento_store *s)
-{
-	static const char *const files[] = {
-		DB_FILE, DB_FILE "-wal", DB_FILE "-shm", DB_FILE "-journal", "history.head",
-		"history.lock", NULL,
-	};
-	sqlite3_stmt *st;
-	int empty = 0;
-
-	if (!s)
-		return;
-	if (s->made_db && s->db &&
-	    db_prep(s, s->db, "SELECT (SELECT count(*) FROM objects) + (SELECT count(*) FROM history)",
-		    &st, NULL) == 0) {
-		empty = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) == 0;
-		sqlite3_finalize(st);
-	}
-	/* Alone: every open store holds root/lock shared (a failed try may drop ours: we close). */
-	if (empty && flock(s->lockfd, LOCK_EX | LOCK_NB) == 0) {
-		sqlite3_finalize(s->cache_get);
-		sqlite3_finalize(s->cache_put);
-		s->cache_get = s->cache_put = NULL;
-		sqlite3_close(s->cache);
-		sqlite3_close(s->db);
-		s->cache = s->db = NULL;
-		for (size_t i = 0; files[i]; i++) {
-			char *p = bento_xasprintf("%s/%s", s->root, files[i]);
-			unlink(p);
-			free(p);
-		}
-		drop_empty_fanout(s);
-		char *blobs = bento_xasprintf("%s/blobs", s->root), *lock = bento_xasprintf("%s/lock", s->root);
-		rmdir(s->blobdir);
-		rmdir(blobs);
-		rmdir(s->tmpdir);
-		/* last, still holding it: an opener waiting for it sees it gone and starts again */
-		unlink(lock);
-		if (s->made_root)
-			rmdir(s->root);
-		free(blobs);
-		free(lock);
-	}
-	bento_store_close(s);
 }

@@ -214,6 +214,14 @@ int bento_store_resolve(struct bento_store *s, enum bento_kind kind, const char 
 			struct bento_object_ref *out, struct bento_error *err);
 void bento_object_ref_release(struct bento_object_ref *r);
 
+/*
+ * 1 when the store holds an object of kind with digest d (a build or an
+ * import that finds it there "existed"), else 0; a database error counts
+ * as absent.
+ */
+int bento_store_has_object(struct bento_store *s, enum bento_kind kind,
+			   const struct bento_digest *d);
+
 /* The canonical manifest bytes of an object. */
 int bento_store_manifest(struct bento_store *s, enum bento_kind kind,
 			 const struct bento_digest *d, struct bento_buf *out,

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cjson.h"
+#include "fs.h"
 #include "history.h"
 #include "manifest.h"
 #include "oci.h"
@@ -695,12 +696,8 @@ int bento_pull(struct bento_store *s, enum bento_kind kind, const struct bento_t
 	if ((rc = pull_layers(s, ref, o, where, &mj, obj.layers, obj.n_layers, stage, &skipped,
 			      &layer_stats, err)))
 		goto out;
-	char cds[BENTO_DIGEST_STRLEN];
 	bento_digest_str(&md, mds);
-	bento_digest_str(&cd, cds);
-	struct bento_object_ref have = { 0 };
-	existed = bento_store_resolve(s, kind, cds, &have, NULL) == 0;
-	bento_object_ref_release(&have);
+	existed = bento_store_has_object(s, kind, &cd);
 	details = json_pack("{s:s, s:s, s:I}", "source", where, "manifest", mds, "layers_skipped",
 			    (json_int_t)skipped);
 	if (kind == BENTO_KIND_BENTO) {

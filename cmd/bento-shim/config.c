@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "cjson.h"
+#include "fs.h"
 #include "shim.h"
 
 #define DEFAULT_ROOT "/bento"

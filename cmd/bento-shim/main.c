@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fs.h"
 #include "shim.h"
 
 static void usage(FILE *f)

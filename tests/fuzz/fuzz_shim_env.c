@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cjson.h"
+#include "fs.h"
 #include "shim.h"
 
 #define MAX_ENV 256

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cjson.h"
+#include "fs.h"
 #include "shim.h"
 
 // fuzz-flags: -max_len=65536

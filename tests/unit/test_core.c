@@ -10,6 +10,7 @@
 #include "cjson.h"
 #include "digest.h"
 #include "error.h"
+#include "fs.h"
 #include "tap.h"
 
 static void test_buf(void)

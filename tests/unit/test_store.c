@@ -1,4 +1,4 @@
-/* Unit tests: the local store (lib/store.c). */
+/* Unit tests: the local store (lib/store.c, store_blob.c, store_fsck.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -607,6 +607,11 @@ static void test_objects(struct bento_store *s, const char *root)
 	p.n_blobs = 1;
 	rc = bento_store_put(s, &p, &s2, &err);
 	is_int(rc, 0, "put svc:2");
+	ok(bento_store_has_object(s, BENTO_KIND_BENTO, &s1) &&
+	   bento_store_has_object(s, BENTO_KIND_MODEL, &m1), "has_object finds a bento and a model");
+	ok(!bento_store_has_object(s, BENTO_KIND_MODEL, &s1) &&
+	   !bento_store_has_object(s, BENTO_KIND_BENTO, &absent),
+	   "has_object: not as the other kind, not what is absent");
 
 	/* failures change nothing */
 	long long objects = sql_int(root, "SELECT count(*) FROM objects");

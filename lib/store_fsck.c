@@ -153,22 +153,39 @@ static int blob_walk(struct bento_store *s, blob_fn fn, bad_fn bad, void *ctx,
 }
 
 /* Remove tmp/ entries last modified before cutoff (all when cutoff is 0). */
-static void tmp_clean(struct bento_store *s, time_t cutoff)
+/*
+ * Remove staging files (tmp/XX/blob.*, and any file right in tmp/) last
+ * changed before cutoff, or all with cutoff 0; drop_dirs also removes the
+ * tmp/XX directories that are then empty.
+ */
+static void tmp_clean_dir(const char *dir, time_t cutoff, int depth, int drop_dirs)
 {
 	char **v;
 	size_t n;
 
-	if (list_dir(s->tmpdir, &v, &n))
+	if (list_dir(dir, &v, &n))
 		return;
 	for (size_t i = 0; i < n; i++) {
-		char *path = bento_xasprintf("%s/%s", s->tmpdir, v[i]);
+		char *path = bento_xasprintf("%s/%s", dir, v[i]);
 		struct stat st;
-		if (lstat(path, &st) == 0 && !S_ISDIR(st.st_mode) &&
-		    (cutoff == 0 || st.st_mtime < cutoff))
-			unlink(path);
+		if (lstat(path, &st) < 0)
+			;
+		else if (!S_ISDIR(st.st_mode)) {
+			if (cutoff == 0 || st.st_mtime < cutoff)
+				unlink(path);
+		} else if (depth == 0 && strlen(v[i]) == 2 && is_hex_n(v[i], 2)) {
+			tmp_clean_dir(path, cutoff, 1, drop_dirs);
+			if (drop_dirs)
+				rmdir(path);
+		}
 		free(path);
 	}
 	free_names(v, n);
+}
+
+static void tmp_clean(struct bento_store *s, time_t cutoff, int drop_dirs)
+{
+	tmp_clean_dir(s->tmpdir, cutoff, 0, drop_dirs);
 }
 
 struct fsck_ctx {
@@ -311,7 +328,7 @@ int bento_store_fsck(struct bento_store *s, struct bento_fsck_problem **out, siz
 	struct fsck_ctx c = { .p = &p };
 	int rc;
 
-	tmp_clean(s, time(NULL) - TMP_MAX_AGE);
+	tmp_clean(s, time(NULL) - TMP_MAX_AGE, 0);
 	pthread_mutex_lock(&s->mu);
 	/* one read transaction: every metadata check sees the same snapshot */
 	if ((rc = db_exec(s, s->db, "BEGIN", "begin transaction", err)) == 0) {
@@ -431,7 +448,7 @@ int bento_store_gc(struct bento_store *s, int dry_run, uint64_t *blobs, uint64_t
 	if ((rc = gc_referenced(s, &c, err)) == 0)
 		rc = blob_walk(s, gc_blob, NULL, &c, err);
 	if (rc == 0 && !dry_run) {
-		tmp_clean(s, 0);
+		tmp_clean(s, 0, 0);
 		drop_empty_fanout(s);
 	}
 	if (!dry_run)
@@ -477,6 +494,7 @@ void bento_store_discard(struct bento_store *s)
 			free(p);
 		}
 		drop_empty_fanout(s);
+		tmp_clean(s, 0, 1);
 		char *blobs = bento_xasprintf("%s/blobs", s->root), *lock = bento_xasprintf("%s/lock", s->root);
 		rmdir(s->blobdir);
 		rmdir(blobs);

@@ -240,11 +240,11 @@ touch -d '1 hour ago' "$TMP/vanish/a.bin"	# old enough for the stat cache
 test_expect_success 'a file vanishing mid-build: exit 4 naming it, store unchanged' '
 	before=$(store_state) &&
 	{ timeout 120 "$BENTO" build -j 1 vanish > out 2> err & pid=$!; } &&
-	i=0 && while [ $i -lt 2000 ] && [ -z "$(ls "$BENTO_HOME/tmp")" ]; do sleep 0.005; i=$((i + 1)); done &&
+	i=0 && while [ $i -lt 2000 ] && [ -z "$(find "$BENTO_HOME/tmp" -type f)" ]; do sleep 0.005; i=$((i + 1)); done &&
 	rm vanish/z.txt &&
 	{ wait $pid; rc=$?; } ; echo "exit $rc" &&
 	test "$rc" = 4 && grep_q err "z.txt: file vanished during the build" &&
-	test "$(store_state)" = "$before" && test -z "$(ls "$BENTO_HOME/tmp")"
+	test "$(store_state)" = "$before" && test -z "$(find "$BENTO_HOME/tmp" -type f)"
 '
 rm -rf "$TMP/vanish"
 

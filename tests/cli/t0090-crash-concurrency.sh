@@ -191,7 +191,7 @@ test_expect_success 'two imports of race:1 at once: the loser is refused whole a
 	bento models list -o json > ml.json && test "$(jget ml.json "#len")" = 1 &&
 	test "$(jget ml.json "0.version")" = "$(cat v1)" &&
 	bento gc --dry-run > gc.out 2>&1 && grep_q gc.out "would remove 0 blobs" &&
-	bento fsck > /dev/null && test -z "$(ls "$BENTO_HOME/tmp")"
+	bento fsck > /dev/null && test -z "$(find "$BENTO_HOME/tmp" -type f)"
 '
 
 test_done

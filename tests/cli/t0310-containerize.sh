@@ -261,7 +261,7 @@ test_expect_success 'a base from a registry: resolved to its digest, the same im
 	test "$(jget rman.json layers)" = "$(jget wman.json layers)" &&
 	test "$(jget rman.json config)" = "$(jget wman.json config)" &&
 	: the downloaded base blobs are not left in the store &&
-	test -z "$(ls "$BENTO_HOME/tmp")"
+	test -z "$(find "$BENTO_HOME/tmp" -type f)"
 '
 
 test_expect_success 'to the base registry itself: the base layers are mounted from its repository' '

@@ -29,7 +29,7 @@ static int count_entries(const char *dir)
 	FILE *f;
 	int n = -1;
 
-	snprintf(cmd, sizeof(cmd), "find '%s' -mindepth 1 | wc -l", dir);
+	snprintf(cmd, sizeof(cmd), "find '%s' -mindepth 1 ! -type d | wc -l", dir);
 	f = popen(cmd, "r");
 	if (f && fscanf(f, "%d", &n) != 1)
 		n = -1;
@@ -308,7 +308,7 @@ static void test_big_blobs(struct bento_store *s, const char *root)
 		struct bento_blob_writer *w = NULL;
 		int rc = bento_blob_writer_open(s, (uint64_t)1 << 50, &w, &err);
 
-		ok(rc == -ENOSPC && strstr(err.msg, "cannot reserve") && strstr(err.msg, "tmp/blob."),
+		ok(rc == -ENOSPC && strstr(err.msg, "cannot reserve") && strstr(err.msg, "/tmp/") && strstr(err.msg, "/blob."),
 		   "a 1 PiB hint: ENOSPC naming the staging file: %s", err.msg);
 		is_int(count_entries(tmp), 0, "and no staging file left");
 	}
@@ -885,10 +885,16 @@ static void test_fsck_gc(struct bento_store *s, const char *root)
 
 	/* an old leftover in tmp/ is cleaned, a fresh one is kept */
 	char *old = path_in(root, "tmp/blob.old"), *fresh = path_in(root, "tmp/blob.new");
+	char *sdir = path_in(root, "tmp/ab"), *sold = path_in(root, "tmp/ab/blob.old");
+	char *sfresh = path_in(root, "tmp/ab/blob.new");
+	mkdir(sdir, 0755);
 	write_file(old, "x", 1);
 	write_file(fresh, "y", 1);
+	write_file(sold, "x", 1);
+	write_file(sfresh, "y", 1);
 	struct timespec ts[2] = { { .tv_sec = time(NULL) - 7200 }, { .tv_sec = time(NULL) - 7200 } };
 	utimensat(AT_FDCWD, old, ts, 0);
+	utimensat(AT_FDCWD, sold, ts, 0);
 
 	rc = bento_store_fsck(s, &p, &n, &checked, &err);
 	is_int(rc, 0, "fsck runs: %s", err.msg);
@@ -899,6 +905,8 @@ static void test_fsck_gc(struct bento_store *s, const char *root)
 	bento_fsck_free(p, n);
 	ok(access(old, F_OK) != 0, "fsck removes tmp/ files older than an hour");
 	ok(access(fresh, F_OK) == 0, "but keeps fresh ones");
+	ok(access(sold, F_OK) != 0 && access(sfresh, F_OK) == 0,
+	   "and so in the staging directories tmp/XX/");
 
 	/* flip a byte in a referenced blob */
 	path = bento_blob_path(s, &keep);
@@ -950,7 +958,10 @@ static void test_fsck_gc(struct bento_store *s, const char *root)
 	   (unsigned long long)blobs, (unsigned long long)bytes);
 	ok(!bento_blob_has(s, &d), "the unreferenced blob is gone");
 	ok(bento_blob_has(s, &keep), "a referenced blob stays");
-	ok(access(fresh, F_OK) != 0, "gc empties tmp/");
+	ok(access(fresh, F_OK) != 0 && access(sfresh, F_OK) != 0, "gc empties tmp/ and tmp/XX/");
+	free(sdir);
+	free(sold);
+	free(sfresh);
 	rc = bento_store_gc(s, 0, &blobs, &bytes, &err);
 	ok(rc == 0 && blobs == 0 && bytes == 0, "a second gc finds nothing");
 	rc = bento_store_fsck(s, &p, &n, &checked, &err);

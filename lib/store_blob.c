@@ -84,37 +84,46 @@ char *bento_blob_path(const struct bento_store *s, const struct bento_digest *d)
 	return bento_xasprintf("%s/%.2s/%s", s->blobdir, hex, hex + 2);
 }
 
-int bento_blob_has(const struct bento_store *s, const struct bento_digest *d)
+/* "xx/yyyy...": the blob's name relative to blobs/sha256, opened once as s->blobfd */
+static void blob_rel(const struct bento_digest *d, char rel[BENTO_DIGEST_HEXLEN + 2])
 {
-	char hex[BENTO_DIGEST_HEXLEN + 1], rel[BENTO_DIGEST_HEXLEN + 2];
-	struct stat st;
+	char hex[BENTO_DIGEST_HEXLEN + 1];
 
-	/* relative to blobs/sha256, opened once: no walk of the whole path per blob */
 	bento_digest_hex(d, hex);
 	memcpy(rel, hex, 2);
 	rel[2] = '/';
 	memcpy(rel + 3, hex + 2, BENTO_DIGEST_HEXLEN - 2 + 1);
+}
+
+int bento_blob_has(const struct bento_store *s, const struct bento_digest *d)
+{
+	char rel[BENTO_DIGEST_HEXLEN + 2];
+	struct stat st;
+
+	/* no walk of the whole path per blob */
+	blob_rel(d, rel);
 	return fstatat(s->blobfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
 }
 
 int bento_blob_open(const struct bento_store *s, const struct bento_digest *d,
 		    int *fd, struct bento_error *err)
 {
-	char *path = bento_blob_path(s, d);
-	int f = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	int rc = 0;
+	char rel[BENTO_DIGEST_HEXLEN + 2];
+	int f, rc;
 
-	if (f < 0) {
-		char hex[BENTO_DIGEST_STRLEN];
-		bento_digest_str(d, hex);
-		if (errno == ENOENT)
-			rc = bento_error_set(err, BENTO_E_NOTFOUND, "blob %s is not in the store (%s)",
-					     hex, path);
-		else
-			rc = bento_error_errno(err, errno, "blob %s: %s", hex, path);
-	} else {
+	blob_rel(d, rel);
+	if ((f = openat(s->blobfd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0) {
 		*fd = f;
+		return 0;
 	}
+	int e = errno;
+	char hex[BENTO_DIGEST_STRLEN], *path = bento_blob_path(s, d);
+	bento_digest_str(d, hex);
+	if (e == ENOENT)
+		rc = bento_error_set(err, BENTO_E_NOTFOUND, "blob %s is not in the store (%s)", hex,
+				     path);
+	else
+		rc = bento_error_errno(err, e, "blob %s: %s", hex, path);
 	free(path);
 	return rc;
 }

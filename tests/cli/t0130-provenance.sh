@@ -277,6 +277,25 @@ test_expect_success 'the same with the bentofile committed: clean though the tre
 	git -C g commit -q -am "include again" && git -C g rev-parse HEAD > head
 '
 
+test_expect_success 'ignored and untracked as git status says, below ignored directories too' '
+	mkdir -p ig/deps/lib ig/keep/sub ig/logs &&
+	printf "#!/bin/sh\n" > ig/run.sh && chmod 755 ig/run.sh &&
+	printf "name: ig\nservice: ./run.sh\n" > ig/bentofile.yaml &&
+	printf "deps/\n*.log\n!deps/lib/keep.py\nlogs\n" > ig/.gitignore &&
+	printf "e.txt\n" > ig/keep/sub/.gitignore &&
+	for f in deps/lib/keep.py deps/lib/x.py keep/a.log keep/b.py keep/sub/e.txt keep/sub/f.txt logs/g.txt; do
+		echo "$f" > "ig/$f" || return 1
+	done &&
+	git -C ig init -q -b main && git -C ig add run.sh bentofile.yaml .gitignore keep/sub/.gitignore &&
+	git -C ig commit -q -m init &&
+	bento build ig -o json > ig.json 2> /dev/null &&
+	jget ig.json "not_in_commit.*" |
+		sed -n "s/^{\"path\":\"src\/\([^\"]*\)\",\"status\":\"\([a-z]*\)\"}$/\2 \1/p" | sort > got &&
+	git -C ig status --porcelain --ignored --untracked-files=all |
+		sed -n "s/^!! /ignored /p; s/^?? /untracked /p" | sort > want &&
+	{ test "$(wc -l < want)" = 7 && cmp want got || { cat want got; false; }; }
+'
+
 test_expect_success 'a model imported from a path counts its files too (git-ignored weights)' '
 	printf "*.bin\n" > g/models/emb/.gitignore &&
 	git -C g rm -q --cached models/emb/weights.bin models/emb/sub/vocab.bin &&

@@ -331,13 +331,12 @@ int bento_blob_writer_new(struct bento_store *s, struct bento_blob_writer **out,
 }
 
 /*
- * Staging files live in tmp/XX/, 256 directories like blobs/sha256/XX/:
- * XX is the first byte of the blob's digest where it is known before the
- * file is made (a small blob is held in memory until it is complete), and
- * a byte of the writing thread's own otherwise.  Creating a file takes its
- * directory's lock, and with one directory for every hashing thread of a
- * build of many small files they queue on it (a third of such a build's
- * time on ext4, measured); small directories are cheap to add to, too.
+ * Where staging files live: a small blob is held in memory until it is
+ * complete, and then, its digest known, staged in blobs/sha256/XX/ (see
+ * STAGE_PREFIX); a bigger one in tmp/XX/, XX a byte of the writing
+ * thread's own.  Creating a file takes its directory's lock, and with one
+ * directory for every hashing thread of a build of many small files they
+ * queued on it (a third of such a build's time on ext4, measured).
  */
 static int stage_slot(void)
 {
@@ -349,12 +348,19 @@ static int stage_slot(void)
 	return slot;
 }
 
-/* Make w->tmp in tmp/XX/ (XX = slot); -errno. */
-static int writer_create(struct bento_blob_writer *w, int slot)
+/*
+ * Make w->tmp: in tmp/XX/ (XX = slot) for a blob whose digest is not known
+ * yet, in blobs/sha256/XX/ (XX = its digest's first byte) for one whose
+ * digest is (see STAGE_PREFIX); -errno.
+ */
+static int writer_create(struct bento_blob_writer *w, int slot, int known)
 {
+	const char *top = known ? w->s->blobdir : w->s->tmpdir;
+
 	for (int tries = 0;; tries++) {
 		free(w->tmp);
-		w->tmp = bento_xasprintf("%s/%02x/blob.XXXXXX", w->s->tmpdir, (unsigned)slot);
+		w->tmp = bento_xasprintf("%s/%02x/%s", top, (unsigned)slot,
+					 known ? STAGE_PREFIX "XXXXXX" : "blob.XXXXXX");
 		if ((w->fd = mkostemp(w->tmp, O_CLOEXEC)) >= 0) {
 			w->made = 1;
 			return 0;
@@ -362,7 +368,7 @@ static int writer_create(struct bento_blob_writer *w, int slot)
 		if (errno != ENOENT || tries)
 			return -errno;
 		/* the directory is made when first used, and kept */
-		char *dir = bento_xasprintf("%s/%02x", w->s->tmpdir, (unsigned)slot);
+		char *dir = bento_xasprintf("%s/%02x", top, (unsigned)slot);
 		int e = mkdir(dir, 0755) == 0 || errno == EEXIST ? 0 : errno;
 		free(dir);
 		if (e)
@@ -386,7 +392,7 @@ int bento_blob_writer_open(struct bento_store *s, uint64_t size, struct bento_bl
 		*out = w;
 		return 0;
 	}
-	if ((rc = writer_create(w, stage_slot()))) {
+	if ((rc = writer_create(w, stage_slot(), 0))) {
 		rc = bento_error_errno(err, -rc, "%s: cannot create a staging file", w->tmp);
 		bento_blob_writer_abort(w);
 		return rc;
@@ -419,10 +425,10 @@ int bento_blob_writer_open(struct bento_store *s, uint64_t size, struct bento_bl
 	return 0;
 }
 
-/* The bytes held in memory go to a file made in tmp/<slot>/; -errno. */
-static int writer_spill(struct bento_blob_writer *w, int slot)
+/* The bytes held in memory go to a file made by writer_create(); -errno. */
+static int writer_spill(struct bento_blob_writer *w, int slot, int known)
 {
-	int rc = writer_create(w, slot);
+	int rc = writer_create(w, slot, known);
 
 	if (rc == 0)
 		rc = bento_write_all(w->fd, w->mem.buf, w->mem.len);
@@ -442,7 +448,7 @@ static int writer_append(struct bento_blob_writer *w, const void *p, size_t n)
 			w->size += n;
 			return 0;
 		}
-		if ((rc = writer_spill(w, stage_slot())))	/* bigger than its size said */
+		if ((rc = writer_spill(w, stage_slot(), 0)))	/* bigger than its size said */
 			return rc;
 	}
 	if (!w->pipe) {
@@ -570,13 +576,37 @@ static int store_sync(struct bento_store *s, const char *what, struct bento_erro
 }
 
 /*
- * Check the digest and make the temp file read-only, and durable when sync
- * (a stage makes all its files durable at once).  *present is set when the
- * blob is already stored (then nothing is synced).
+ * The finished file of a blob d: made now if its bytes are in memory,
+ * durable when sync (a stage makes all its files durable at once),
+ * read-only, closed.
+ */
+static int writer_settle(struct bento_blob_writer *w, const char *what,
+			 const struct bento_digest *d, int sync, struct bento_error *err)
+{
+	int rc;
+
+	if (w->fd < 0 && (rc = writer_spill(w, d->raw[0], 1)))
+		return bento_error_errno(err, -rc, "%s: write %s", what, w->tmp);
+	if (sync && fdatasync(w->fd) < 0)
+		return bento_error_errno(err, errno, "%s: fsync %s", what, w->tmp);
+	if (fchmod(w->fd, 0444) < 0)
+		return bento_error_errno(err, errno, "%s: chmod %s", what, w->tmp);
+	if (close(w->fd) < 0) {
+		w->fd = -1;
+		return bento_error_errno(err, errno, "%s: close %s", what, w->tmp);
+	}
+	w->fd = -1;
+	return 0;
+}
+
+/*
+ * Check the digest; *present is set when the blob is already stored (then
+ * nothing is synced).  Then writer_settle(), unless held is not NULL and
+ * the bytes are still in memory: *held is set and the caller settles it.
  */
 static int writer_finish(struct bento_blob_writer *w, const char *what,
 			 const struct bento_digest *expect, struct bento_digest *d,
-			 int *present, int sync, struct bento_error *err)
+			 int *present, int sync, int *held, struct bento_error *err)
 {
 	int rc = pipe_stop(w, 0);
 
@@ -594,18 +624,11 @@ static int writer_finish(struct bento_blob_writer *w, const char *what,
 		*present = 1;
 		return 0;
 	}
-	if (w->fd < 0 && (rc = writer_spill(w, d->raw[0])))
-		return bento_error_errno(err, -rc, "%s: write %s", what, w->tmp);
-	if (sync && fdatasync(w->fd) < 0)
-		return bento_error_errno(err, errno, "%s: fsync %s", what, w->tmp);
-	if (fchmod(w->fd, 0444) < 0)
-		return bento_error_errno(err, errno, "%s: chmod %s", what, w->tmp);
-	if (close(w->fd) < 0) {
-		w->fd = -1;
-		return bento_error_errno(err, errno, "%s: close %s", what, w->tmp);
+	if (held && w->fd < 0) {
+		*held = 1;
+		return 0;
 	}
-	w->fd = -1;
-	return 0;
+	return writer_settle(w, what, d, sync, err);
 }
 
 int bento_blob_writer_commit(struct bento_blob_writer *w, const char *what,
@@ -618,7 +641,7 @@ int bento_blob_writer_commit(struct bento_blob_writer *w, const char *what,
 
 	if (!what)
 		what = "blob";
-	rc = writer_finish(w, what, expect, &d, &present, 1, err);
+	rc = writer_finish(w, what, expect, &d, &present, 1, NULL, err);
 	if (rc == 0 && !present)
 		rc = blob_install(w->s, &w->tmp, what, &d, NULL, err);
 	if (rc == 0) {
@@ -637,12 +660,35 @@ struct staged {
 	struct bento_digest digest;
 };
 
+/* A small blob whose file a spill thread of its stage is to make. */
+struct spill {
+	struct spill *next;
+	struct bento_blob_writer *w;
+	char *what;
+	struct bento_digest digest;
+};
+
+/*
+ * SPILL_THREADS threads make the files of small blobs while the command
+ * goes on reading and hashing (an import's one thread did both in turn),
+ * up to SPILL_QUEUE of them waiting (4 MiB at most).
+ */
+enum { SPILL_THREADS = 2, SPILL_QUEUE = 64 };
+
 struct bento_blob_stage {
 	struct bento_store *s;
 	pthread_mutex_t lock;	/* builds stage from several threads */
 	struct staged *v;
 	size_t n, alloc;
 	int sorted;		/* v is sorted by digest (bento_blob_stage_path) */
+	pthread_cond_t cv;	/* the queue or busy changed */
+	struct spill *head, **tail;
+	size_t queued, busy;
+	pthread_t tids[SPILL_THREADS];
+	size_t n_tids;
+	int stopping;
+	int spill_rc;		/* the first failure of a spill, */
+	struct bento_error spill_err;	/* and its message */
 };
 
 struct bento_blob_stage *bento_blob_stage_new(struct bento_store *s)
@@ -650,8 +696,120 @@ struct bento_blob_stage *bento_blob_stage_new(struct bento_store *s)
 	struct bento_blob_stage *st = bento_xcalloc(1, sizeof(*st));
 
 	st->s = s;
+	st->tail = &st->head;
 	pthread_mutex_init(&st->lock, NULL);
+	pthread_cond_init(&st->cv, NULL);
 	return st;
+}
+
+/* Under st->lock: the stage owns the file tmp now. */
+static void stage_add(struct bento_blob_stage *st, char *tmp, const char *what,
+		      const struct bento_digest *d)
+{
+	if (st->n == st->alloc) {
+		st->alloc = st->alloc ? 2 * st->alloc : 16;
+		st->v = bento_xrealloc(st->v, st->alloc * sizeof(*st->v));
+	}
+	st->v[st->n].tmp = tmp;
+	st->v[st->n].what = bento_xstrdup(what);
+	st->v[st->n].digest = *d;
+	st->n++;
+	st->sorted = 0;
+}
+
+static void *spill_main(void *arg)
+{
+	struct bento_blob_stage *st = arg;
+
+	pthread_mutex_lock(&st->lock);
+	for (;;) {
+		struct bento_error e = { 0 };
+		struct spill *sp;
+		int rc;
+
+		while (!st->head && !st->stopping)
+			pthread_cond_wait(&st->cv, &st->lock);
+		if (!(sp = st->head))
+			break;
+		if (!(st->head = sp->next))
+			st->tail = &st->head;
+		st->queued--;
+		st->busy++;
+		pthread_cond_broadcast(&st->cv);
+		pthread_mutex_unlock(&st->lock);
+		rc = writer_settle(sp->w, sp->what, &sp->digest, 0, &e);
+		pthread_mutex_lock(&st->lock);
+		if (rc == 0) {
+			stage_add(st, sp->w->tmp, sp->what, &sp->digest);
+			sp->w->tmp = NULL;
+		} else if (!st->spill_rc) {
+			st->spill_rc = rc;
+			st->spill_err = e;
+		}
+		st->busy--;
+		pthread_cond_broadcast(&st->cv);
+		pthread_mutex_unlock(&st->lock);
+		bento_blob_writer_abort(sp->w);
+		free(sp->what);
+		free(sp);
+		pthread_mutex_lock(&st->lock);
+	}
+	pthread_mutex_unlock(&st->lock);
+	return NULL;
+}
+
+static void spill_queue(struct bento_blob_stage *st, struct bento_blob_writer *w, const char *what,
+			const struct bento_digest *d)
+{
+	struct spill *sp = bento_xcalloc(1, sizeof(*sp));
+
+	sp->w = w;
+	sp->what = bento_xstrdup(what);
+	sp->digest = *d;
+	pthread_mutex_lock(&st->lock);
+	while (st->queued >= SPILL_QUEUE)
+		pthread_cond_wait(&st->cv, &st->lock);
+	if (st->n_tids < SPILL_THREADS &&
+	    pthread_create(&st->tids[st->n_tids], NULL, spill_main, st) == 0)
+		st->n_tids++;
+	if (st->n_tids == 0) {
+		/* no thread to be had: make the file here */
+		struct bento_error e = { 0 };
+		pthread_mutex_unlock(&st->lock);
+		int rc = writer_settle(w, what, d, 0, &e);
+		pthread_mutex_lock(&st->lock);
+		if (rc == 0) {
+			stage_add(st, w->tmp, what, d);
+			w->tmp = NULL;
+		} else if (!st->spill_rc) {
+			st->spill_rc = rc;
+			st->spill_err = e;
+		}
+		pthread_mutex_unlock(&st->lock);
+		bento_blob_writer_abort(w);
+		free(sp->what);
+		free(sp);
+		return;
+	}
+	*st->tail = sp;
+	st->tail = &sp->next;
+	st->queued++;
+	pthread_cond_broadcast(&st->cv);
+	pthread_mutex_unlock(&st->lock);
+}
+
+/* Every queued file made; the first failure among them, with its message. */
+static int stage_wait(struct bento_blob_stage *st, struct bento_error *err)
+{
+	int rc;
+
+	pthread_mutex_lock(&st->lock);
+	while (st->head || st->busy)
+		pthread_cond_wait(&st->cv, &st->lock);
+	if ((rc = st->spill_rc) && err)
+		*err = st->spill_err;
+	pthread_mutex_unlock(&st->lock);
+	return rc;
 }
 
 int bento_blob_writer_stage(struct bento_blob_writer *w, struct bento_blob_stage *st,
@@ -659,21 +817,17 @@ int bento_blob_writer_stage(struct bento_blob_writer *w, struct bento_blob_stage
 			    struct bento_digest *out, struct bento_error *err)
 {
 	struct bento_digest d;
-	int present, rc = writer_finish(w, what, expect, &d, &present, 0, err);
+	int present, held = 0, rc = writer_finish(w, what, expect, &d, &present, 0, &held, err);
 
 	if (rc == 0 && out)
 		*out = d;
+	if (rc == 0 && held) {
+		spill_queue(st, w, what, &d);	/* it owns w now */
+		return 0;
+	}
 	if (rc == 0 && !present) {
 		pthread_mutex_lock(&st->lock);
-		if (st->n == st->alloc) {
-			st->alloc = st->alloc ? 2 * st->alloc : 16;
-			st->v = bento_xrealloc(st->v, st->alloc * sizeof(*st->v));
-		}
-		st->v[st->n].tmp = w->tmp;
-		st->v[st->n].what = bento_xstrdup(what);
-		st->v[st->n].digest = d;
-		st->n++;
-		st->sorted = 0;
+		stage_add(st, w->tmp, what, &d);
 		pthread_mutex_unlock(&st->lock);
 		w->tmp = NULL;	/* the stage owns the file now */
 	}
@@ -690,23 +844,65 @@ int bento_blob_writer_stage(struct bento_blob_writer *w, struct bento_blob_stage
  */
 int bento_blob_stage_sync(struct bento_blob_stage *st, struct bento_error *err)
 {
-	return st && st->n ? store_sync(st->s, "staged blobs", err) : 0;
+	int rc;
+
+	if (!st)
+		return 0;
+	if ((rc = stage_wait(st, err)))
+		return rc;
+	return st->n ? store_sync(st->s, "staged blobs", err) : 0;
+}
+
+/*
+ * The renames, from INSTALL_THREADS threads: thread t takes the blobs
+ * whose digest's first byte is t modulo their number, so no two rename
+ * within one directory at once; with small blobs staged in their own
+ * directory (STAGE_PREFIX) none takes the file system's rename lock.
+ */
+enum { INSTALL_THREADS = 2 };
+
+struct install {
+	struct bento_blob_stage *st;
+	atomic_uint next;	/* the next thread's share */
+	atomic_int failed;
+	int rc[INSTALL_THREADS];
+	struct bento_error err[INSTALL_THREADS];
+};
+
+static void *install_main(void *arg)
+{
+	struct install *in = arg;
+	unsigned t = atomic_fetch_add(&in->next, 1);
+	unsigned char dirs[256 / 8] = { 0 };
+	struct bento_blob_stage *st = in->st;
+
+	for (size_t i = 0; i < st->n && !atomic_load(&in->failed); i++) {
+		struct staged *v = &st->v[i];
+		if (!v->tmp || v->digest.raw[0] % INSTALL_THREADS != t)
+			continue;
+		if ((in->rc[t] = blob_install(st->s, &v->tmp, v->what, &v->digest, dirs,
+					      &in->err[t]))) {
+			atomic_store(&in->failed, 1);
+			break;
+		}
+	}
+	return NULL;
 }
 
 int bento_blob_stage_install(struct bento_blob_stage *st, struct bento_error *err)
 {
-	unsigned char dirs[256 / 8] = { 0 };
+	struct install in = { .st = st };
 	int rc;
 
-	if (st->n == 0)
-		return 0;
-	for (size_t i = 0; i < st->n; i++) {
-		if (!st->v[i].tmp)
-			continue;
-		if ((rc = blob_install(st->s, &st->v[i].tmp, st->v[i].what, &st->v[i].digest,
-				       dirs, err)))
-			return rc;
-	}
+	if ((rc = stage_wait(st, err)) || st->n == 0)
+		return rc;
+	bento_parallel(install_main, &in, INSTALL_THREADS);
+	for (size_t t = 0; t < INSTALL_THREADS; t++)
+		if (in.rc[t]) {
+			if (err)
+				*err = in.err[t];
+			return in.rc[t];
+		}
 	return store_sync(st->s, "blobs", err);
 }
 
@@ -732,6 +928,7 @@ char *bento_blob_stage_path(struct bento_blob_stage *st, const struct bento_dige
 {
 	struct staged key = { .digest = *d }, *hit = NULL;
 
+	stage_wait(st, NULL);	/* a failed spill: the path of a file that is not there */
 	pthread_mutex_lock(&st->lock);
 	if (st->n && !st->sorted) {
 		qsort(st->v, st->n, sizeof(*st->v), staged_cmp);
@@ -745,8 +942,25 @@ char *bento_blob_stage_path(struct bento_blob_stage *st, const struct bento_dige
 
 void bento_blob_stage_free(struct bento_blob_stage *st)
 {
+	struct spill *sp;
+
 	if (!st)
 		return;
+	/* what still waits is dropped, not written */
+	pthread_mutex_lock(&st->lock);
+	while ((sp = st->head)) {
+		st->head = sp->next;
+		bento_blob_writer_abort(sp->w);
+		free(sp->what);
+		free(sp);
+	}
+	st->tail = &st->head;
+	st->queued = 0;
+	st->stopping = 1;
+	pthread_cond_broadcast(&st->cv);
+	pthread_mutex_unlock(&st->lock);
+	for (size_t i = 0; i < st->n_tids; i++)
+		pthread_join(st->tids[i], NULL);
 	for (size_t i = 0; i < st->n; i++) {
 		if (st->v[i].tmp)
 			unlink(st->v[i].tmp);
@@ -754,6 +968,7 @@ void bento_blob_stage_free(struct bento_blob_stage *st)
 		free(st->v[i].what);
 	}
 	free(st->v);
+	pthread_cond_destroy(&st->cv);
 	pthread_mutex_destroy(&st->lock);
 	free(st);
 }

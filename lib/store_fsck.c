@@ -101,14 +101,16 @@ static int is_hex_n(const char *p, size_t n)
 
 /*
  * Walk blobs/sha256, calling fn for every well-named blob file and bad for
- * everything else (bad may be NULL).
+ * everything else (bad may be NULL) but staging files (STAGE_PREFIX):
+ * those last changed before stage_cutoff are removed (all with 0, none
+ * with -1), as tmp_clean() removes the files of tmp/.
  */
 typedef void (*blob_fn)(void *ctx, const char *path, const struct bento_digest *d,
 			const struct stat *st);
 typedef void (*bad_fn)(void *ctx, const char *path, const char *why);
 
 static int blob_walk(struct bento_store *s, blob_fn fn, bad_fn bad, void *ctx,
-		     struct bento_error *err)
+		     time_t stage_cutoff, struct bento_error *err)
 {
 	char **dirs, **files;
 	size_t nd, nf;
@@ -135,7 +137,11 @@ static int blob_walk(struct bento_store *s, blob_fn fn, bad_fn bad, void *ctx,
 			char hex[BENTO_DIGEST_STRLEN];
 			struct bento_digest d;
 			snprintf(hex, sizeof(hex), "sha256:%s%s", dirs[i], files[k]);
-			if (!is_hex_n(files[k], BENTO_DIGEST_HEXLEN - 2) ||
+			if (strncmp(files[k], STAGE_PREFIX, strlen(STAGE_PREFIX)) == 0 &&
+			    lstat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+				if (stage_cutoff == 0 || (stage_cutoff > 0 && st.st_mtime < stage_cutoff))
+					unlink(path);
+			} else if (!is_hex_n(files[k], BENTO_DIGEST_HEXLEN - 2) ||
 			    bento_digest_parse(hex, &d, NULL) || lstat(path, &st) < 0 ||
 			    !S_ISREG(st.st_mode)) {
 				if (bad)
@@ -152,7 +158,6 @@ static int blob_walk(struct bento_store *s, blob_fn fn, bad_fn bad, void *ctx,
 	return rc;
 }
 
-/* Remove tmp/ entries last modified before cutoff (all when cutoff is 0). */
 /*
  * Remove staging files (tmp/XX/blob.*, and any file right in tmp/) last
  * changed before cutoff, or all with cutoff 0; drop_dirs also removes the
@@ -349,7 +354,7 @@ int bento_store_fsck(struct bento_store *s, struct bento_fsck_problem **out, siz
 		}
 	}
 	if (rc == 0)
-		rc = blob_walk(s, fsck_blob, fsck_bad, &c, err);
+		rc = blob_walk(s, fsck_blob, fsck_bad, &c, time(NULL) - TMP_MAX_AGE, err);
 	if (rc) {
 		bento_fsck_free(p.v, p.n);
 		return rc;
@@ -446,7 +451,7 @@ int bento_store_gc(struct bento_store *s, int dry_run, uint64_t *blobs, uint64_t
 	if (!dry_run && (rc = flock_retry(s->lockfd, LOCK_EX)))
 		return bento_error_errno(err, -rc, "%s/lock: flock", s->root);
 	if ((rc = gc_referenced(s, &c, err)) == 0)
-		rc = blob_walk(s, gc_blob, NULL, &c, err);
+		rc = blob_walk(s, gc_blob, NULL, &c, dry_run ? -1 : 0, err);
 	if (rc == 0 && !dry_run) {
 		tmp_clean(s, 0, 0);
 		drop_empty_fanout(s);

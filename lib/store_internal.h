@@ -53,6 +53,13 @@ int bento_store_db_fail(struct bento_store *s, const char *what, struct bento_er
 /* ---- for store.c, store_blob.c and store_fsck.c only ---- */
 
 #define DB_FILE "store.db"
+/*
+ * A small blob is staged next to where it goes, blobs/sha256/XX/ with a
+ * name of this prefix (never a blob's name), so that moving it into place
+ * is a rename within one directory: those need no file-system-wide lock
+ * and run in parallel.  fsck and gc clean them up as they clean tmp/.
+ */
+#define STAGE_PREFIX ".stage."
 
 struct cache_row;
 

@@ -38,6 +38,24 @@ static int count_entries(const char *dir)
 	return n;
 }
 
+/* Staging files under root: tmp/'s, and the small ones next to their blobs. */
+static int count_staged(const char *root)
+{
+	char cmd[4096];
+	FILE *f;
+	int n = -1;
+
+	snprintf(cmd, sizeof(cmd),
+		 "{ find '%s/tmp' -type f; find '%s/blobs' -type f -name '.stage.*'; } | wc -l", root,
+		 root);
+	f = popen(cmd, "r");
+	if (f && fscanf(f, "%d", &n) != 1)
+		n = -1;
+	if (f)
+		pclose(f);
+	return n;
+}
+
 static int sql_exec(const char *root, const char *sql)
 {
 	char *path = path_in(root, "store.db");
@@ -444,16 +462,17 @@ static void test_stage(struct bento_store *s, const char *root)
 	ok(bento_blob_writer_stage(w, st, "one", &want, &d, &err) == 0 && bento_digest_eq(&d, &want),
 	   "stage verifies and reports the digest");
 	ok(!bento_blob_has(s, &want), "a staged blob is not in blobs/ yet");
-	is_int(count_entries(tmpdir), 1, "it waits in tmp/");
+	char *sp = bento_blob_stage_path(st, &want), *bp = bento_blob_path(s, &want);
+	is_int(count_staged(root), 1, "it waits in a staging file");
 	bento_digest_bytes("other", 5, &bad);
 	bento_blob_writer_new(s, &w, &err);
 	bento_blob_write(w, "staged two", 10, &err);
 	ok(bento_blob_writer_stage(w, st, "two", &bad, NULL, &err) == -BENTO_E_VERIFY &&
 	   strstr(err.msg, "two: digest mismatch"), "a mismatch is refused by name");
-	is_int(count_entries(tmpdir), 1, "the refused file is gone from tmp/");
-	char *sp = bento_blob_stage_path(st, &want), *bp = bento_blob_path(s, &want);
-	ok(strncmp(sp, tmpdir, strlen(tmpdir)) == 0 && access(sp, R_OK) == 0,
-	   "until the commit its bytes are in tmp/: %s", sp);
+	is_int(count_staged(root), 1, "the refused file leaves no staging file");
+	ok(strncmp(sp, blobdir, strlen(blobdir)) == 0 && strstr(sp, "/.stage.") &&
+	   access(sp, R_OK) == 0, "until the commit its bytes are in a staging file by its blob: %s",
+	   sp);
 	free(sp);
 	ok(bento_store_commit(s, st, NULL, 0, &err) == 0 && bento_blob_has(s, &want), "commit installs it");
 	sp = bento_blob_stage_path(st, &want);
@@ -469,11 +488,13 @@ static void test_stage(struct bento_store *s, const char *root)
 	bento_blob_writer_new(s, &w, &err);
 	bento_blob_write(w, "never installed", 15, &err);
 	bento_blob_writer_stage(w, st, "three", NULL, NULL, &err);
+	free(bento_blob_stage_path(st, &want));	/* its staging file made */
 	int blobs_mid = count_entries(blobdir);
+	ok(count_staged(root) == 1, "an uncommitted stage has its staging file");
 	bento_blob_stage_free(st);
-	ok(!bento_blob_has(s, &want) && count_entries(tmpdir) == 0,
-	   "freeing an uncommitted stage leaves neither blob nor temp file");
-	is_int(count_entries(blobdir), blobs_mid, "blobs/ untouched by an abandoned stage");
+	ok(!bento_blob_has(s, &want) && count_staged(root) == 0,
+	   "freeing an uncommitted stage leaves neither blob nor staging file");
+	is_int(count_entries(blobdir), blobs_mid - 1, "blobs/ untouched by an abandoned stage");
 	ok(blobs_mid >= blobs_before, "blobs/ only grew by commits");
 	free(tmpdir);
 	free(blobdir);
@@ -887,7 +908,12 @@ static void test_fsck_gc(struct bento_store *s, const char *root)
 	char *old = path_in(root, "tmp/blob.old"), *fresh = path_in(root, "tmp/blob.new");
 	char *sdir = path_in(root, "tmp/ab"), *sold = path_in(root, "tmp/ab/blob.old");
 	char *sfresh = path_in(root, "tmp/ab/blob.new");
+	char *bdir = path_in(root, "blobs/sha256/cd"), *bold = path_in(root, "blobs/sha256/cd/.stage.old");
+	char *bfresh = path_in(root, "blobs/sha256/cd/.stage.new");
 	mkdir(sdir, 0755);
+	mkdir(bdir, 0755);
+	write_file(bold, "x", 1);
+	write_file(bfresh, "y", 1);
 	write_file(old, "x", 1);
 	write_file(fresh, "y", 1);
 	write_file(sold, "x", 1);
@@ -895,6 +921,7 @@ static void test_fsck_gc(struct bento_store *s, const char *root)
 	struct timespec ts[2] = { { .tv_sec = time(NULL) - 7200 }, { .tv_sec = time(NULL) - 7200 } };
 	utimensat(AT_FDCWD, old, ts, 0);
 	utimensat(AT_FDCWD, sold, ts, 0);
+	utimensat(AT_FDCWD, bold, ts, 0);
 
 	rc = bento_store_fsck(s, &p, &n, &checked, &err);
 	is_int(rc, 0, "fsck runs: %s", err.msg);
@@ -907,6 +934,8 @@ static void test_fsck_gc(struct bento_store *s, const char *root)
 	ok(access(fresh, F_OK) == 0, "but keeps fresh ones");
 	ok(access(sold, F_OK) != 0 && access(sfresh, F_OK) == 0,
 	   "and so in the staging directories tmp/XX/");
+	ok(access(bold, F_OK) != 0 && access(bfresh, F_OK) == 0,
+	   "and small blobs' staging files by their blobs, which are no problem");
 
 	/* flip a byte in a referenced blob */
 	path = bento_blob_path(s, &keep);
@@ -958,7 +987,11 @@ static void test_fsck_gc(struct bento_store *s, const char *root)
 	   (unsigned long long)blobs, (unsigned long long)bytes);
 	ok(!bento_blob_has(s, &d), "the unreferenced blob is gone");
 	ok(bento_blob_has(s, &keep), "a referenced blob stays");
-	ok(access(fresh, F_OK) != 0 && access(sfresh, F_OK) != 0, "gc empties tmp/ and tmp/XX/");
+	ok(access(fresh, F_OK) != 0 && access(sfresh, F_OK) != 0 && access(bfresh, F_OK) != 0,
+	   "gc removes every staging file");
+	free(bdir);
+	free(bold);
+	free(bfresh);
 	free(sdir);
 	free(sold);
 	free(sfresh);

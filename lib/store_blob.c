@@ -878,7 +878,8 @@ static void *install_main(void *arg)
 
 	for (size_t i = 0; i < st->n && !atomic_load(&in->failed); i++) {
 		struct staged *v = &st->v[i];
-		if (!v->tmp || v->digest.raw[0] % INSTALL_THREADS != t)
+		/* the other thread's entries' tmp changes under us: digest first */
+		if (v->digest.raw[0] % INSTALL_THREADS != t || !v->tmp)
 			continue;
 		if ((in->rc[t] = blob_install(st->s, &v->tmp, v->what, &v->digest, dirs,
 					      &in->err[t]))) {

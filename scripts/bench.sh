@@ -19,7 +19,9 @@
 #               `cp -a` + `sha256sum` of every file (2 processes) + `sync`;
 #               bento import of its archive vs `tar -xf` + `sync`; bento export
 #               vs `tar -cf` (targets <= 1.00x); a rebuild with nothing changed
-#               (target < 0.25 s); peak RSS of the build
+#               (target < 0.25 s); peak RSS of the build.  Each timed run
+#               writes into a new directory, deleted by the next bench at its
+#               start, at least 6 minutes before these runs (see best_fresh)
 #   sign        bento build --sign vs bento build of a 100-file bento, and
 #               verify --full of it signed vs unsigned (target: < 5 ms added)
 #   image       bento containerize of a bento with BENCH_MB/2 MiB of weights to

@@ -29,6 +29,7 @@
  * neither safety nor output bytes depend on the caller's locale.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <locale.h>
 #include <pthread.h>
@@ -316,6 +317,7 @@ struct bento_archive_writer {
 	int (*write)(void *ctx, const void *p, size_t n);
 	void *ctx;
 	int fd;				/* the fd writer's descriptor (its ctx) */
+	uint64_t written, kicked;	/* bytes written to fd, handed to writeback */
 	bool gather;			/* coalesce small pieces (the fd writer) */
 	uint64_t entry_left;		/* data bytes the current file still needs */
 	enum bento_compression comp;
@@ -334,11 +336,25 @@ struct bento_archive_writer {
 	struct archive_entry *entry;	/* reused from header to header */
 };
 
+/*
+ * Every WRITEBACK_CHUNK bytes the file's new pages are handed to writeback
+ * (sync_file_range; nothing on a pipe), so the disk writes while the
+ * archive is made and the fsync that makes an export durable is short.
+ */
+#define WRITEBACK_CHUNK (8u << 20)
+
 static int fd_write(void *ctx, const void *p, size_t n)
 {
 	struct bento_archive_writer *w = ctx;
+	int rc = bento_write_all(w->fd, p, n);
 
-	return bento_write_all(w->fd, p, n);
+	w->written += n;
+	if (rc == 0 && w->written - w->kicked >= WRITEBACK_CHUNK) {
+		sync_file_range(w->fd, (off_t)w->kicked, (off_t)(w->written - w->kicked),
+				SYNC_FILE_RANGE_WRITE);
+		w->kicked = w->written;
+	}
+	return rc;
 }
 
 static int flush_out(struct bento_archive_writer *w)

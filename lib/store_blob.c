@@ -717,6 +717,19 @@ static void stage_add(struct bento_blob_stage *st, char *tmp, const char *what,
 	st->sorted = 0;
 }
 
+/* Under st->lock: the stage takes w's file, or keeps the first failure. */
+static void spill_done(struct bento_blob_stage *st, struct bento_blob_writer *w, const char *what,
+		       const struct bento_digest *d, int rc, const struct bento_error *e)
+{
+	if (rc == 0) {
+		stage_add(st, w->tmp, what, d);
+		w->tmp = NULL;
+	} else if (!st->spill_rc) {
+		st->spill_rc = rc;
+		st->spill_err = *e;
+	}
+}
+
 static void *spill_main(void *arg)
 {
 	struct bento_blob_stage *st = arg;
@@ -739,13 +752,7 @@ static void *spill_main(void *arg)
 		pthread_mutex_unlock(&st->lock);
 		rc = writer_settle(sp->w, sp->what, &sp->digest, 0, &e);
 		pthread_mutex_lock(&st->lock);
-		if (rc == 0) {
-			stage_add(st, sp->w->tmp, sp->what, &sp->digest);
-			sp->w->tmp = NULL;
-		} else if (!st->spill_rc) {
-			st->spill_rc = rc;
-			st->spill_err = e;
-		}
+		spill_done(st, sp->w, sp->what, &sp->digest, rc, &e);
 		st->busy--;
 		pthread_cond_broadcast(&st->cv);
 		pthread_mutex_unlock(&st->lock);
@@ -778,13 +785,7 @@ static void spill_queue(struct bento_blob_stage *st, struct bento_blob_writer *w
 		pthread_mutex_unlock(&st->lock);
 		int rc = writer_settle(w, what, d, 0, &e);
 		pthread_mutex_lock(&st->lock);
-		if (rc == 0) {
-			stage_add(st, w->tmp, what, d);
-			w->tmp = NULL;
-		} else if (!st->spill_rc) {
-			st->spill_rc = rc;
-			st->spill_err = e;
-		}
+		spill_done(st, w, what, d, rc, &e);
 		pthread_mutex_unlock(&st->lock);
 		bento_blob_writer_abort(w);
 		free(sp->what);

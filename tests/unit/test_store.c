@@ -23,14 +23,12 @@
 static char tmpl[] = "/tmp/bento-test-store.XXXXXX";
 static char *base;
 
-static int count_entries(const char *dir)
+/* The number a shell command prints, -1 if none. */
+static int count_cmd(const char *cmd)
 {
-	char cmd[4096];
-	FILE *f;
+	FILE *f = popen(cmd, "r");
 	int n = -1;
 
-	snprintf(cmd, sizeof(cmd), "find '%s' -mindepth 1 ! -type d | wc -l", dir);
-	f = popen(cmd, "r");
 	if (f && fscanf(f, "%d", &n) != 1)
 		n = -1;
 	if (f)
@@ -38,22 +36,23 @@ static int count_entries(const char *dir)
 	return n;
 }
 
+static int count_entries(const char *dir)
+{
+	char cmd[4096];
+
+	snprintf(cmd, sizeof(cmd), "find '%s' -mindepth 1 ! -type d | wc -l", dir);
+	return count_cmd(cmd);
+}
+
 /* Staging files under root: tmp/'s, and the small ones next to their blobs. */
 static int count_staged(const char *root)
 {
 	char cmd[4096];
-	FILE *f;
-	int n = -1;
 
 	snprintf(cmd, sizeof(cmd),
 		 "{ find '%s/tmp' -type f; find '%s/blobs' -type f -name '.stage.*'; } | wc -l", root,
 		 root);
-	f = popen(cmd, "r");
-	if (f && fscanf(f, "%d", &n) != 1)
-		n = -1;
-	if (f)
-		pclose(f);
-	return n;
+	return count_cmd(cmd);
 }
 
 static int sql_exec(const char *root, const char *sql)

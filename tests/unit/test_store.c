@@ -446,6 +446,49 @@ static void *put_thread(void *p)
 }
 
 /* Staged blobs reach blobs/ only on commit; freeing the stage removes them. */
+/* A small blob whose file cannot be made: the commit says so and changes nothing. */
+static void test_spill_failure(struct bento_store *s, const char *root)
+{
+	struct bento_blob_stage *st = bento_blob_stage_new(s);
+	struct bento_blob_writer *w = NULL;
+	struct bento_error err = { 0 };
+	struct bento_digest d;
+	char data[32], *dir = NULL;
+	struct stat sb;
+	int n = 0;
+
+	/* content whose blobs/sha256/XX/ does not exist yet; a file takes its place */
+	for (int i = 0; i < 100000 && !dir; i++) {
+		char hex[BENTO_DIGEST_HEXLEN + 1];
+		n = snprintf(data, sizeof(data), "spill %d", i);
+		bento_digest_bytes(data, (size_t)n, &d);
+		bento_digest_hex(&d, hex);
+		char rel[32];
+		snprintf(rel, sizeof(rel), "blobs/sha256/%.2s", hex);
+		dir = path_in(root, rel);
+		if (stat(dir, &sb) == 0) {
+			free(dir);
+			dir = NULL;
+		}
+	}
+	if (!dir)
+		abort();
+	write_file(dir, "not a directory", 15);
+	int blobs_before = count_entries(root);
+	bento_blob_writer_new(s, &w, &err);
+	bento_blob_write(w, data, (size_t)n, &err);
+	ok(bento_blob_writer_stage(w, st, "spilled.txt", NULL, NULL, &err) == 0,
+	   "a small blob is staged at once, its file made by a spill thread");
+	int rc = bento_store_commit(s, st, NULL, 0, &err);
+	ok(rc != 0 && strstr(err.msg, "spilled.txt: write") && strstr(err.msg, dir),
+	   "the spill's failure fails the commit, naming the file: %s", err.msg);
+	bento_blob_stage_free(st);
+	ok(!bento_blob_has(s, &d) && count_entries(root) == blobs_before && count_staged(root) == 0,
+	   "and nothing is left of it");
+	unlink(dir);
+	free(dir);
+}
+
 static void test_stage(struct bento_store *s, const char *root)
 {
 	char *tmpdir = path_in(root, "tmp"), *blobdir = path_in(root, "blobs");
@@ -1301,6 +1344,7 @@ int main(void)
 	test_big_blobs(s, root);
 	test_put_file(s, root, f1, f2);
 	test_stage(s, root);
+	test_spill_failure(s, root);
 	test_threads(s, root);
 	test_objects(s, root);
 	test_commit(s, root);

@@ -197,14 +197,22 @@ out:
 }
 
 /* Files in dir whose name starts with prefix. */
+/* Entries named prefix* in dir and its subdirectories (tmp/XX/ staging). */
 static int count_prefixed(const char *dir, const char *prefix)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
 	int n = 0;
 
-	while (d && (de = readdir(d)))
-		n += strncmp(de->d_name, prefix, strlen(prefix)) == 0;
+	while (d && (de = readdir(d))) {
+		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0) {
+			n++;
+		} else if (de->d_type == DT_DIR && strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			char *sub = path_in(dir, de->d_name);
+			n += count_prefixed(sub, prefix);
+			free(sub);
+		}
+	}
 	if (d)
 		closedir(d);
 	return n;

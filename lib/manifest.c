@@ -729,7 +729,8 @@ static int scan_files(const char *p, const char *end, struct bento_file **out, s
 		memcpy(d, p, BENTO_DIGEST_STRLEN - 1);
 		d[BENTO_DIGEST_STRLEN - 1] = '\0';
 		p += BENTO_DIGEST_STRLEN - 1;
-		if (!bento_digest_valid(d) || bento_digest_parse(d, &v[n].digest, NULL) ||
+		/* any other form of digest is caught when the files are written out again */
+		if (bento_digest_parse(d, &v[n].digest, NULL) ||
 		    scan_lit(&p, end, "\",\"mode\":") || scan_uint(&p, end, &mode) || mode > 0777 ||
 		    scan_lit(&p, end, ",\"path\":") || scan_path(&p, end, &path) ||
 		    scan_lit(&p, end, ",\"size\":") || scan_uint(&p, end, &v[n].size) ||

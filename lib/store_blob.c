@@ -765,17 +765,27 @@ static void *spill_main(void *arg)
 	return NULL;
 }
 
-static void spill_queue(struct bento_blob_stage *st, struct bento_blob_writer *w, const char *what,
-			const struct bento_digest *d)
+/*
+ * Queue w (the stage owns it now).  Once a spill has failed the commit
+ * will fail with it: that failure is returned here too, so the command
+ * stops at the next blob instead of reading on.
+ */
+static int spill_queue(struct bento_blob_stage *st, struct bento_blob_writer *w, const char *what,
+		       const struct bento_digest *d, struct bento_error *err)
 {
-	struct spill *sp = bento_xcalloc(1, sizeof(*sp));
+	struct spill *sp;
+	int rc;
 
-	sp->w = w;
-	sp->what = bento_xstrdup(what);
-	sp->digest = *d;
 	pthread_mutex_lock(&st->lock);
-	while (st->queued >= SPILL_QUEUE)
+	while (st->queued >= SPILL_QUEUE && !st->spill_rc)
 		pthread_cond_wait(&st->cv, &st->lock);
+	if ((rc = st->spill_rc)) {
+		if (err)
+			*err = st->spill_err;
+		pthread_mutex_unlock(&st->lock);
+		bento_blob_writer_abort(w);
+		return rc;
+	}
 	if (st->n_tids < SPILL_THREADS &&
 	    pthread_create(&st->tids[st->n_tids], NULL, spill_main, st) == 0)
 		st->n_tids++;
@@ -783,20 +793,25 @@ static void spill_queue(struct bento_blob_stage *st, struct bento_blob_writer *w
 		/* no thread to be had: make the file here */
 		struct bento_error e = { 0 };
 		pthread_mutex_unlock(&st->lock);
-		int rc = writer_settle(w, what, d, 0, &e);
+		rc = writer_settle(w, what, d, 0, &e);
 		pthread_mutex_lock(&st->lock);
 		spill_done(st, w, what, d, rc, &e);
 		pthread_mutex_unlock(&st->lock);
 		bento_blob_writer_abort(w);
-		free(sp->what);
-		free(sp);
-		return;
+		if (rc && err)
+			*err = e;
+		return rc;
 	}
+	sp = bento_xcalloc(1, sizeof(*sp));
+	sp->w = w;
+	sp->what = bento_xstrdup(what);
+	sp->digest = *d;
 	*st->tail = sp;
 	st->tail = &sp->next;
 	st->queued++;
 	pthread_cond_broadcast(&st->cv);
 	pthread_mutex_unlock(&st->lock);
+	return 0;
 }
 
 /* Every queued file made; the first failure among them, with its message. */
@@ -822,10 +837,8 @@ int bento_blob_writer_stage(struct bento_blob_writer *w, struct bento_blob_stage
 
 	if (rc == 0 && out)
 		*out = d;
-	if (rc == 0 && held) {
-		spill_queue(st, w, what, &d);	/* it owns w now */
-		return 0;
-	}
+	if (rc == 0 && held)
+		return spill_queue(st, w, what, &d, err);	/* it owns w now */
 	if (rc == 0 && !present) {
 		pthread_mutex_lock(&st->lock);
 		stage_add(st, w->tmp, what, &d);

@@ -479,6 +479,12 @@ static void test_spill_failure(struct bento_store *s, const char *root)
 	bento_blob_write(w, data, (size_t)n, &err);
 	ok(bento_blob_writer_stage(w, st, "spilled.txt", NULL, NULL, &err) == 0,
 	   "a small blob is staged at once, its file made by a spill thread");
+	free(bento_blob_stage_path(st, &d));	/* waits for the spill */
+	bento_blob_writer_new(s, &w, &err);
+	bento_blob_write(w, "after the failure", 17, &err);
+	ok(bento_blob_writer_stage(w, st, "next.txt", NULL, NULL, &err) != 0 &&
+	   strstr(err.msg, "spilled.txt: write"),
+	   "the next blob staged gets that failure, so the command stops there: %s", err.msg);
 	int rc = bento_store_commit(s, st, NULL, 0, &err);
 	ok(rc != 0 && strstr(err.msg, "spilled.txt: write") && strstr(err.msg, dir),
 	   "the spill's failure fails the commit, naming the file: %s", err.msg);

@@ -336,24 +336,15 @@ struct bento_archive_writer {
 	struct archive_entry *entry;	/* reused from header to header */
 };
 
-/*
- * Every WRITEBACK_CHUNK bytes the file's new pages are handed to writeback
- * (sync_file_range; nothing on a pipe), so the disk writes while the
- * archive is made and the fsync that makes an export durable is short.
- */
-#define WRITEBACK_CHUNK (8u << 20)
-
+/* written data handed to writeback as it goes: the export's fsync is then short */
 static int fd_write(void *ctx, const void *p, size_t n)
 {
 	struct bento_archive_writer *w = ctx;
 	int rc = bento_write_all(w->fd, p, n);
 
 	w->written += n;
-	if (rc == 0 && w->written - w->kicked >= WRITEBACK_CHUNK) {
-		sync_file_range(w->fd, (off_t)w->kicked, (off_t)(w->written - w->kicked),
-				SYNC_FILE_RANGE_WRITE);
-		w->kicked = w->written;
-	}
+	if (rc == 0)
+		bento_writeback(w->fd, &w->kicked, w->written);
 	return rc;
 }
 

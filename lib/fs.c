@@ -292,6 +292,18 @@ int bento_syncfs(const char *path, const char *what, struct bento_error *err)
 	return rc;
 }
 
+void bento_writeback(int fd, uint64_t *kicked, uint64_t end)
+{
+	if (end - *kicked < BENTO_WRITEBACK_CHUNK)
+		return;
+#ifdef SYNC_FILE_RANGE_WRITE
+	sync_file_range(fd, (off_t)*kicked, (off_t)(end - *kicked), SYNC_FILE_RANGE_WRITE);
+#else
+	(void)fd;
+#endif
+	*kicked = end;
+}
+
 int bento_write_all(int fd, const void *p, size_t n)
 {
 	const char *c = p;

@@ -121,6 +121,17 @@ int bento_write_file_atomic(const char *path, const void *p, size_t n, mode_t mo
  */
 int bento_syncfs(const char *path, const char *what, struct bento_error *err);
 
+/*
+ * For a file being written in order: once [*kicked, end) has grown to
+ * BENTO_WRITEBACK_CHUNK, hands it to writeback (sync_file_range, without
+ * waiting) and moves *kicked to end.  The disk then writes while the
+ * file is made, and the fsync or syncfs that makes it durable waits for
+ * the last few MiB, not the whole file.  Advisory: a failure shows at that
+ * fsync; nothing on a pipe.
+ */
+#define BENTO_WRITEBACK_CHUNK (8u << 20)
+void bento_writeback(int fd, uint64_t *kicked, uint64_t end);
+
 /* rename(2) that never replaces: -EEXIST when to exists; other -errno. */
 int bento_rename_noreplace(const char *from, const char *to);
 

@@ -622,9 +622,12 @@ int bento_layer_write(struct bento_store *s, struct bento_layer *l,
  * slower); through a buffer when the kernel cannot (another filesystem, no
  * support).  With h, the bytes are also read and hashed, a chunk at a
  * time, just before the kernel copies that chunk.  0, -1 with errno, or -2
- * when bfd ends early.
+ * when bfd ends early.  The copy goes a WRITEBACK_CHUNK at a time, each
+ * handed to writeback (*pos, *kicked: fd's offset and what was handed
+ * over), so the syncfs that makes a layout durable waits for little.
  */
-static int copy_range(int bfd, int fd, uint64_t len, struct bento_hasher *h)
+static int copy_range(int bfd, int fd, uint64_t len, struct bento_hasher *h, uint64_t *pos,
+		      uint64_t *kicked)
 {
 	loff_t in = 0;
 	char *buf = h ? bento_xmalloc(CHUNK) : NULL;
@@ -632,7 +635,8 @@ static int copy_range(int bfd, int fd, uint64_t len, struct bento_hasher *h)
 
 	while (len && rc == 0) {
 		size_t want = h || fallback ? (len < CHUNK ? (size_t)len : CHUNK)
-					    : (len > (1u << 30) ? (1u << 30) : (size_t)len);
+					    : (len > BENTO_WRITEBACK_CHUNK ? BENTO_WRITEBACK_CHUNK
+									   : (size_t)len);
 		ssize_t k = 0;
 
 		if (h || fallback) {
@@ -663,6 +667,8 @@ static int copy_range(int bfd, int fd, uint64_t len, struct bento_hasher *h)
 			if (done == want) {
 				in += (loff_t)want;
 				len -= want;
+				*pos += want;
+				bento_writeback(fd, kicked, *pos);
 				continue;
 			}
 			if (k == 0 && !h) {
@@ -685,6 +691,8 @@ static int copy_range(int bfd, int fd, uint64_t len, struct bento_hasher *h)
 		}
 		in += (loff_t)want;
 		len -= want;
+		*pos += want;
+		bento_writeback(fd, kicked, *pos);
 	}
 	free(buf);
 	return rc;
@@ -722,6 +730,7 @@ static int put_zeros(int fd, uint64_t n, struct bento_hasher *h, struct bento_er
  */
 static int copy_layer(struct layer_src *ls, int fd, struct bento_hasher *h, struct bento_error *err)
 {
+	uint64_t pos = 0, kicked = 0;
 	int rc = 0;
 
 	for (size_t i = 0; i < ls->t.n && rc == 0; i++) {
@@ -729,13 +738,14 @@ static int copy_layer(struct layer_src *ls, int fd, struct bento_hasher *h, stru
 		const char *what = e->path + sizeof(TAR_ROOT);
 		int bfd;
 
+		pos = e->off + e->hlen;
 		if ((rc = put_bytes(fd, e->hdr, e->hlen, h, err)) || !e->file)
 			continue;
 		if ((rc = bento_blob_open(ls->s, &e->file->digest, &bfd, err))) {
 			bento_error_prefix(err, "%s", what);
 			return rc;
 		}
-		rc = copy_range(bfd, fd, e->file->size, h);
+		rc = copy_range(bfd, fd, e->file->size, h, &pos, &kicked);
 		if (rc == -1)
 			rc = bento_error_errno(err, errno, "%s: copy", what);
 		else if (rc == -2)

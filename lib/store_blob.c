@@ -42,8 +42,6 @@
  * full disk fails the write just as clearly.
  */
 #define RESERVE_MIN (1u << 20)
-/* hand written data to writeback every so often so the final fsync is short */
-#define WRITEBACK_CHUNK (8u << 20)
 /*
  * A file whose ctime is this close to the moment we start reading it is not
  * cached: a same-size rewrite within one timestamp tick (up to 2 s on FAT,
@@ -170,23 +168,6 @@ static int pwrite_all(int fd, const unsigned char *p, size_t n, uint64_t off)
 	return 0;
 }
 
-/* Start writeback of what has been written up to end, every WRITEBACK_CHUNK. */
-static void writeback_kick(struct bento_blob_writer *w, uint64_t end)
-{
-#ifdef SYNC_FILE_RANGE_WRITE
-	/*
-	 * Asynchronously, so the fsync in commit waits for the last few MiB
-	 * instead of the whole file.  Advisory: errors surface at fsync.
-	 */
-	if (end - w->kicked >= WRITEBACK_CHUNK) {
-		sync_file_range(w->fd, (off_t)w->kicked, (off_t)(end - w->kicked), SYNC_FILE_RANGE_WRITE);
-		w->kicked = end;
-	}
-#else
-	(void)w, (void)end;
-#endif
-}
-
 /* The helper's write of one slot at off. */
 static int slot_write(struct bento_blob_writer *w, const unsigned char *p, size_t n, uint64_t off)
 {
@@ -205,7 +186,7 @@ static int slot_write(struct bento_blob_writer *w, const unsigned char *p, size_
 	if ((rc = pwrite_all(w->fd, p + direct, n - direct, off + direct)) < 0)
 		return rc;
 	if (n > direct)
-		writeback_kick(w, off + n);
+		bento_writeback(w->fd, &w->kicked, off + n);
 	return 0;
 }
 
@@ -455,7 +436,7 @@ static int writer_append(struct bento_blob_writer *w, const void *p, size_t n)
 		if ((rc = bento_write_all(w->fd, p, n)))
 			return rc;
 		w->size += n;
-		writeback_kick(w, w->size);
+		bento_writeback(w->fd, &w->kicked, w->size);
 		return 0;
 	}
 	while (n) {

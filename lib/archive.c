@@ -299,17 +299,6 @@ const char *bento_tar_paths_add(struct bento_tar_paths *s, const char *path, boo
 	return NULL;
 }
 
-/* ---- plain I/O ---- */
-
-ssize_t bento_tar_read_fd(int fd, void *p, size_t n)
-{
-	for (;;) {
-		ssize_t k = read(fd, p, n);
-		if (k >= 0 || errno != EINTR)
-			return k < 0 ? -errno : k;
-	}
-}
-
 /* ---- writer ---- */
 
 struct bento_archive_writer {
@@ -666,9 +655,14 @@ int bento_archive_write_fd(struct bento_archive_writer *w, const char *path,
 		goto out;
 	if (!w->io)
 		w->io = bento_xmalloc(IO_BUFSZ);
+	/*
+	 * The last read asks for one byte more than is left: a short answer
+	 * is the end of the file (one read for a small file), a full one a
+	 * file that grew.  Only when the last read was full is the end read.
+	 */
 	while (done < size) {
-		size_t want = size - done < IO_BUFSZ ? (size_t)(size - done) : IO_BUFSZ;
-		if ((k = bento_tar_read_fd(fd, w->io, want)) < 0) {
+		size_t want = size - done < IO_BUFSZ ? (size_t)(size - done) + 1 : IO_BUFSZ;
+		if ((k = bento_read_fd(fd, w->io, want)) < 0) {
 			w->failed = true;
 			rc = bento_error_errno(err, (int)-k, "%s: read", path);
 			goto out;
@@ -681,20 +675,25 @@ int bento_archive_write_fd(struct bento_archive_writer *w, const char *path,
 					     (unsigned long long)done);
 			goto out;
 		}
+		if ((uint64_t)k > size - done)
+			goto grew;
 		if ((rc = write_data(w, path, w->io, (size_t)k, err)))
 			goto out;
 		done += (uint64_t)k;
+		if ((size_t)k < want && done == size)
+			goto out;
 	}
-	/* One more byte tells a file that grew from one that is complete. */
-	if ((k = bento_tar_read_fd(fd, w->io, 1)) != 0) {
+	if ((k = bento_read_fd(fd, w->io, 1)) == 0)
+		goto out;
+	if (k < 0) {
 		w->failed = true;
-		if (k < 0)
-			rc = bento_error_errno(err, (int)-k, "%s: read", path);
-		else
-			rc = bento_error_set(err, BENTO_E_VERIFY,
-					     "%s: file grew while writing (expected %llu bytes)",
-					     path, (unsigned long long)size);
+		rc = bento_error_errno(err, (int)-k, "%s: read", path);
+		goto out;
 	}
+grew:
+	w->failed = true;
+	rc = bento_error_set(err, BENTO_E_VERIFY, "%s: file grew while writing (expected %llu bytes)",
+			     path, (unsigned long long)size);
 out:
 	locale_leave(&g);
 	return rc;

@@ -51,7 +51,4 @@ struct bento_tar_paths {
 const char *bento_tar_paths_add(struct bento_tar_paths *s, const char *path, bool is_dir);
 void bento_tar_paths_release(struct bento_tar_paths *s);
 
-/* read(2) retrying EINTR: the count, 0 at the end, or -errno. */
-ssize_t bento_tar_read_fd(int fd, void *p, size_t n);
-
 #endif

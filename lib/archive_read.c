@@ -33,6 +33,7 @@
 #include "archive.h"
 #include "archive_internal.h"
 #include "buf.h"
+#include "fs.h"
 
 enum {
 	IO_BUFSZ = 1 << 20,		/* raw read size */
@@ -902,7 +903,7 @@ static ssize_t fd_read(void *ctx, void *buf, size_t n)
 {
 	struct bento_archive_reader *r = ctx;
 
-	return bento_tar_read_fd(r->fd, buf, n);
+	return bento_read_fd(r->fd, buf, n);
 }
 
 static int reader_open(ssize_t (*read)(void *ctx, void *buf, size_t n), void *ctx, int fd,

@@ -304,6 +304,15 @@ void bento_writeback(int fd, uint64_t *kicked, uint64_t end)
 	*kicked = end;
 }
 
+ssize_t bento_read_fd(int fd, void *p, size_t n)
+{
+	for (;;) {
+		ssize_t k = read(fd, p, n);
+		if (k >= 0 || errno != EINTR)
+			return k < 0 ? -errno : k;
+	}
+}
+
 int bento_write_all(int fd, const void *p, size_t n)
 {
 	const char *c = p;

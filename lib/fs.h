@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 
 #include "buf.h"
 #include "error.h"
@@ -143,6 +144,9 @@ int bento_fsync_parent(const char *path);
 
 /* "a FIFO", "a directory", ... for st_mode, for messages. */
 const char *bento_file_kind(unsigned mode);
+
+/* read(2) retrying EINTR: the count, 0 at the end, or -errno. */
+ssize_t bento_read_fd(int fd, void *p, size_t n);
 
 /* write(2) until all n bytes are written, retrying EINTR; 0 or -errno. */
 int bento_write_all(int fd, const void *p, size_t n);

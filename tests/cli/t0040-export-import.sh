@@ -157,4 +157,48 @@ test_expect_success 'import into a store that has the files already (blobs share
 test_expect_code 4 'import of a missing file' 'bento import nothere.bento'
 test_expect_code 2 'import without FILE' 'bento import'
 
+# Export reads the store's blobs ahead of the archive writer (small ones
+# whole, big ones streamed): a damaged blob of either kind stops the export
+# by name, and nothing is left where the archive would have gone.
+blob_of() { printf '%s/blobs/sha256/%s/%s' "$BENTO_HOME" "$(echo "$1" | cut -c1-2)" "$(echo "$1" | cut -c3-64)"; }
+test_expect_success 'setup: a store with small and big files to damage' '
+	export BENTO_HOME=$TMP/h-dmg &&
+	mkdir -p dmg/data &&
+	printf "#!/bin/sh\n" > dmg/run.sh &&
+	for i in 1 2 3 4 5 6 7 8; do printf "small %s\n" $i > dmg/data/s$i.txt; done &&
+	head -c 3000000 /dev/urandom > dmg/data/big.bin &&
+	printf "name: dmg\nservice: [\"./run.sh\"]\ninclude: [\"run.sh\", \"data/**\"]\n" > dmg/bentofile.yaml &&
+	bento build dmg --version 1 > /dev/null &&
+	bento export dmg:1 dmg-good.bento &&
+	for f in s5.txt big.bin; do sha256sum dmg/data/$f | cut -c1-64 > $f.d; done
+'
+damage() {	# damage FILE HOW: shorten, lengthen or remove its blob
+	b=$(blob_of "$(cat "$1.d")") && chmod u+w "$b" &&
+	case $2 in
+	shorten) truncate -s -1 "$b" ;;
+	lengthen) printf x >> "$b" ;;
+	remove) rm "$b" ;;
+	esac
+}
+repair() { cp "dmg/data/$1" "$(blob_of "$(cat "$1.d")")"; }
+for how in shorten lengthen remove; do
+	for f in s5.txt big.bin; do
+		case $how in
+		shorten) why="file shrank while writing" code=3 ;;
+		lengthen) why="file grew while writing" code=3 ;;
+		remove) why="is not in the store" code=4 ;;
+		esac
+		test_expect_success "export stops at a $how blob ($f) by name, leaving nothing" "
+			export BENTO_HOME=\$TMP/h-dmg &&
+			damage $f $how &&
+			{ bento export dmg:1 out-dmg.bento 2> err; echo \$? > rc; } &&
+			test \$(cat rc) = $code &&
+			grep_q err 'data/$f' && grep_q err '$why' &&
+			test ! -e out-dmg.bento && ! ls -a | grep -q '^\.out-dmg' &&
+			repair $f &&
+			bento export dmg:1 out-dmg.bento && cmp out-dmg.bento dmg-good.bento && rm out-dmg.bento
+		"
+	done
+done
+
 test_done

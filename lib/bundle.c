@@ -329,7 +329,8 @@ static int take_entry(struct walk *w, struct bento_archive_reader *r, const stru
 	uint64_t total = 0;
 	int rc = 0;
 
-	if (!w->s || bento_blob_has(w->s, &e->file->digest))
+	/* a small blob's writer looks for it in the store itself, once hashed */
+	if (!w->s || (e->file->size >= BENTO_BLOB_SMALL && bento_blob_has(w->s, &e->file->digest)))
 		h = bento_hasher_new();
 	else if ((rc = bento_blob_writer_open(w->s, e->file->size, &bw, err)))
 		return rc;

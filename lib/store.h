@@ -75,12 +75,15 @@ int bento_blob_writer_new(struct bento_store *s, struct bento_blob_writer **out,
 			  struct bento_error *err);
 /*
  * The same for a blob of size bytes, known up front (a hint: more or fewer
- * may come).  For 1 MiB or more the space is reserved first (fallocate), so
+ * may come).  One of fewer than BENTO_BLOB_SMALL bytes is held in memory
+ * until it is complete: no file is made for it if the store has it, so
+ * the caller need not ask bento_blob_has first.  For 1 MiB or more the space is reserved first (fallocate), so
  * a full disk is an error naming the staging file before any byte comes.  A big blob
  * (16 MiB or more) is written by a helper thread behind the caller, who
  * hashes meanwhile, with O_DIRECT where the filesystem allows: from memory
  * to the disk, not through the page cache.
  */
+#define BENTO_BLOB_SMALL (64u << 10)
 int bento_blob_writer_open(struct bento_store *s, uint64_t size, struct bento_blob_writer **out,
 			   struct bento_error *err);
 /* Append bytes (hashed as they are written). */

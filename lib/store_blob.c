@@ -24,8 +24,8 @@
 
 /* put_file read size: big enough for few syscalls, small enough to stay in L2 */
 #define PUT_BUFSZ (1u << 20)
-/* a small file is read in one go from the stack */
-#define SMALL_BUFSZ (64u << 10)
+/* a small file is read in one go from the stack, a small blob held in memory */
+#define SMALL_BUFSZ BENTO_BLOB_SMALL
 /*
  * Blobs of at least PIPE_MIN bytes are written by a helper thread, up to
  * PIPE_SLOTS chunks behind the caller (4 MiB in flight).  PIPE_SLOTSZ is a
@@ -64,6 +64,7 @@ struct bento_blob_writer {
 	int fd;			/* -1 while the bytes are held in mem */
 	char *tmp;		/* the staging file, or the name it will have */
 	int made;		/* tmp exists */
+	int mode_set;		/* tmp was made with its final mode (0444) */
 	struct bento_buf mem;	/* a small blob's bytes, before its file is made */
 	struct bento_hasher *h;
 	uint64_t size;		/* bytes taken */
@@ -334,19 +335,68 @@ static int stage_slot(void)
  * yet, in blobs/sha256/XX/ (XX = its digest's first byte) for one whose
  * digest is (see STAGE_PREFIX); -errno.
  */
+static int umask_read;		/* the process's umask and pid, once: */
+static mode_t umask_was;
+static unsigned pid_was;
+
+static void create_once(void)
+{
+	pid_was = (unsigned)getpid();
+	/* umask(2) cannot read it without setting it, which other threads would see */
+	char line[64];
+	FILE *f = fopen("/proc/self/status", "re");
+	unsigned u;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Umask: %o", &u) == 1) {
+			umask_was = (mode_t)u;
+			umask_read = 1;
+			break;
+		}
+	if (f)
+		fclose(f);
+}
+
+/* A file created with mode 0444 comes out 0444 (unknown: no). */
+static int umask_keeps_0444(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, create_once);
+	return umask_read && !(umask_was & 0444);
+}
+
 static int writer_create(struct bento_blob_writer *w, int slot, int known)
 {
 	const char *top = known ? w->s->blobdir : w->s->tmpdir;
+	static atomic_uint seq;
+	int made_dir = 0;
 
-	for (int tries = 0;; tries++) {
+	/*
+	 * A small blob's file is written once, whole, through the descriptor
+	 * that made it: made with its final mode, and a name from a counter
+	 * (O_EXCL; a leftover of another process of the same pid, or a forked
+	 * child's, is passed over).  A big one may be opened again by name (the O_DIRECT
+	 * writer), so it is writable until it is settled.
+	 */
+	for (int tries = 0; tries < 100; tries++) {
 		free(w->tmp);
-		w->tmp = bento_xasprintf("%s/%02x/%s", top, (unsigned)slot,
-					 known ? STAGE_PREFIX "XXXXXX" : "blob.XXXXXX");
-		if ((w->fd = mkostemp(w->tmp, O_CLOEXEC)) >= 0) {
+		if (known) {
+			w->mode_set = umask_keeps_0444();	/* and pid_was set */
+			w->tmp = bento_xasprintf("%s/%02x/" STAGE_PREFIX "%x.%x", top, (unsigned)slot,
+						 pid_was, atomic_fetch_add(&seq, 1));
+			w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+		} else {
+			w->tmp = bento_xasprintf("%s/%02x/blob.XXXXXX", top, (unsigned)slot);
+			w->fd = mkostemp(w->tmp, O_CLOEXEC);
+		}
+		if (w->fd >= 0) {
 			w->made = 1;
 			return 0;
 		}
-		if (errno != ENOENT || tries)
+		if (errno == EEXIST && known)
+			continue;
+		if (errno != ENOENT || made_dir)
 			return -errno;
 		/* the directory is made when first used, and kept */
 		char *dir = bento_xasprintf("%s/%02x", top, (unsigned)slot);
@@ -354,7 +404,9 @@ static int writer_create(struct bento_blob_writer *w, int slot, int known)
 		free(dir);
 		if (e)
 			return -e;
+		made_dir = 1;
 	}
+	return -EEXIST;
 }
 
 int bento_blob_writer_open(struct bento_store *s, uint64_t size, struct bento_blob_writer **out,
@@ -570,7 +622,7 @@ static int writer_settle(struct bento_blob_writer *w, const char *what,
 		return bento_error_errno(err, -rc, "%s: write %s", what, w->tmp);
 	if (sync && fdatasync(w->fd) < 0)
 		return bento_error_errno(err, errno, "%s: fsync %s", what, w->tmp);
-	if (fchmod(w->fd, 0444) < 0)
+	if (!w->mode_set && fchmod(w->fd, 0444) < 0)
 		return bento_error_errno(err, errno, "%s: chmod %s", what, w->tmp);
 	if (close(w->fd) < 0) {
 		w->fd = -1;
@@ -647,14 +699,18 @@ struct spill {
 	struct bento_blob_writer *w;
 	char *what;
 	struct bento_digest digest;
+	int rc;
+	struct bento_error err;
 };
 
 /*
  * SPILL_THREADS threads make the files of small blobs while the command
  * goes on reading and hashing (an import's one thread did both in turn),
- * up to SPILL_QUEUE of them waiting (4 MiB at most).
+ * up to SPILL_QUEUE of them waiting (4 MiB at most), taken SPILL_BATCH at
+ * a time.  A thread is woken only when one waits: a wake-up per blob was
+ * a tenth of an import's time.
  */
-enum { SPILL_THREADS = 2, SPILL_QUEUE = 64 };
+enum { SPILL_THREADS = 2, SPILL_QUEUE = 64, SPILL_BATCH = 16 };
 
 struct bento_blob_stage {
 	struct bento_store *s;
@@ -662,7 +718,9 @@ struct bento_blob_stage {
 	struct staged *v;
 	size_t n, alloc;
 	int sorted;		/* v is sorted by digest (bento_blob_stage_path) */
-	pthread_cond_t cv;	/* the queue or busy changed */
+	pthread_cond_t work;	/* spill threads: something is queued, or stop */
+	pthread_cond_t room;	/* the rest: the queue has room, or all is done */
+	size_t idle, waiting;	/* spill threads on work, others on room */
 	struct spill *head, **tail;
 	size_t queued, busy;
 	pthread_t tids[SPILL_THREADS];
@@ -679,7 +737,8 @@ struct bento_blob_stage *bento_blob_stage_new(struct bento_store *s)
 	st->s = s;
 	st->tail = &st->head;
 	pthread_mutex_init(&st->lock, NULL);
-	pthread_cond_init(&st->cv, NULL);
+	pthread_cond_init(&st->work, NULL);
+	pthread_cond_init(&st->room, NULL);
 	return st;
 }
 
@@ -711,35 +770,63 @@ static void spill_done(struct bento_blob_stage *st, struct bento_blob_writer *w,
 	}
 }
 
+static void spill_free(struct spill *sp)
+{
+	bento_blob_writer_abort(sp->w);
+	free(sp->what);
+	free(sp);
+}
+
+/* Under st->lock: wait on room, counted so that it is signalled. */
+static void wait_room(struct bento_blob_stage *st)
+{
+	st->waiting++;
+	pthread_cond_wait(&st->room, &st->lock);
+	st->waiting--;
+}
+
 static void *spill_main(void *arg)
 {
 	struct bento_blob_stage *st = arg;
 
 	pthread_mutex_lock(&st->lock);
 	for (;;) {
-		struct bento_error e = { 0 };
-		struct spill *sp;
-		int rc;
+		struct spill *batch, **end;
+		size_t k = 0;
 
-		while (!st->head && !st->stopping)
-			pthread_cond_wait(&st->cv, &st->lock);
-		if (!(sp = st->head))
+		while (!st->head && !st->stopping) {
+			st->idle++;
+			pthread_cond_wait(&st->work, &st->lock);
+			st->idle--;
+		}
+		if (!(batch = st->head))
 			break;
-		if (!(st->head = sp->next))
+		for (end = &batch; *end && k < SPILL_BATCH; end = &(*end)->next)
+			k++;
+		if (!(st->head = *end))
 			st->tail = &st->head;
-		st->queued--;
-		st->busy++;
-		pthread_cond_broadcast(&st->cv);
+		*end = NULL;
+		st->queued -= k;
+		st->busy += k;
+		if (st->waiting)
+			pthread_cond_broadcast(&st->room);
+		if (st->head && st->idle)
+			pthread_cond_signal(&st->work);
 		pthread_mutex_unlock(&st->lock);
-		rc = writer_settle(sp->w, sp->what, &sp->digest, 0, &e);
+		for (struct spill *sp = batch; sp; sp = sp->next)
+			sp->rc = writer_settle(sp->w, sp->what, &sp->digest, 0, &sp->err);
 		pthread_mutex_lock(&st->lock);
-		spill_done(st, sp->w, sp->what, &sp->digest, rc, &e);
-		st->busy--;
-		pthread_cond_broadcast(&st->cv);
+		for (struct spill *sp = batch; sp; sp = sp->next)
+			spill_done(st, sp->w, sp->what, &sp->digest, sp->rc, &sp->err);
+		st->busy -= k;
+		if (st->waiting)
+			pthread_cond_broadcast(&st->room);
 		pthread_mutex_unlock(&st->lock);
-		bento_blob_writer_abort(sp->w);
-		free(sp->what);
-		free(sp);
+		while (batch) {
+			struct spill *next = batch->next;
+			spill_free(batch);
+			batch = next;
+		}
 		pthread_mutex_lock(&st->lock);
 	}
 	pthread_mutex_unlock(&st->lock);
@@ -759,7 +846,7 @@ static int spill_queue(struct bento_blob_stage *st, struct bento_blob_writer *w,
 
 	pthread_mutex_lock(&st->lock);
 	while (st->queued >= SPILL_QUEUE && !st->spill_rc)
-		pthread_cond_wait(&st->cv, &st->lock);
+		wait_room(st);
 	if ((rc = st->spill_rc)) {
 		if (err)
 			*err = st->spill_err;
@@ -790,7 +877,8 @@ static int spill_queue(struct bento_blob_stage *st, struct bento_blob_writer *w,
 	*st->tail = sp;
 	st->tail = &sp->next;
 	st->queued++;
-	pthread_cond_broadcast(&st->cv);
+	if (st->idle)
+		pthread_cond_signal(&st->work);
 	pthread_mutex_unlock(&st->lock);
 	return 0;
 }
@@ -802,7 +890,7 @@ static int stage_wait(struct bento_blob_stage *st, struct bento_error *err)
 
 	pthread_mutex_lock(&st->lock);
 	while (st->head || st->busy)
-		pthread_cond_wait(&st->cv, &st->lock);
+		wait_room(st);
 	if ((rc = st->spill_rc) && err)
 		*err = st->spill_err;
 	pthread_mutex_unlock(&st->lock);
@@ -946,14 +1034,12 @@ void bento_blob_stage_free(struct bento_blob_stage *st)
 	pthread_mutex_lock(&st->lock);
 	while ((sp = st->head)) {
 		st->head = sp->next;
-		bento_blob_writer_abort(sp->w);
-		free(sp->what);
-		free(sp);
+		spill_free(sp);
 	}
 	st->tail = &st->head;
 	st->queued = 0;
 	st->stopping = 1;
-	pthread_cond_broadcast(&st->cv);
+	pthread_cond_broadcast(&st->work);
 	pthread_mutex_unlock(&st->lock);
 	for (size_t i = 0; i < st->n_tids; i++)
 		pthread_join(st->tids[i], NULL);
@@ -964,7 +1050,8 @@ void bento_blob_stage_free(struct bento_blob_stage *st)
 		free(st->v[i].what);
 	}
 	free(st->v);
-	pthread_cond_destroy(&st->cv);
+	pthread_cond_destroy(&st->work);
+	pthread_cond_destroy(&st->room);
 	pthread_mutex_destroy(&st->lock);
 	free(st);
 }

@@ -201,4 +201,17 @@ for how in shorten lengthen remove; do
 	done
 done
 
+# A small blob's file is made with its final mode, a big one chmod-ed once
+# written: either way every blob is 0444, whatever the umask.
+for u in 022 077 0222 0444; do
+	test_expect_success "every blob is 0444 under umask $u, built or imported" "
+		(umask $u && BENTO_HOME=\$TMP/h-u$u-b bento build dmg --version 1 > /dev/null &&
+		 BENTO_HOME=\$TMP/h-u$u-i bento import dmg-good.bento > /dev/null) &&
+		for h in \$TMP/h-u$u-b \$TMP/h-u$u-i; do
+			test \$(find \$h/blobs -type f | wc -l) -ge 10 &&
+			test -z \"\$(find \$h/blobs -type f ! -perm 0444)\" || return 1
+		done
+	"
+done
+
 test_done

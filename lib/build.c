@@ -16,6 +16,7 @@
 #include "collect.h"
 #include "fs.h"
 #include "history.h"
+#include "lockfile.h"
 #include "manifest.h"
 #include "provenance.h"
 #include "trust.h"

@@ -1,6 +1,6 @@
 /*
- * collect.h - walk a build context and pick the service files; find and check
- * dependency lockfiles.
+ * collect.h - walk a build context and pick the service files (lockfile.h
+ * reads the lockfiles).
  */
 #ifndef BENTO_COLLECT_H
 #define BENTO_COLLECT_H
@@ -65,29 +65,5 @@ void bento_collect_rules_free(struct bento_collect_rules *r);	/* NULL ok */
 
 /* Glob match as above (exposed for tests). 1 = match. */
 int bento_glob_match(const char *pattern, const char *path);
-
-/* Known lockfile kinds, by basename; NULL when name is not a lockfile. */
-const char *bento_lockfile_kind(const char *basename);
-/* e.g. "requirements.txt" -> "pip", "uv.lock" -> "uv", "poetry.lock" -> "poetry",
- * "conda-lock.yml" -> "conda", "package-lock.json" -> "npm", "Cargo.lock" ->
- * "cargo", "Pipfile.lock" -> "pipenv", "pnpm-lock.yaml" -> "pnpm",
- * "yarn.lock" -> "yarn", "go.sum" -> "go"; requirements*.txt -> "pip" */
-
-/* One lockfile finding: an unpinned or unhashed requirement. */
-struct bento_lockfile_issue {
-	char *file;		/* as given */
-	int line;		/* 1-based, 0 when unknown */
-	char *what;		/* "requests>=2 is not pinned to an exact version (==)" */
-};
-
-/*
- * Check a lockfile's content for pins and hashes.  Appends findings to
- * *issues (caller frees with bento_lockfile_issues_free).  Returns 0 when the
- * file could be read and parsed (findings or not), <0 on I/O or parse error.
- */
-int bento_lockfile_check(const char *path, const char *display, const char *kind,
-			 struct bento_lockfile_issue **issues, size_t *n,
-			 struct bento_error *err);
-void bento_lockfile_issues_free(struct bento_lockfile_issue *issues, size_t n);
 
 #endif

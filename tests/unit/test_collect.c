@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "collect.h"
 #include "error.h"
+#include "lockfile.h"
 #include "tap.h"
 
 static char tmp[256];

@@ -1227,8 +1227,10 @@ int bento_containerize(struct bento_store *s, const struct bento_digest *d,
 		return bento_error_set(err, BENTO_E_USAGE, "containerize: no output given");
 	if (is_archive && !output[15])
 		return bento_error_set(err, BENTO_E_USAGE, "docker-archive: wants a FILE");
-	if (!is_archive && (rc = bento_target_ref_parse(output, &ref, err)))
-		return rc;
+	if (!is_archive && ((rc = bento_target_ref_parse(output, &ref, err)) ||
+			    (rc = bento_target_ref_explicit(&ref, output, "bento containerize REF --output",
+							    err))))
+		goto out;
 	if (!is_archive && ref.digest) {
 		rc = bento_error_set(err, BENTO_E_USAGE, "%s: an image is written to a tag, not a digest",
 				     output);

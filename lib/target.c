@@ -175,15 +175,18 @@ static int parse_registry(const char *s, struct bento_target_ref *r, struct bent
 		n = at;
 	}
 	slash = memchr(s, '/', n);
-	if (!slash || !looks_like_host(s, (size_t)(slash - s)))
-		return bento_error_set(err, BENTO_E_USAGE,
-				       "%s: a registry reference needs a host: HOST/REPO[:TAG] "
-				       "(the host contains '.' or ':' or is localhost; bento has no default registry)", s);
-	hostlen = (size_t)(slash - s);
-	if (!host_valid(s, hostlen))
-		return bento_error_set(err, BENTO_E_USAGE, "%s: '%.*s' is not a valid host[:port]",
-				       s, (int)hostlen, s);
-	name = slash + 1;
+	if (!slash || !looks_like_host(s, (size_t)(slash - s))) {
+		/* a short name, as docker and podman read it: on Docker Hub */
+		r->short_name = 1;
+		hostlen = 0;
+		name = s;
+	} else {
+		hostlen = (size_t)(slash - s);
+		if (!host_valid(s, hostlen))
+			return bento_error_set(err, BENTO_E_USAGE, "%s: '%.*s' is not a valid host[:port]",
+					       s, (int)hostlen, s);
+		name = slash + 1;
+	}
 	namelen = (size_t)(s + n - name);
 	colon = memrchr(name, ':', namelen);
 	if (colon && !memchr(colon, '/', (size_t)(s + n - colon))) {
@@ -217,7 +220,7 @@ static int parse_registry(const char *s, struct bento_target_ref *r, struct bent
 		}
 		start = i + 1;
 	}
-	r->host = bento_xstrndup(s, hostlen);
+	r->host = r->short_name ? bento_xstrdup("docker.io") : bento_xstrndup(s, hostlen);
 	if (is_docker_hub(r->host)) {
 		free(r->host);
 		r->host = bento_xstrdup("registry-1.docker.io");
@@ -248,6 +251,17 @@ int bento_target_ref_parse(const char *s, struct bento_target_ref *out, struct b
 	}
 	*out = r;
 	return 0;
+}
+
+int bento_target_ref_explicit(const struct bento_target_ref *r, const char *written,
+			      const char *cmd, struct bento_error *err)
+{
+	if (!r->short_name)
+		return 0;
+	return bento_error_set(err, BENTO_E_USAGE,
+			       "%s: no registry host, and bento writes to Docker Hub only when told to: "
+			       "%s docker.io/%s (or %s HOST/%s for another registry)",
+			       written, cmd, written, cmd, written);
 }
 
 void bento_target_ref_release(struct bento_target_ref *r)

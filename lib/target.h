@@ -5,6 +5,12 @@
  * push and pull (transfer.c) are written once.
  *
  * References: "HOST[:PORT]/REPO[:TAG|@sha256:HEX]" or "oci:DIR[:TAG]".
+ * A first component that is no host (no '.' or ':', not localhost) makes
+ * a short name, read as docker and podman read it: "python:3.12-slim" is
+ * docker.io/library/python:3.12-slim, "org/img" docker.io/org/img, and
+ * docker.io is served from registry-1.docker.io.  Short names are for
+ * what is read (bases, pulls); whatever writes wants the host written out
+ * (bento_target_ref_explicit).
  * Errors: -BENTO_E_NETWORK (exit 5) for transport and registry failures,
  * with the HTTP status and the registry's error code/message when it sent
  * one; -BENTO_E_VERIFY (exit 3) for content that does not match its digest;
@@ -31,11 +37,21 @@ struct bento_target_ref {
 	char *repo;		/* registry: "team/iris"; layout: NULL */
 	char *tag;		/* NULL when absent */
 	char *digest;		/* "sha256:…" when given with '@', else NULL */
+	int short_name;		/* registry: no host was written (Docker Hub implied) */
 };
 
 /* Parse a reference (see above).  -BENTO_E_USAGE with the reason. */
 int bento_target_ref_parse(const char *s, struct bento_target_ref *out, struct bento_error *err);
 void bento_target_ref_release(struct bento_target_ref *r);
+/*
+ * 0 when r names its registry host, else -BENTO_E_USAGE: "WRITTEN: no
+ * registry host, and bento writes to Docker Hub only when told to: CMD
+ * docker.io/WRITTEN (or CMD HOST/WRITTEN for another registry)", CMD being
+ * the command as it should have been typed up to the reference (e.g.
+ * "bento push demo:1").
+ */
+int bento_target_ref_explicit(const struct bento_target_ref *r, const char *written,
+			      const char *cmd, struct bento_error *err);
 /* "host/repo:tag" / "oci:dir:tag" back as a string (new). */
 char *bento_target_ref_str(const struct bento_target_ref *r);
 

@@ -91,7 +91,13 @@ static int do_push(enum bento_kind kind, const char *cmd, int argc, char **argv)
 		rc = cli_usage(cmd, "wants REF and TARGET (HOST/REPO[:TAG] or oci:DIR[:TAG])");
 		goto out;
 	}
-	if ((rc = bento_target_ref_parse(argv[optind + 1], &ref, &err))) {
+	char *fix = bento_xasprintf("bento %s %s", kind == BENTO_KIND_MODEL ? "models push" : "push",
+				    argv[optind]);
+	rc = bento_target_ref_parse(argv[optind + 1], &ref, &err);
+	if (rc == 0)
+		rc = bento_target_ref_explicit(&ref, argv[optind + 1], fix, &err);
+	free(fix);
+	if (rc) {
 		rc = cli_usage(cmd, "%s", err.msg);
 		goto out;
 	}

@@ -36,6 +36,16 @@ test_expect_success 'setup: build demo:1' '
 	jget b.json digest > demo.digest
 '
 
+# A short name reads from Docker Hub; nothing is ever written there unasked.
+for target in team/demo demo demo:1; do
+	test_expect_code 2 "push to the short name $target is refused, showing the command with a host" "
+		bento push demo:1 $target 2> err ||  { rc=\$?; grep_q err 'bento push demo:1 docker.io/$target (or bento push demo:1 HOST/$target' && grep_q err '$target: no registry host' && exit \$rc; }
+	"
+done
+test_expect_code 2 'models push to a short name is refused the same way' '
+	bento models push emb team/emb 2> err || { rc=$?; grep_q err "bento models push emb docker.io/team/emb" && exit $rc; }
+'
+
 test_expect_success 'push -o json names the target, the manifest and what was uploaded' '
 	bento push demo:1 "$H/team/demo" -o json > push1.json 2> err &&
 	test "$(jget push1.json target)" = "$H/team/demo:1" &&

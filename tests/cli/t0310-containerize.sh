@@ -52,6 +52,13 @@ test_expect_success 'setup: build demo:1' '
 	bento build ctx --version 1 -o json > b.json && jget b.json digest > demo.digest
 '
 
+test_expect_code 2 'an image is never written to a short name (Docker Hub) unasked' '
+	before=$(store_state) &&
+	bento containerize demo:1 --output team/demo:1 2> err || {
+		rc=$? && grep_q err "bento containerize REF --output docker.io/team/demo:1" &&
+		test "$(store_state)" = "$before" && exit $rc; }
+'
+
 test_expect_success 'containerize to oci:DIR: -o json names the image, its layers and what was written' '
 	bento containerize demo:1 --output "oci:$TMP/img" -o json > c.json 2> err &&
 	test "$(jget c.json output)" = "oci:$TMP/img:1" &&

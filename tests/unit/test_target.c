@@ -63,9 +63,19 @@ static const struct ref_case ref_cases[] = {
 	{ "[::1]:5000/a/b", 0, 0, NULL, "[::1]:5000", "a/b", NULL, NULL, NULL, NULL },
 	{ "127.0.0.1:5000/a_b/c-d.e__f--g:_T", 0, 0, NULL, "127.0.0.1:5000", "a_b/c-d.e__f--g", "_T", NULL, NULL, NULL },
 	{ "Registry/x", 0, 0, NULL, "Registry", "x", NULL, NULL, NULL, NULL },
-	{ "team/iris:1.0", -BENTO_E_USAGE, 0, NULL, NULL, NULL, NULL, NULL, NULL, "needs a host: HOST/REPO[:TAG]" },
-	{ "iris", -BENTO_E_USAGE, 0, NULL, NULL, NULL, NULL, NULL, NULL, "needs a host" },
-	{ "iris:1.0", -BENTO_E_USAGE, 0, NULL, NULL, NULL, NULL, NULL, NULL, "needs a host" },
+	/* short names, on Docker Hub as docker and podman read them */
+	{ "team/iris:1.0", 0, 0, NULL, "registry-1.docker.io", "team/iris", "1.0", NULL,
+	  "registry-1.docker.io/team/iris:1.0", NULL },
+	{ "iris", 0, 0, NULL, "registry-1.docker.io", "library/iris", NULL, NULL,
+	  "registry-1.docker.io/library/iris", NULL },
+	{ "python:3.12-slim", 0, 0, NULL, "registry-1.docker.io", "library/python", "3.12-slim", NULL,
+	  "registry-1.docker.io/library/python:3.12-slim", NULL },
+	{ "org/img@sha256:" HEX_A, 0, 0, NULL, "registry-1.docker.io", "org/img", NULL, "sha256:" HEX_A,
+	  "registry-1.docker.io/org/img@sha256:" HEX_A, NULL },
+	{ "a/b/c:v", 0, 0, NULL, "registry-1.docker.io", "a/b/c", "v", NULL,
+	  "registry-1.docker.io/a/b/c:v", NULL },
+	{ "Iris", -BENTO_E_USAGE, 0, NULL, NULL, NULL, NULL, NULL, NULL, "'Iris' must be lowercase" },
+	{ "iris:bad!", -BENTO_E_USAGE, 0, NULL, NULL, NULL, NULL, NULL, NULL, "not a valid tag" },
 	{ "", -BENTO_E_USAGE, 0, NULL, NULL, NULL, NULL, NULL, NULL, "empty reference" },
 	{ "ghcr.io/Org/repo", -BENTO_E_USAGE, 0, NULL, NULL, NULL, NULL, NULL, NULL, "'Org' must be lowercase" },
 	{ "ghcr.io/org/repo:bad!tag", -BENTO_E_USAGE, 0, NULL, NULL, NULL, NULL, NULL, NULL, "not a valid tag" },
@@ -131,6 +141,30 @@ static void test_ref_parse(void)
 		}
 		bento_target_ref_release(&r);
 		ok(!r.dir && !r.host && !r.tag, "release clears");
+	}
+
+	/* What is written to wants its host written out; reading a short name is fine. */
+	{
+		static const struct { const char *in; int short_name; } sn[] = {
+			{ "iris:1", 1 }, { "team/iris", 1 }, { "docker.io/iris", 0 },
+			{ "localhost/iris", 0 }, { "ex.com/team/iris", 0 }, { "oci:d", 0 },
+		};
+		for (i = 0; i < sizeof(sn) / sizeof(sn[0]); i++) {
+			is_int(bento_target_ref_parse(sn[i].in, &r, &err), 0, "parse '%s'", sn[i].in);
+			is_int(r.short_name, sn[i].short_name, "'%s': short name", sn[i].in);
+			bento_error_clear(&err);
+			is_int(bento_target_ref_explicit(&r, sn[i].in, "bento push demo:1", &err),
+			       sn[i].short_name ? -BENTO_E_USAGE : 0, "'%s': explicit enough to push to", sn[i].in);
+			if (sn[i].short_name) {
+				char want[256];
+				snprintf(want, sizeof(want),
+					 "%s: no registry host, and bento writes to Docker Hub only when told to: "
+					 "bento push demo:1 docker.io/%s (or bento push demo:1 HOST/%s for another registry)",
+					 sn[i].in, sn[i].in, sn[i].in);
+				is_str(err.msg, want, "'%s': the message shows the command with the host", sn[i].in);
+			}
+			bento_target_ref_release(&r);
+		}
 	}
 
 	/* Tag length: 128 allowed, 129 refused. */

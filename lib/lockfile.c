@@ -675,11 +675,12 @@ static int check_poetry(struct lines *l, struct issues *is)
 			/* Old lockfiles: name = [ {file = ..., hash = ...}, ... ] */
 			const char *s = skip_ws(l->buf), *e;
 			if (*s && *s != '{' && *s != ']' && *s != '#' && (e = strchr(s, '='))) {
-				size_t n = (size_t)(e - s);
+				size_t n;
+				if (*s == '"')
+					s++;
+				n = (size_t)(e - s);
 				while (n && (s[n - 1] == ' ' || s[n - 1] == '"'))
 					n--;
-				if (*s == '"')
-					s++, n--;
 				free(meta_key);
 				char *raw = bento_xstrndup(s, n);
 				meta_key = pep503(raw);

@@ -866,6 +866,14 @@ static void test_toml(void)
 	release(&r);
 	free(text);
 
+	/* A [metadata.files] key that is only a quote (found by fuzz_lockfile: the
+	 * name's length went below zero). */
+	check("poetry.lock", "poetry",
+	      "[[package]]\nname = \"six\"\nversion = \"1.16\"\n[metadata.files]\nsix = [\n\"= [\n\"\"= x\n]\n", &r);
+	is_int(r.rc, 0, "poetry: a key of only quotes is read");
+	is_int(r.n, 1, "poetry: and six still has no hash");
+	release(&r);
+
 	/* poetry.lock 1.x: hashes live in [metadata.files], names normalised. */
 	text = bento_xasprintf(
 		"[[package]]\n"

@@ -16,6 +16,7 @@
 #include "image_internal.h"
 #include "manifest.h"
 #include "oci.h"
+#include "regconf.h"
 #include "sign.h"
 #include "transfer.h"
 
@@ -394,6 +395,8 @@ static int base_blob_file(struct image *im, struct bento_target *bt, const struc
 static int load_base(struct image *im, struct bento_error *err)
 {
 	struct bento_target *bt = NULL;
+	struct bento_target_ref used = { 0 };	/* a mirror's, or the base as named */
+	struct bento_target_opts used_opts = { 0 };
 	struct bento_buf raw = BENTO_BUF_INIT, cfg = BENTO_BUF_INIT;
 	struct bento_oci_doc idx = { 0 }, man = { 0 };
 	const char *name = im->base_name;
@@ -403,8 +406,8 @@ static int load_base(struct image *im, struct bento_error *err)
 	const char *os, *arch;
 	int rc;
 
-	if ((rc = bento_target_open(&im->base_ref, &im->o->topts, &bt, err)) ||
-	    (rc = bento_target_manifest_get(bt, reference, &raw, &mt, &im->base_digest, err)) ||
+	if ((rc = bento_target_open_read(&im->base_ref, &im->o->topts, reference, &bt, &used,
+					 &used_opts, &raw, &mt, &im->base_digest, err)) ||
 	    (rc = bento_oci_doc_read(raw.buf, raw.len, name, mt, BENTO_OCI_MANIFEST | BENTO_OCI_INDEX,
 				     &man, err)))
 		goto out;
@@ -476,6 +479,7 @@ out:
 	bento_buf_release(&raw);
 	bento_buf_release(&cfg);
 	bento_target_close(bt);
+	bento_target_ref_release(&used);
 	return rc;
 }
 

@@ -296,6 +296,17 @@ static char *dup_or_null(const char *s)
 	return s ? bento_xstrdup(s) : NULL;
 }
 
+void bento_target_ref_copy(struct bento_target_ref *to, const struct bento_target_ref *from)
+{
+	to->is_layout = from->is_layout;
+	to->dir = dup_or_null(from->dir);
+	to->host = dup_or_null(from->host);
+	to->repo = dup_or_null(from->repo);
+	to->tag = dup_or_null(from->tag);
+	to->digest = dup_or_null(from->digest);
+	to->short_name = from->short_name;
+}
+
 static void target_free(struct bento_target *t)
 {
 	bento_target_ref_release(&t->ref);
@@ -312,12 +323,7 @@ int bento_target_open(const struct bento_target_ref *ref, const struct bento_tar
 	if (ref->is_layout ? !ref->dir : !ref->host || !ref->repo)
 		return bento_error_set(err, BENTO_E_USAGE, "incomplete target reference");
 	t = bento_xcalloc(1, sizeof(*t));
-	t->ref.is_layout = ref->is_layout;
-	t->ref.dir = dup_or_null(ref->dir);
-	t->ref.host = dup_or_null(ref->host);
-	t->ref.repo = dup_or_null(ref->repo);
-	t->ref.tag = dup_or_null(ref->tag);
-	t->ref.digest = dup_or_null(ref->digest);
+	bento_target_ref_copy(&t->ref, ref);
 	if (o) {
 		t->opts = *o;
 		t->opts.docker_config = dup_or_null(o->docker_config);

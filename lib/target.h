@@ -43,6 +43,8 @@ struct bento_target_ref {
 /* Parse a reference (see above).  -BENTO_E_USAGE with the reason. */
 int bento_target_ref_parse(const char *s, struct bento_target_ref *out, struct bento_error *err);
 void bento_target_ref_release(struct bento_target_ref *r);
+/* *to: a copy of from (its own strings). */
+void bento_target_ref_copy(struct bento_target_ref *to, const struct bento_target_ref *from);
 /*
  * 0 when r names its registry host, else -BENTO_E_USAGE: "WRITTEN: no
  * registry host, and bento writes to Docker Hub only when told to: CMD

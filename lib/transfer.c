@@ -11,6 +11,7 @@
 #include "manifest.h"
 #include "oci.h"
 #include "provenance.h"
+#include "regconf.h"
 #include "transfer.h"
 #include "trust.h"
 
@@ -649,11 +650,14 @@ int bento_pull(struct bento_store *s, enum bento_kind kind, const struct bento_t
 							   : BENTO_MEDIATYPE_MODEL;
 	struct bento_oci_doc mj = { 0 };
 	json_t *details = NULL;
+	struct bento_target_ref used = { 0 };
+	struct bento_target_opts used_opts = { 0 };
 	char *mt = NULL;
 	int rc, existed;
 
-	if ((rc = bento_target_open(ref, o, &t, err)) ||
-	    (rc = bento_target_manifest_get(t, reference, &man, &mt, &md, err)) ||
+	/* from a mirror when registries.conf names one that has it */
+	if ((rc = bento_target_open_read(ref, o, reference, &t, &used, &used_opts, &man, &mt, &md,
+					 err)) ||
 	    (rc = bento_oci_doc_read(man.buf, man.len, where, mt, BENTO_OCI_MANIFEST, &mj, err)))
 		goto out;
 	if (!mj.artifact_type || strcmp(mj.artifact_type, want)) {
@@ -693,13 +697,19 @@ int bento_pull(struct bento_store *s, enum bento_kind kind, const struct bento_t
 	for (size_t i = 0; i < obj.n_layers; i++)
 		n += obj.layers[i].n_files;
 	stage = bento_blob_stage_new(s);
-	if ((rc = pull_layers(s, ref, o, where, &mj, obj.layers, obj.n_layers, stage, &skipped,
+	if ((rc = pull_layers(s, &used, &used_opts, where, &mj, obj.layers, obj.n_layers, stage, &skipped,
 			      &layer_stats, err)))
 		goto out;
 	bento_digest_str(&md, mds);
 	existed = bento_store_has_object(s, kind, &cd);
 	details = json_pack("{s:s, s:s, s:I}", "source", where, "manifest", mds, "layers_skipped",
 			    (json_int_t)skipped);
+	{
+		char *from = bento_target_ref_str(&used);
+		if (strcmp(from, where) != 0)	/* a mirror's */
+			json_object_set_new(details, "mirror", json_string(from));
+		free(from);
+	}
 	if (kind == BENTO_KIND_BENTO) {
 		rc = bento_bundle_commit(s, stage, obj.bento, config.buf, config.len, sigs, n_sigs,
 					 atts, n_atts, "pull", details, where, err);
@@ -746,6 +756,7 @@ bad:
 			err->code = rc;
 	}
 out:
+	bento_target_ref_release(&used);
 	json_decref(details);
 	bento_oci_doc_release(&mj);
 	free(mt);

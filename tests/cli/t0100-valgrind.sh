@@ -73,4 +73,12 @@ test_expect_code 3 'refused pull under valgrind (a flipped byte in a layer)' '
 	BENTO_HOME=$TMP/home5 vg pull oci:badlay:1 > /dev/null 2> err; rc=$?; grep -q digest err && exit $rc'
 test_expect_success 'delete, fsck and gc under valgrind' '
 	vg delete -y vg:stable > /dev/null && vg fsck > /dev/null && vg gc > /dev/null'
+test_expect_code 5 'a pull through registries.conf mirrors that are all down, under valgrind' '
+	printf "[[registry]]\nprefix = \"docker.io\"\nlocation = \"127.0.0.1:2\"\n[[registry.mirror]]\nlocation = \"127.0.0.1:1/hub\"\n[[registry]]\nprefix = \"docker.io/library/no\"\nblocked = true\n" > rc.conf &&
+	CONTAINERS_REGISTRIES_CONF=$TMP/rc.conf BENTO_REGISTRY_TIMEOUT=5 vg pull demo:1 2> err; rc=$?
+	grep -q "mirrors tried first: 127.0.0.1:1/hub/library/demo:1" err && exit $rc'
+test_expect_code 2 'a blocked one, and a short push target, under valgrind' '
+	CONTAINERS_REGISTRIES_CONF=$TMP/rc.conf vg pull no:1 2> err; test $? = 2 || exit 1
+	grep -q "blocked by registries.conf" err && vg push vg:stable team/vg 2> err; rc=$?
+	grep -q "no registry host" err && exit $rc'
 test_done

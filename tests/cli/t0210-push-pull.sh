@@ -380,4 +380,57 @@ test_expect_success 'push of a bento the store does not have: exit 4' '
 	refused 4 bento push nosuch:1 "$H/team/demo"
 '
 
+# registries.conf mirrors (containers-registries.conf(5)), as podman and
+# skopeo read them: a short name (Docker Hub's) is served by the local
+# registry; a mirror that is down is passed over; a blocked prefix refused.
+test_expect_success 'pull of a short name through a registries.conf mirror' '
+	bento push demo:1 "$H/hub/library/demo:1" > /dev/null &&
+	mkdir -p "$XDG_CONFIG_HOME/containers" &&
+	cat > "$XDG_CONFIG_HOME/containers/registries.conf" <<-EOF &&
+	unqualified-search-registries = ["docker.io"]
+	[[registry]]
+	prefix = "docker.io"
+	location = "docker.io"
+	[[registry.mirror]]
+	location = "127.0.0.1:1/down"   # nothing listens there
+	[[registry.mirror]]
+	location = "$H/hub"
+	[[registry]]
+	prefix = "docker.io/library/forbidden"
+	blocked = true
+	EOF
+	BENTO_HOME=$TMP/h-mirror bento pull demo:1 -o json > mp.json 2> err &&
+	test "$(jget mp.json digest)" = "$(cat demo.digest)" &&
+	BENTO_HOME=$TMP/h-mirror bento get demo:1 > /dev/null &&
+	BENTO_HOME=$TMP/h-mirror bento history -o json > mh.json &&
+	grep_q mh.json "\"mirror\": \"$H/hub/library/demo:1\"" &&
+	grep_q mh.json "\"source\": \"registry-1.docker.io/library/demo:1\""
+'
+
+test_expect_code 2 'a blocked prefix is refused, naming it' '
+	before=$(BENTO_HOME=$TMP/h-mirror store_state) &&
+	BENTO_HOME=$TMP/h-mirror bento pull forbidden:1 2> err ||
+	{ rc=$?; grep_q err "docker.io/library/forbidden:1: blocked by registries.conf (prefix docker.io/library/forbidden)" &&
+	  test "$(BENTO_HOME=$TMP/h-mirror store_state)" = "$before" && exit $rc; }
+'
+
+test_expect_code 4 'a tag no mirror has: not found, saying which mirrors were tried' '
+	cat > "$XDG_CONFIG_HOME/containers/registries.conf" <<-EOF &&
+	[[registry]]
+	prefix = "docker.io"
+	location = "$H/hub2"
+	[[registry.mirror]]
+	location = "$H/hub"
+	EOF
+	BENTO_HOME=$TMP/h-mirror bento pull demo:9 2> err ||
+	{ rc=$?; grep_q err "mirrors tried first: $H/hub/library/demo:9" && exit $rc; }
+'
+
+test_expect_code 1 'a registries.conf of version 1 is refused, naming the file' '
+	printf "[registries.search]\nregistries = [\"docker.io\"]\n" > "$XDG_CONFIG_HOME/containers/registries.conf" &&
+	BENTO_HOME=$TMP/h-mirror bento pull demo:1 2> err ||
+	{ rc=$?; grep_q err "$XDG_CONFIG_HOME/containers/registries.conf:1: [registries.search] is version 1" && exit $rc; }
+'
+rm -f "$XDG_CONFIG_HOME/containers/registries.conf"
+
 test_done

@@ -304,6 +304,15 @@ void bento_writeback(int fd, uint64_t *kicked, uint64_t end)
 	*kicked = end;
 }
 
+char *bento_xdg_config_path(const char *rel)
+{
+	const char *x = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+
+	if (x && *x)
+		return bento_xasprintf("%s/%s", x, rel);
+	return bento_xasprintf("%s/.config/%s", home && *home ? home : ".", rel);
+}
+
 ssize_t bento_read_fd(int fd, void *p, size_t n)
 {
 	for (;;) {

@@ -168,6 +168,9 @@ int bento_mkdir_p(const char *path, unsigned mode, struct bento_error *err);
 int bento_dir_list(const char *dir, const char *suffix, int full, char ***out, size_t *n);
 void bento_strv_free(char **v, size_t n);	/* NULL ok */
 
+/* ${XDG_CONFIG_HOME:-$HOME/.config}/REL, a new string. */
+char *bento_xdg_config_path(const char *rel);
+
 /* Online CPUs, at least 1, at most max (0: no cap). */
 size_t bento_cpus(size_t max);
 /*

@@ -551,10 +551,8 @@ static int load_dir(const char *dir, struct bento_regconf *c, struct bento_error
 
 int bento_regconf_load(struct bento_regconf *c, struct bento_error *err)
 {
-	const char *env = getenv("CONTAINERS_REGISTRIES_CONF"), *x = getenv("XDG_CONFIG_HOME");
-	const char *home = getenv("HOME");
-	char *user = x && *x ? bento_xasprintf("%s/containers", x)
-			     : bento_xasprintf("%s/.config/containers", home && *home ? home : ".");
+	const char *env = getenv("CONTAINERS_REGISTRIES_CONF");
+	char *user = bento_xdg_config_path("containers");
 	char *path = NULL, *dropins = NULL;
 	int rc;
 

@@ -20,12 +20,11 @@
 
 char *bento_config_path(const char *sub)
 {
-	const char *x = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+	char *rel = bento_xasprintf("bento%s%s", *sub ? "/" : "", sub), *path;
 
-	if (x && *x)
-		return bento_xasprintf("%s/bento%s%s", x, *sub ? "/" : "", sub);
-	return bento_xasprintf("%s/.config/bento%s%s", home && *home ? home : ".", *sub ? "/" : "",
-			       sub);
+	path = bento_xdg_config_path(rel);
+	free(rel);
+	return path;
 }
 
 /* ---- keyrings ---- */

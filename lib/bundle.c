@@ -123,14 +123,17 @@ static void *ahead_main(void *arg)
 	return NULL;
 }
 
-static void ahead_start(struct ahead *a, struct bento_store *s, const struct bento_entry *e, size_t n)
+/* On the heap: its slots' messages make it too big for a thread's stack. */
+static struct ahead *ahead_start(struct bento_store *s, const struct bento_entry *e, size_t n)
 {
-	memset(a, 0, sizeof(*a));
+	struct ahead *a = bento_xcalloc(1, sizeof(*a));
+
 	a->s = s, a->e = e, a->n = n;
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->cv, NULL);
 	/* no thread: each slot filled when it is wanted */
 	a->threaded = n > 1 && pthread_create(&a->tid, NULL, ahead_main, a) == 0;
+	return a;
 }
 
 /* Slot i, filled; hand it back with ahead_done. */
@@ -171,7 +174,7 @@ static void ahead_done(struct ahead *a, struct ahead_slot *sl)
 	pthread_mutex_unlock(&a->mu);
 }
 
-/* Stops the helper and drops what it read that was not written. */
+/* Stops the helper, drops what it read that was not written, and frees a. */
 static void ahead_stop(struct ahead *a)
 {
 	if (a->threaded) {
@@ -185,6 +188,7 @@ static void ahead_stop(struct ahead *a)
 		slot_clear(&a->slot[i % AHEAD_SLOTS]);
 	pthread_cond_destroy(&a->cv);
 	pthread_mutex_destroy(&a->mu);
+	free(a);
 }
 
 int bento_export(struct bento_store *s, const struct bento_digest *d, int fd,
@@ -195,7 +199,7 @@ int bento_export(struct bento_store *s, const struct bento_digest *d, int fd,
 	struct bento_archive_writer *w = NULL;
 	struct bento_attachment *sigs = NULL, *atts = NULL;
 	struct bento_entry *e = NULL;
-	struct ahead ahead;
+	struct ahead *ahead;
 	size_t n = 0, n_sigs = 0, n_atts = 0;
 	int64_t mtime = 0;
 	int rc;
@@ -217,9 +221,9 @@ int bento_export(struct bento_store *s, const struct bento_digest *d, int fd,
 	    (rc = bento_write_attachments(w, "signatures", ".minisig", sigs, n_sigs, err)) ||
 	    (rc = bento_write_attachments(w, "attestations", "", atts, n_atts, err)))
 		goto out;
-	ahead_start(&ahead, s, e, n);
+	ahead = ahead_start(s, e, n);
 	for (size_t i = 0; i < n && rc == 0; i++) {
-		struct ahead_slot *sl = ahead_get(&ahead, i);
+		struct ahead_slot *sl = ahead_get(ahead, i);
 		const struct bento_file *f = e[i].file;
 
 		if ((rc = sl->rc)) {
@@ -233,9 +237,9 @@ int bento_export(struct bento_store *s, const struct bento_digest *d, int fd,
 		} else {
 			rc = bento_archive_write_fd(w, e[i].path, f->mode, sl->fd, f->size, err);
 		}
-		ahead_done(&ahead, sl);
+		ahead_done(ahead, sl);
 	}
-	ahead_stop(&ahead);
+	ahead_stop(ahead);
 	if (rc == 0)
 		rc = bento_archive_writer_close(w, err);
 out:

@@ -737,8 +737,7 @@ int bento_target_open_read(const struct bento_target_ref *ref, const struct bent
 	if (rc && tried.len && err) {
 		char was[sizeof(err->msg)];
 		snprintf(was, sizeof(was), "%s", err->msg);
-		bento_error_set(err, rc == -BENTO_E_NETWORK ? BENTO_E_NETWORK : BENTO_E_NOTFOUND,
-				"%s; mirrors tried first: %s", was, tried.buf);
+		bento_error_set(err, -rc, "%s; mirrors tried first: %s", was, tried.buf);
 	}
 out:
 	for (size_t i = 0; i < n; i++)
